@@ -1,0 +1,341 @@
+//! The command line: clap types, and adapters that turn flags into the
+//! library's options and print what happened. Data goes to stdout; what the
+//! tool did goes to stderr.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use praktik::config::{Config, Overrides};
+use praktik::engine::{Params, named_query};
+use praktik::output::{self, QueryFormat};
+use praktik::period::Period;
+use praktik::pipeline::{self, PullReport, QueryOptions, ReportOptions};
+use praktik::report::OutputFormat;
+use praktik::report::render::Rendered;
+use praktik::source::{Source, Wanted};
+use praktik::{Error, status};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "praktik",
+    version,
+    about = "Outcomes of company internships (virksomhedspraktik): pull, store, query, report"
+)]
+pub struct Cli {
+    /// Configuration file [default: praktik.toml in the working directory, if any]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The store folder [default: store]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub store: Option<PathBuf>,
+    /// Where reports are written [default: out]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// More log output on stderr (-v info, -vv debug)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// The scheduled job: pull new quarters, then render every report
+    Run(SourceArg),
+    /// Pull quarters from a source into the store
+    Pull(PullArgs),
+    /// Render one report definition from reports/
+    Report(ReportArgs),
+    /// Run SQL over the store (a statement, or a named query from sql/)
+    Query(QueryArgs),
+    /// Quarters held, table version, last pulls
+    Status(StatusArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SourceArg {
+    /// demo, or file:PATH [default: from the configuration, else demo]
+    #[arg(long, value_name = "SOURCE")]
+    pub source: Option<Source>,
+}
+
+#[derive(Debug, Args)]
+pub struct PullArgs {
+    #[command(flatten)]
+    pub source: SourceArg,
+    /// One quarter, e.g. 2019Q3
+    #[arg(long, conflicts_with_all = ["from", "to"])]
+    pub period: Option<Period>,
+    /// First quarter of a range
+    #[arg(long, requires = "to")]
+    pub from: Option<Period>,
+    /// Last quarter of a range
+    #[arg(long, requires = "from")]
+    pub to: Option<Period>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The report's name: its file name in reports/ without .toml
+    pub name: String,
+    /// The quarter [default: the definition's]
+    #[arg(long)]
+    pub period: Option<Period>,
+    /// Comma-separated: html, md
+    #[arg(long, default_value = "html,md")]
+    pub format: String,
+    /// Render from this table version instead of the newest (see `praktik status`)
+    #[arg(long, value_name = "VERSION")]
+    pub as_of: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    /// The SQL to run
+    #[arg(required_unless_present = "file", conflicts_with = "file")]
+    pub sql: Option<String>,
+    /// A .sql file, or a named query (sql/effect_by_area.sql, trend, …)
+    #[arg(long, value_name = "FILE")]
+    pub file: Option<String>,
+    /// A parameter for a $name placeholder: --param period=2019Q3
+    #[arg(long = "param", value_name = "NAME=VALUE", value_parser = parse_param)]
+    pub params: Vec<(String, String)>,
+    /// table, csv or json
+    #[arg(long, default_value = "table")]
+    pub format: String,
+    /// Query this table version instead of the newest
+    #[arg(long, value_name = "VERSION")]
+    pub as_of: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Print JSON instead of text
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_param(text: &str) -> Result<(String, String), String> {
+    let (name, value) = text
+        .split_once('=')
+        .ok_or_else(|| format!("`{text}` is not NAME=VALUE, e.g. period=2019Q3"))?;
+    let name = name.trim().trim_start_matches('$');
+    if name.is_empty() {
+        return Err(format!("`{text}` has no parameter name"));
+    }
+    Ok((name.to_string(), value.to_string()))
+}
+
+impl Cli {
+    pub fn config(&self, source: Option<&Source>) -> Result<Config, Error> {
+        let dir = std::env::current_dir()
+            .map_err(|e| Error::Internal(format!("no working directory: {e}")))?;
+        let overrides = Overrides {
+            store: self.store.clone(),
+            out: self.out.clone(),
+            source: source.cloned(),
+        };
+        Ok(Config::load(
+            &dir,
+            self.config.as_deref(),
+            std::env::vars(),
+            &overrides,
+        )?)
+    }
+}
+
+/// Run the parsed command.
+pub async fn run(cli: Cli) -> Result<(), Error> {
+    match &cli.command {
+        Command::Run(args) => {
+            let config = cli.config(args.source.as_ref())?;
+            announce_source(&config.source);
+            let report = pipeline::run(&config).await?;
+            print_pull(&report.pull);
+            for rendered in &report.rendered {
+                print_rendered(rendered);
+            }
+        }
+        Command::Pull(args) => {
+            let config = cli.config(args.source.source.as_ref())?;
+            announce_source(&config.source);
+            let wanted = match (args.period, args.from, args.to) {
+                (Some(p), _, _) => Wanted::Periods(vec![p]),
+                (None, Some(from), Some(to)) => Wanted::Periods(from.through(to).collect()),
+                _ => Wanted::All,
+            };
+            let report = pipeline::pull(&config, &config.source, &wanted).await?;
+            print_pull(&report);
+        }
+        Command::Report(args) => {
+            let config = cli.config(None)?;
+            let options = ReportOptions {
+                name: args.name.clone(),
+                period: args.period,
+                formats: OutputFormat::parse_list(&args.format)?,
+                as_of: args.as_of,
+            };
+            print_rendered(&pipeline::report(&config, &options).await?);
+        }
+        Command::Query(args) => {
+            let config = cli.config(None)?;
+            let format: QueryFormat = args.format.parse()?;
+            let (label, sql) = match (&args.sql, &args.file) {
+                (Some(sql), _) => ("the query".to_string(), sql.clone()),
+                (None, Some(file)) => read_query_file(file)?,
+                (None, None) => unreachable!("clap requires SQL or --file"),
+            };
+            let mut params = Params::new();
+            for (name, value) in &args.params {
+                params.insert(name, value);
+            }
+            let options = QueryOptions {
+                label,
+                sql,
+                params,
+                as_of: args.as_of,
+            };
+            let batches = pipeline::query(&config, &options).await?;
+            let mut stdout = std::io::stdout().lock();
+            output::write(&batches, format, &mut stdout)?;
+            stdout.flush().map_err(output::OutputError::from)?;
+        }
+        Command::Status(args) => {
+            let config = cli.config(None)?;
+            let status = status::status(&config).await?;
+            if args.json {
+                let text = serde_json::to_string_pretty(&status)
+                    .map_err(|e| Error::Internal(e.to_string()))?;
+                println!("{text}");
+            } else {
+                print_status(&status);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A file on disk, else a named query embedded from sql/.
+fn read_query_file(file: &str) -> Result<(String, String), Error> {
+    match std::fs::read_to_string(file) {
+        Ok(sql) => Ok((file.to_string(), sql)),
+        Err(_) => match named_query(file) {
+            Some(sql) => Ok((
+                format!(
+                    "sql/{}.sql",
+                    file.trim_end_matches(".sql")
+                        .rsplit('/')
+                        .next()
+                        .unwrap_or(file)
+                ),
+                sql.to_string(),
+            )),
+            None => Err(praktik::engine::QueryError::UnknownQuery(file.to_string()).into()),
+        },
+    }
+}
+
+fn announce_source(source: &Source) {
+    if *source == Source::Demo {
+        eprintln!(
+            "praktik: using the built-in DEMO source: synthetic figures, not official statistics"
+        );
+    }
+}
+
+fn print_pull(report: &PullReport) {
+    let periods = |list: &[Period]| match list {
+        [] => "none".to_string(),
+        [one] => one.to_string(),
+        [first, .., last] => format!("{first}–{last} ({} quarters)", list.len()),
+    };
+    eprintln!(
+        "praktik: pulled {} extract(s) from {} ({} bytes, {} new under raw/)",
+        report.extracts, report.source, report.bytes, report.landed_new
+    );
+    match &report.commit {
+        Some(commit) => eprintln!(
+            "praktik: stored {} rows for {} as version {} of `{}`",
+            commit.rows,
+            periods(&report.changed),
+            commit.version,
+            commit.table
+        ),
+        None => eprintln!(
+            "praktik: nothing changed; the store already held these extracts ({})",
+            periods(&report.unchanged)
+        ),
+    }
+}
+
+fn print_rendered(rendered: &Rendered) {
+    for file in &rendered.files {
+        eprintln!(
+            "praktik: wrote {} ({} {})",
+            file.display(),
+            rendered.name,
+            rendered.period
+        );
+    }
+    if rendered.demo {
+        eprintln!(
+            "praktik: the report `{}` is built from DEMO data and says so on every page",
+            rendered.name
+        );
+    }
+}
+
+fn print_status(status: &status::Status) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "store: {}", status.store);
+    match status.version {
+        None => {
+            let _ = writeln!(
+                out,
+                "table `{}`: not written yet (run `praktik pull`)",
+                status.table
+            );
+        }
+        Some(version) => {
+            let _ = writeln!(
+                out,
+                "table `{}`: version {version}, {} quarters",
+                status.table,
+                status.periods.len()
+            );
+            for p in &status.periods {
+                let pulled = p
+                    .pulled_at
+                    .and_then(chrono::DateTime::from_timestamp_micros)
+                    .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+                    .unwrap_or_default();
+                let _ = writeln!(
+                    out,
+                    "  {}  {:>5} rows  {:<6}  pulled {pulled}  sha256 {}",
+                    p.period,
+                    p.rows,
+                    p.source,
+                    &p.extract_sha256[..12.min(p.extract_sha256.len())]
+                );
+            }
+            let _ = writeln!(out, "last commits:");
+            for c in &status.commits {
+                let when = c
+                    .timestamp
+                    .and_then(chrono::DateTime::from_timestamp_millis)
+                    .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+                    .unwrap_or_default();
+                let _ = writeln!(
+                    out,
+                    "  version {:>3}  {when}  {}  source {}  periods {}",
+                    c.version,
+                    c.operation.as_deref().unwrap_or("?"),
+                    c.source.as_deref().unwrap_or("?"),
+                    c.periods.as_deref().unwrap_or("?")
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,262 @@
+//! Configuration, layered: built-in defaults, then `praktik.toml` (or
+//! `--config FILE`), then `PRAKTIK_*` environment variables, then flags; each
+//! overrides the one before. Unknown keys are errors, so a typo fails loudly.
+
+use std::path::{Path, PathBuf};
+
+use crate::source::Source;
+
+/// The configuration file looked for in the working directory.
+pub const DEFAULT_FILE: &str = "praktik.toml";
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// The store folder: Delta tables and `raw/`.
+    pub store: PathBuf,
+    /// Where reports are written (`OUT/reports/PERIOD/NAME.html`).
+    pub out: PathBuf,
+    /// The source `pull` and `run` use.
+    pub source: Source,
+    /// The folder of report definitions; the built-in ones when it does not exist.
+    pub reports: PathBuf,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            store: PathBuf::from("store"),
+            out: PathBuf::from("out"),
+            source: Source::Demo,
+            reports: PathBuf::from("reports"),
+        }
+    }
+}
+
+/// The keys of `praktik.toml`; every one optional.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    store: Option<PathBuf>,
+    out: Option<PathBuf>,
+    source: Option<Source>,
+    reports: Option<PathBuf>,
+}
+
+/// Values given as flags; `None` leaves the layer below in force.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub store: Option<PathBuf>,
+    pub out: Option<PathBuf>,
+    pub source: Option<Source>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the configuration file {path}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        cause: std::io::Error,
+    },
+    #[error("the configuration file {path} is not valid (known keys: store, out, source, reports)")]
+    Parse {
+        path: PathBuf,
+        #[source]
+        cause: Box<toml::de::Error>,
+    },
+    #[error("the environment variable {name}=`{value}` is not valid: {reason}")]
+    Env {
+        name: String,
+        value: String,
+        reason: String,
+    },
+    #[error(
+        "the environment variable {name} is not one praktik reads; known: PRAKTIK_CONFIG, PRAKTIK_STORE, PRAKTIK_OUT, PRAKTIK_SOURCE, PRAKTIK_REPORTS, PRAKTIK_LOG"
+    )]
+    UnknownEnv { name: String },
+}
+
+impl Config {
+    /// Build the configuration from its layers. `file` is the `--config` flag
+    /// (which must exist); without it `praktik.toml` in `dir` is read if present.
+    pub fn load(
+        dir: &Path,
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+        flags: &Overrides,
+    ) -> Result<Config, ConfigError> {
+        let env: Vec<(String, String)> = env
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("PRAKTIK_"))
+            .collect();
+        let env_file = env
+            .iter()
+            .find(|(k, _)| k == "PRAKTIK_CONFIG")
+            .map(|(_, v)| PathBuf::from(v));
+        let mut config = Config::default();
+
+        let (path, required) = match file.map(Path::to_path_buf).or(env_file) {
+            Some(path) => (dir.join(path), true),
+            None => (dir.join(DEFAULT_FILE), false),
+        };
+        if required || path.exists() {
+            let text = std::fs::read_to_string(&path).map_err(|cause| ConfigError::Read {
+                path: path.clone(),
+                cause,
+            })?;
+            config.apply_file(&text, &path)?;
+        }
+        for (name, value) in &env {
+            config.apply_env(name, value)?;
+        }
+        if let Some(store) = &flags.store {
+            config.store = store.clone();
+        }
+        if let Some(out) = &flags.out {
+            config.out = out.clone();
+        }
+        if let Some(source) = &flags.source {
+            config.source = source.clone();
+        }
+        config.store = dir.join(&config.store);
+        config.out = dir.join(&config.out);
+        config.reports = dir.join(&config.reports);
+        Ok(config)
+    }
+
+    fn apply_file(&mut self, text: &str, path: &Path) -> Result<(), ConfigError> {
+        let file: FileConfig = toml::from_str(text).map_err(|cause| ConfigError::Parse {
+            path: path.to_path_buf(),
+            cause: Box::new(cause),
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        if let Some(store) = file.store {
+            self.store = base.join(store);
+        }
+        if let Some(out) = file.out {
+            self.out = base.join(out);
+        }
+        if let Some(source) = file.source {
+            self.source = source;
+        }
+        if let Some(reports) = file.reports {
+            self.reports = base.join(reports);
+        }
+        Ok(())
+    }
+
+    fn apply_env(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
+        match name {
+            "PRAKTIK_STORE" => self.store = PathBuf::from(value),
+            "PRAKTIK_OUT" => self.out = PathBuf::from(value),
+            "PRAKTIK_REPORTS" => self.reports = PathBuf::from(value),
+            "PRAKTIK_SOURCE" => {
+                self.source =
+                    value
+                        .parse()
+                        .map_err(|e: crate::source::UnknownSource| ConfigError::Env {
+                            name: name.into(),
+                            value: value.into(),
+                            reason: e.to_string(),
+                        })?
+            }
+            "PRAKTIK_CONFIG" | "PRAKTIK_LOG" => {}
+            other => return Err(ConfigError::UnknownEnv { name: other.into() }),
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn each_layer_overrides_the_one_before() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let none = Overrides::default();
+        assert_eq!(
+            Config::load(d, None, env(&[]), &none).unwrap().store,
+            d.join("store")
+        );
+
+        std::fs::write(
+            d.join("praktik.toml"),
+            "store = \"from-file\"\nout = \"o\"\n",
+        )
+        .unwrap();
+        let c = Config::load(d, None, env(&[]), &none).unwrap();
+        assert_eq!((c.store, c.out), (d.join("from-file"), d.join("o")));
+
+        let c = Config::load(
+            d,
+            None,
+            env(&[("PRAKTIK_STORE", "from-env"), ("HOME", "/x")]),
+            &none,
+        )
+        .unwrap();
+        assert_eq!(c.store, d.join("from-env"));
+        assert_eq!(c.out, d.join("o"));
+
+        let flags = Overrides {
+            store: Some("from-flag".into()),
+            ..Overrides::default()
+        };
+        let c = Config::load(d, None, env(&[("PRAKTIK_STORE", "from-env")]), &flags).unwrap();
+        assert_eq!(c.store, d.join("from-flag"));
+    }
+
+    #[test]
+    fn typos_fail_loudly() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("praktik.toml"), "stor = \"x\"\n").unwrap();
+        let err = Config::load(dir.path(), None, env(&[]), &Overrides::default()).unwrap_err();
+        let shown = format!("{err}: {}", std::error::Error::source(&err).unwrap());
+        assert!(
+            shown.contains("praktik.toml") && shown.contains("stor"),
+            "{shown}"
+        );
+
+        let err = Config::load(
+            tempfile::tempdir().unwrap().path(),
+            None,
+            env(&[("PRAKTIK_STOR", "x")]),
+            &Overrides::default(),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("PRAKTIK_STOR"), "{err}");
+
+        let err = Config::load(
+            Path::new("/"),
+            Some(Path::new("/nonexistent/p.toml")),
+            env(&[]),
+            &Overrides::default(),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("/nonexistent/p.toml"), "{err}");
+    }
+
+    #[test]
+    fn sources_parse_from_file_and_env() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("praktik.toml"), "source = \"file:x.csv\"\n").unwrap();
+        let c = Config::load(dir.path(), None, env(&[]), &Overrides::default()).unwrap();
+        assert_eq!(c.source, Source::File("x.csv".into()));
+        let err = Config::load(
+            dir.path(),
+            None,
+            env(&[("PRAKTIK_SOURCE", "ftp")]),
+            &Overrides::default(),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("`ftp`"), "{err}");
+    }
+}

@@ -1,0 +1,328 @@
+//! One DataFusion session over the store, used by every front end: reports,
+//! `praktik query` and the tests run the same named queries from `sql/`, so
+//! report numbers and analyst numbers cannot diverge.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{ArrayRef, StringArray};
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::common::ScalarValue;
+use datafusion::datasource::MemTable;
+use datafusion::execution::context::SQLOptions;
+use datafusion::prelude::{SessionConfig, SessionContext};
+
+use crate::area::Areas;
+use crate::benefit::BenefitGroup;
+use crate::schema::OUTCOMES;
+use crate::store::{Store, StoreError};
+
+/// The named queries, embedded from `sql/`.
+pub const NAMED_QUERIES: [(&str, &str); 3] = [
+    ("effect_by_area", include_str!("../sql/effect_by_area.sql")),
+    ("trend", include_str!("../sql/trend.sql")),
+    (
+        "stored_extracts",
+        include_str!("../sql/stored_extracts.sql"),
+    ),
+];
+
+/// The store's tables that the engine registers when they exist.
+const STORE_TABLES: [&str; 1] = [OUTCOMES];
+
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("no query is named `{0}`; the named queries are {list}", list = NAMED_QUERIES.map(|q| q.0).join(", "))]
+    UnknownQuery(String),
+    #[error("the query {query} needs the parameter `{name}`: add --param {name}=VALUE")]
+    MissingParam { query: String, name: String },
+    #[error("the query {query} has no parameter `{name}`; it takes: {takes}")]
+    UnknownParam {
+        query: String,
+        name: String,
+        takes: String,
+    },
+    #[error("the parameter `{name}` = `{value}` of {query} is not a valid {expected}")]
+    BadParam {
+        query: String,
+        name: String,
+        value: String,
+        expected: String,
+    },
+    #[error("the query {query} failed")]
+    Sql {
+        query: String,
+        #[source]
+        cause: datafusion::error::DataFusionError,
+    },
+    #[error("cannot register the table `{table}` with the query engine")]
+    Register {
+        table: String,
+        #[source]
+        cause: datafusion::error::DataFusionError,
+    },
+}
+
+/// Named parameters (`period=2019Q3`) for a query's `$period` placeholders.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Params(BTreeMap<String, String>);
+
+impl Params {
+    pub fn new() -> Params {
+        Params::default()
+    }
+
+    pub fn with(mut self, name: &str, value: impl ToString) -> Params {
+        self.0.insert(name.to_string(), value.to_string());
+        self
+    }
+
+    pub fn insert(&mut self, name: &str, value: impl ToString) {
+        self.0.insert(name.to_string(), value.to_string());
+    }
+}
+
+/// The query engine over one version of the store.
+pub struct Engine {
+    ctx: SessionContext,
+    versions: BTreeMap<String, u64>,
+}
+
+impl Engine {
+    /// Register the store's tables (at `as_of`, or their newest versions) and
+    /// the reference tables `areas` and `benefit_groups`.
+    pub async fn open(store: &Store, as_of: Option<u64>) -> Result<Engine, QueryError> {
+        let engine = Engine::empty()?;
+        let mut versions = BTreeMap::new();
+        for table in STORE_TABLES {
+            let Some(delta) = store.table(table, as_of).await? else {
+                continue;
+            };
+            versions.insert(table.to_string(), delta.version().unwrap_or_default());
+            let register = |cause| QueryError::Register {
+                table: table.into(),
+                cause,
+            };
+            let provider = delta.table_provider().await.map_err(register)?;
+            engine
+                .ctx
+                .register_table(table, provider)
+                .map_err(register)?;
+        }
+        Ok(Engine { versions, ..engine })
+    }
+
+    /// An engine with only the reference tables, for tests that create their own.
+    pub fn empty() -> Result<Engine, QueryError> {
+        let config = SessionConfig::new()
+            .with_information_schema(true)
+            .with_default_catalog_and_schema("praktik", "public");
+        let ctx = SessionContext::new_with_config(config);
+        register_reference_tables(&ctx)?;
+        Ok(Engine {
+            ctx,
+            versions: BTreeMap::new(),
+        })
+    }
+
+    /// The session, for tests that create fixture tables.
+    pub fn context(&self) -> &SessionContext {
+        &self.ctx
+    }
+
+    /// The version each registered store table was read at.
+    pub fn versions(&self) -> &BTreeMap<String, u64> {
+        &self.versions
+    }
+
+    /// Run a named query from `sql/` with its parameters bound.
+    pub async fn named(&self, name: &str, params: &Params) -> Result<Vec<RecordBatch>, QueryError> {
+        let sql = named_query(name).ok_or_else(|| QueryError::UnknownQuery(name.into()))?;
+        self.sql(&format!("sql/{name}.sql"), sql, params).await
+    }
+
+    /// Run read-only SQL (no DDL, no DML) with `$name` placeholders bound from
+    /// `params`. `label` names the query in errors.
+    pub async fn sql(
+        &self,
+        label: &str,
+        sql: &str,
+        params: &Params,
+    ) -> Result<Vec<RecordBatch>, QueryError> {
+        let failed = |cause| QueryError::Sql {
+            query: label.into(),
+            cause,
+        };
+        let options = SQLOptions::new()
+            .with_allow_ddl(false)
+            .with_allow_dml(false);
+        let frame = self
+            .ctx
+            .sql_with_options(sql, options)
+            .await
+            .map_err(failed)?;
+        let wanted = frame.logical_plan().get_parameter_types().map_err(failed)?;
+        let takes = || {
+            let mut names: Vec<_> = wanted.keys().map(|k| k.trim_start_matches('$')).collect();
+            names.sort_unstable();
+            if names.is_empty() {
+                "no parameters".to_string()
+            } else {
+                names.join(", ")
+            }
+        };
+        for name in params.0.keys() {
+            if !wanted.contains_key(&format!("${name}")) {
+                return Err(QueryError::UnknownParam {
+                    query: label.into(),
+                    name: name.clone(),
+                    takes: takes(),
+                });
+            }
+        }
+        let mut values = Vec::new();
+        for (placeholder, data_type) in &wanted {
+            let name = placeholder.trim_start_matches('$');
+            let value = params.0.get(name).ok_or_else(|| QueryError::MissingParam {
+                query: label.into(),
+                name: name.into(),
+            })?;
+            values.push((
+                name.to_string(),
+                bind(label, name, value, data_type.as_ref())?,
+            ));
+        }
+        let frame = if values.is_empty() {
+            frame
+        } else {
+            frame.with_param_values(values).map_err(failed)?
+        };
+        frame.collect().await.map_err(failed)
+    }
+}
+
+/// The SQL text of a named query.
+pub fn named_query(name: &str) -> Option<&'static str> {
+    let name = name.trim_end_matches(".sql");
+    let name = name.rsplit('/').next().unwrap_or(name);
+    NAMED_QUERIES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, sql)| *sql)
+}
+
+fn bind(
+    query: &str,
+    name: &str,
+    value: &str,
+    data_type: Option<&DataType>,
+) -> Result<ScalarValue, QueryError> {
+    match data_type {
+        None | Some(DataType::Utf8) => Ok(ScalarValue::Utf8(Some(value.to_string()))),
+        Some(data_type) => {
+            ScalarValue::try_from_string(value.to_string(), data_type).map_err(|_| {
+                QueryError::BadParam {
+                    query: query.into(),
+                    name: name.into(),
+                    value: value.into(),
+                    expected: data_type.to_string(),
+                }
+            })
+        }
+    }
+}
+
+fn register_reference_tables(ctx: &SessionContext) -> Result<(), QueryError> {
+    let areas: Vec<_> = Areas::builtin().iter().collect();
+    let text = |values: Vec<Option<String>>| -> ArrayRef { Arc::new(StringArray::from(values)) };
+    register(
+        ctx,
+        "areas",
+        vec![
+            (
+                "area_code",
+                text(areas.iter().map(|a| Some(a.code.clone())).collect()),
+            ),
+            (
+                "area_name",
+                text(areas.iter().map(|a| Some(a.name.clone())).collect()),
+            ),
+            (
+                "area_kind",
+                text(areas.iter().map(|a| Some(a.kind.as_str().into())).collect()),
+            ),
+            (
+                "region",
+                text(areas.iter().map(|a| a.region.clone()).collect()),
+            ),
+            (
+                "members",
+                text(areas.iter().map(|a| Some(a.members.join(" "))).collect()),
+            ),
+        ],
+    )?;
+    let groups = BenefitGroup::ALL;
+    register(
+        ctx,
+        "benefit_groups",
+        vec![
+            (
+                "benefit_group",
+                text(groups.iter().map(|g| Some(g.code().into())).collect()),
+            ),
+            (
+                "benefit",
+                text(
+                    groups
+                        .iter()
+                        .map(|g| Some(g.danish().benefit.into()))
+                        .collect(),
+                ),
+            ),
+            (
+                "sub_group",
+                text(
+                    groups
+                        .iter()
+                        .map(|g| g.danish().sub.map(Into::into))
+                        .collect(),
+                ),
+            ),
+            (
+                "recipients",
+                text(
+                    groups
+                        .iter()
+                        .map(|g| Some(g.danish().recipients.into()))
+                        .collect(),
+                ),
+            ),
+        ],
+    )
+}
+
+fn register(
+    ctx: &SessionContext,
+    table: &str,
+    columns: Vec<(&str, ArrayRef)>,
+) -> Result<(), QueryError> {
+    let failed = |cause| QueryError::Register {
+        table: table.into(),
+        cause,
+    };
+    let schema = Arc::new(Schema::new(
+        columns
+            .iter()
+            .map(|(name, array)| Field::new(*name, array.data_type().clone(), true))
+            .collect::<Vec<_>>(),
+    ));
+    let batch = RecordBatch::try_new(schema.clone(), columns.into_iter().map(|c| c.1).collect())
+        .map_err(|e| failed(e.into()))?;
+    let table_provider = MemTable::try_new(schema, vec![vec![batch]]).map_err(failed)?;
+    ctx.register_table(table, Arc::new(table_provider))
+        .map_err(failed)?;
+    Ok(())
+}

@@ -1,0 +1,81 @@
+//! praktik: official labour-market statistics turned into the numbers,
+//! tables and sentences a Danish jobcentre sends to its council.
+//!
+//! The stages, one module each: [`source`] pulls extracts, [`land`] keeps
+//! them byte for byte, [`validate`] parses them into Arrow, [`store`] writes
+//! Delta tables, [`engine`] runs the named SQL in `sql/`, [`report`] renders
+//! letters. [`pipeline`] chains them.
+
+pub mod area;
+pub mod benefit;
+pub mod config;
+pub mod engine;
+pub mod extract;
+pub mod land;
+pub mod output;
+pub mod period;
+pub mod pipeline;
+pub mod report;
+pub mod schema;
+pub mod source;
+pub mod status;
+pub mod store;
+pub mod validate;
+
+use std::path::PathBuf;
+
+/// Any failure of a command, by stage.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    #[error(transparent)]
+    Pull(#[from] source::PullError),
+    #[error(transparent)]
+    Land(#[from] land::LandError),
+    #[error("the extract was rejected and the store is unchanged")]
+    Validate(#[from] validate::ValidateError),
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    #[error(transparent)]
+    Query(#[from] engine::QueryError),
+    #[error(transparent)]
+    Report(#[from] report::ReportError),
+    #[error(transparent)]
+    Output(#[from] output::OutputError),
+    #[error(
+        "another praktik (process {pid}) is writing to the store; wait for it, or remove {path} if no such process runs"
+    )]
+    Locked { path: PathBuf, pid: String },
+    #[error("cannot take the store's lock {path}")]
+    Lock {
+        path: PathBuf,
+        #[source]
+        cause: std::io::Error,
+    },
+    #[error("two extracts of one pull hold the same quarter; pull them one at a time")]
+    OverlappingExtracts,
+    #[error("internal error: {0}; please report it")]
+    Internal(String),
+}
+
+impl Error {
+    /// Exit code: 2 for wrong usage (a name or parameter that does not
+    /// exist), 1 for everything the user must act on otherwise.
+    pub fn exit_code(&self) -> u8 {
+        use engine::QueryError as Q;
+        use report::ReportError as R;
+        match self {
+            Error::Query(
+                Q::UnknownQuery(_)
+                | Q::MissingParam { .. }
+                | Q::UnknownParam { .. }
+                | Q::BadParam { .. },
+            )
+            | Error::Report(R::UnknownReport { .. } | R::UnknownFormat(_))
+            | Error::Report(R::Query(Q::UnknownQuery(_)))
+            | Error::Output(output::OutputError::UnknownFormat(_)) => 2,
+            _ => 1,
+        }
+    }
+}

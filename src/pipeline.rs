@@ -1,0 +1,262 @@
+//! The only place that chains the stages: pull → land → validate → store,
+//! and store → engine → report. Holds the store's lock while it writes.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use datafusion::arrow::compute::concat_batches;
+use datafusion::arrow::record_batch::RecordBatch;
+use tracing::info;
+
+use crate::Error;
+use crate::config::Config;
+use crate::engine::{Engine, Params};
+use crate::land::land;
+use crate::period::Period;
+use crate::report::{self, OutputFormat, definition};
+use crate::schema::{self, OUTCOMES};
+use crate::source::{Source, Wanted};
+use crate::store::{Store, WriteMetrics};
+use crate::validate;
+
+/// What a pull did.
+#[derive(Debug, Clone)]
+pub struct PullReport {
+    pub source: String,
+    /// Bodies received, and how many of them were new under `raw/`.
+    pub extracts: usize,
+    pub landed_new: usize,
+    pub bytes: u64,
+    /// Quarters whose data changed and were committed.
+    pub changed: Vec<Period>,
+    /// Quarters received that were already stored from the same bytes.
+    pub unchanged: Vec<Period>,
+    /// The commit made, if any.
+    pub commit: Option<WriteMetrics>,
+}
+
+/// What the scheduled job did.
+#[derive(Debug, Clone)]
+pub struct RunReport {
+    pub pull: PullReport,
+    pub rendered: Vec<report::render::Rendered>,
+}
+
+/// Options of `praktik report`.
+#[derive(Debug, Clone)]
+pub struct ReportOptions {
+    pub name: String,
+    pub period: Option<Period>,
+    pub formats: Vec<OutputFormat>,
+    pub as_of: Option<u64>,
+}
+
+/// Options of `praktik query`.
+#[derive(Debug, Clone)]
+pub struct QueryOptions {
+    /// A label for errors (`sql/trend.sql`, `the query`).
+    pub label: String,
+    pub sql: String,
+    pub params: Params,
+    pub as_of: Option<u64>,
+}
+
+/// A lock file in the store: one writer at a time.
+struct Lock {
+    path: PathBuf,
+}
+
+impl Lock {
+    fn take(store: &Store) -> Result<Lock, Error> {
+        let path = store.root().join(".praktik.lock");
+        for _ in 0..2 {
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+            {
+                Ok(_) => {
+                    std::fs::write(&path, std::process::id().to_string()).map_err(|cause| {
+                        Error::Lock {
+                            path: path.clone(),
+                            cause,
+                        }
+                    })?;
+                    return Ok(Lock { path });
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let holder = std::fs::read_to_string(&path).unwrap_or_default();
+                    let alive = !holder.trim().is_empty()
+                        && Path::new("/proc").join(holder.trim()).exists();
+                    if alive {
+                        return Err(Error::Locked {
+                            path,
+                            pid: holder.trim().to_string(),
+                        });
+                    }
+                    // The holder died: take the lock over.
+                    let _ = std::fs::remove_file(&path);
+                }
+                Err(cause) => return Err(Error::Lock { path, cause }),
+            }
+        }
+        Err(Error::Locked {
+            path,
+            pid: "unknown".into(),
+        })
+    }
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// The extract each stored quarter came from (`sql/stored_extracts.sql`).
+async fn stored_hashes(store: &Store) -> Result<BTreeMap<String, String>, Error> {
+    let engine = Engine::open(store, None).await?;
+    if !engine.versions().contains_key(OUTCOMES) {
+        return Ok(BTreeMap::new());
+    }
+    let q = "stored_extracts";
+    let batches = engine.named(q, &Params::new()).await?;
+    let periods = report::rows::strings(&batches, q, "period")?;
+    let hashes = report::rows::strings(&batches, q, "extract_sha256")?;
+    Ok(periods
+        .into_iter()
+        .zip(hashes)
+        .filter_map(|(p, h)| Some((p?, h?)))
+        .collect())
+}
+
+/// Pull the wanted quarters from `source`, land every body, validate them
+/// all, and commit the quarters that changed in one commit. A rejected
+/// extract commits nothing.
+pub async fn pull(config: &Config, source: &Source, wanted: &Wanted) -> Result<PullReport, Error> {
+    let store = Store::open(&config.store)?;
+    let _lock = Lock::take(&store)?;
+    let extracts = source.pull(wanted).await?;
+    let mut landed_new = 0;
+    let mut bytes = 0;
+    let mut validated = Vec::new();
+    for extract in &extracts {
+        let landed = land(&store.raw_dir(), extract)?;
+        landed_new += usize::from(landed.new);
+        bytes += landed.bytes;
+        info!(input = %extract.input, sha256 = %extract.sha256, bytes = landed.bytes, "landed");
+        validated.push((extract, validate::outcomes(extract)?));
+    }
+
+    let stored = stored_hashes(&store).await?;
+    let mut changed = Vec::new();
+    let mut unchanged = Vec::new();
+    let mut batches: Vec<RecordBatch> = Vec::new();
+    for (extract, valid) in validated {
+        let same = valid
+            .periods
+            .iter()
+            .all(|p| stored.get(&p.to_string()) == Some(&extract.sha256));
+        if same {
+            unchanged.extend(valid.periods.iter().copied());
+        } else {
+            changed.extend(valid.periods.iter().copied());
+            batches.push(valid.batch);
+        }
+    }
+    let received = changed.len();
+    changed.sort();
+    changed.dedup();
+    if changed.len() != received {
+        return Err(Error::OverlappingExtracts);
+    }
+    let commit = if batches.is_empty() {
+        None
+    } else {
+        let batch = concat_batches(&schema::outcomes(), &batches)
+            .map_err(|e| Error::Internal(format!("joining validated extracts: {e}")))?;
+        let metadata = vec![
+            ("praktik.run_id".to_string(), serde_json::json!(run_id())),
+            (
+                "praktik.source".to_string(),
+                serde_json::json!(source.to_string()),
+            ),
+            (
+                "praktik.periods".to_string(),
+                serde_json::json!(
+                    changed
+                        .iter()
+                        .map(Period::to_string)
+                        .collect::<Vec<_>>()
+                        .join(",")
+                ),
+            ),
+        ];
+        let metrics = store
+            .replace_periods(OUTCOMES, batch, &changed, metadata)
+            .await?;
+        info!(version = metrics.version, rows = metrics.rows, "committed");
+        Some(metrics)
+    };
+    Ok(PullReport {
+        source: source.to_string(),
+        extracts: extracts.len(),
+        landed_new,
+        bytes,
+        changed,
+        unchanged,
+        commit,
+    })
+}
+
+fn run_id() -> String {
+    format!(
+        "{}-{}",
+        chrono::Utc::now().format("%Y%m%dT%H%M%SZ"),
+        std::process::id()
+    )
+}
+
+/// The scheduled job: pull whatever the configured source has that the store
+/// lacks, then render every report definition.
+pub async fn run(config: &Config) -> Result<RunReport, Error> {
+    let pulled = pull(config, &config.source, &Wanted::All).await?;
+    let store = Store::open(&config.store)?;
+    let engine = Engine::open(&store, None).await?;
+    let formats = [OutputFormat::Html, OutputFormat::Markdown];
+    let mut rendered = Vec::new();
+    for definition in definition::load_all(&config.reports)? {
+        rendered.push(report::render(&engine, &definition, None, &formats, &config.out).await?);
+    }
+    Ok(RunReport {
+        pull: pulled,
+        rendered,
+    })
+}
+
+/// Render one report definition.
+pub async fn report(
+    config: &Config,
+    options: &ReportOptions,
+) -> Result<report::render::Rendered, Error> {
+    let definition = definition::load(&config.reports, &options.name)?;
+    let store = Store::open(&config.store)?;
+    let engine = Engine::open(&store, options.as_of).await?;
+    Ok(report::render(
+        &engine,
+        &definition,
+        options.period,
+        &options.formats,
+        &config.out,
+    )
+    .await?)
+}
+
+/// Run an analyst's SQL (or a named query's) over the store.
+pub async fn query(config: &Config, options: &QueryOptions) -> Result<Vec<RecordBatch>, Error> {
+    let store = Store::open(&config.store)?;
+    let engine = Engine::open(&store, options.as_of).await?;
+    Ok(engine
+        .sql(&options.label, &options.sql, &options.params)
+        .await?)
+}

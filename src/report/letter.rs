@@ -1,0 +1,381 @@
+//! The answer letter's context: the human text from the definition, Table 1
+//! and the sentences after it from `sql/effect_by_area.sql`, and the
+//! provenance line from `sql/stored_extracts.sql`.
+
+use serde::Serialize;
+
+use super::definition::{Block, Definition};
+use super::format;
+use super::narrative::{self, GroupFigures, Subject};
+use super::rows::{floats, ints, strings};
+use super::{MIN_PEOPLE, ReportError};
+use crate::area::COUNTRY_CODE;
+use crate::benefit::BenefitGroup;
+use crate::engine::{Engine, Params};
+use crate::period::Period;
+
+const EFFECT_QUERY: &str = "effect_by_area";
+
+/// One row of `effect_by_area.sql`.
+#[derive(Debug, Clone)]
+struct EffectRow {
+    area_code: String,
+    area_name: String,
+    benefit_group: String,
+    suppressed: bool,
+    share: Option<f64>,
+    country_share: Option<f64>,
+    rank: Option<i64>,
+    set_size: i64,
+    tied: Option<i64>,
+}
+
+impl EffectRow {
+    /// The share a reader may see: none if missing or built from too few.
+    fn shown_share(&self) -> Option<f64> {
+        if self.suppressed { None } else { self.share }
+    }
+}
+
+async fn effect_rows(
+    engine: &Engine,
+    definition: &Definition,
+    period: Period,
+) -> Result<Vec<EffectRow>, ReportError> {
+    let areas: Vec<&str> = definition.comparison.iter().map(|a| a.as_str()).collect();
+    let params = Params::new()
+        .with("period", period)
+        .with("areas", areas.join(","));
+    let batches = engine.named(EFFECT_QUERY, &params).await?;
+    let q = EFFECT_QUERY;
+    let codes = strings(&batches, q, "area_code")?;
+    let names = strings(&batches, q, "area_name")?;
+    let groups = strings(&batches, q, "benefit_group")?;
+    let suppressed = strings(&batches, q, "suppressed")?;
+    let share = floats(&batches, q, "share_pct")?;
+    let country = floats(&batches, q, "country_share_pct")?;
+    let rank = ints(&batches, q, "rank_in_set")?;
+    let set_size = ints(&batches, q, "set_size")?;
+    let tied = ints(&batches, q, "tied")?;
+    Ok((0..codes.len())
+        .map(|i| EffectRow {
+            area_code: codes[i].clone().unwrap_or_default(),
+            area_name: names[i].clone().unwrap_or_default(),
+            benefit_group: groups[i].clone().unwrap_or_default(),
+            suppressed: suppressed[i].as_deref() == Some("true"),
+            share: share[i],
+            country_share: country[i],
+            rank: rank[i],
+            set_size: set_size[i].unwrap_or_default(),
+            tied: tied[i],
+        })
+        .collect())
+}
+
+#[derive(Debug, Serialize)]
+pub struct LetterContext {
+    title: String,
+    /// True when the figures are the demo source's.
+    pub demo: bool,
+    letter: LetterView,
+    table: TableView,
+    source_line: String,
+    sentences: Vec<String>,
+    after: Vec<Block>,
+    footnotes: Vec<String>,
+    provenance: Provenance,
+}
+
+#[derive(Debug, Serialize)]
+struct LetterView {
+    recipient: Vec<String>,
+    email: Option<String>,
+    salutation: String,
+    inquiry_date: String,
+    date: String,
+    case_number: String,
+    document_number: String,
+    sender: String,
+    sender_address: Vec<String>,
+    phone: Option<String>,
+    web: Option<String>,
+    question: String,
+    answer_heading: String,
+    answer: Vec<Block>,
+    data_heading: String,
+    data_intro: String,
+    closing: String,
+    signer: String,
+    signer_title: String,
+}
+
+#[derive(Debug, Serialize)]
+struct HeaderCell {
+    label: String,
+    colspan: usize,
+    rowspan: usize,
+}
+
+#[derive(Debug, Serialize)]
+struct Cell {
+    text: String,
+    /// A footnote mark (`*`) when the figure is not shown.
+    mark: String,
+}
+
+#[derive(Debug, Serialize)]
+struct Row {
+    name: String,
+    is_country: bool,
+    cells: Vec<Cell>,
+}
+
+#[derive(Debug, Serialize)]
+struct TableView {
+    caption: String,
+    header_top: Vec<HeaderCell>,
+    header_sub: Vec<String>,
+    /// One header per column, for formats with one header row.
+    header_flat: Vec<String>,
+    rows: Vec<Row>,
+}
+
+/// Where the figures came from: printed at the end of every report.
+#[derive(Debug, Clone, Serialize)]
+pub struct Provenance {
+    pub period: String,
+    pub sources: String,
+    pub pulled_at: String,
+    pub extract_sha256: String,
+    pub store_version: String,
+    pub tool_version: String,
+}
+
+/// The provenance of one period from `sql/stored_extracts.sql`.
+pub async fn provenance(
+    engine: &Engine,
+    period: Period,
+) -> Result<Option<(Provenance, bool)>, ReportError> {
+    let q = "stored_extracts";
+    let batches = engine.named(q, &Params::new()).await?;
+    let periods = strings(&batches, q, "period")?;
+    let sources = strings(&batches, q, "source")?;
+    let hashes = strings(&batches, q, "extract_sha256")?;
+    let pulled = ints(&batches, q, "pulled_at")?;
+    let wanted = period.to_string();
+    let mine: Vec<usize> = (0..periods.len())
+        .filter(|i| periods[*i].as_deref() == Some(&wanted))
+        .collect();
+    if mine.is_empty() {
+        return Ok(None);
+    }
+    let mut names: Vec<String> = mine.iter().filter_map(|i| sources[*i].clone()).collect();
+    names.dedup();
+    let demo = names.iter().any(|s| s == "demo");
+    let newest_pull = mine
+        .iter()
+        .filter_map(|i| pulled[*i])
+        .max()
+        .and_then(chrono::DateTime::from_timestamp_micros);
+    let version = engine
+        .versions()
+        .get(crate::schema::OUTCOMES)
+        .map(u64::to_string)
+        .unwrap_or_default();
+    Ok(Some((
+        Provenance {
+            period: wanted,
+            sources: names.join(", "),
+            pulled_at: newest_pull.map(format::timestamp).unwrap_or_default(),
+            extract_sha256: mine
+                .iter()
+                .filter_map(|i| hashes[*i].clone())
+                .collect::<Vec<_>>()
+                .join(", "),
+            store_version: version,
+            tool_version: env!("CARGO_PKG_VERSION").into(),
+        },
+        demo,
+    )))
+}
+
+fn source_line(sources: &str) -> String {
+    match sources {
+        "jobindsats" => "Kilde: Jobindsats".into(),
+        "demo" => {
+            "Kilde: Demodata i Jobindsats' form (syntetiske tal, ikke officiel statistik)".into()
+        }
+        other => format!("Kilde: {other}"),
+    }
+}
+
+pub async fn context(
+    engine: &Engine,
+    definition: &Definition,
+    period: Period,
+) -> Result<LetterContext, ReportError> {
+    let rows = effect_rows(engine, definition, period).await?;
+    let Some((provenance, demo)) = provenance(engine, period).await? else {
+        return Err(ReportError::NoData { period });
+    };
+    if rows.is_empty() {
+        return Err(ReportError::NoData { period });
+    }
+    let find = |code: &str, group: BenefitGroup| {
+        rows.iter()
+            .find(|r| r.area_code == code && r.benefit_group == group.code())
+    };
+
+    let mut footnotes = Vec::new();
+    let mut mark_missing = false;
+    let mut mark_small = false;
+    let mut table_rows = Vec::new();
+    let shown_areas =
+        std::iter::once(COUNTRY_CODE).chain(definition.comparison.iter().map(|a| a.as_str()));
+    for code in shown_areas {
+        let name = rows
+            .iter()
+            .find(|r| r.area_code == code)
+            .map(|r| r.area_name.clone())
+            .unwrap_or_else(|| {
+                crate::area::Areas::builtin()
+                    .by_code(code)
+                    .map(|a| a.name.clone())
+                    .unwrap_or_default()
+            });
+        let cells = definition
+            .groups
+            .iter()
+            .map(|group| match find(code, *group) {
+                Some(row) if row.suppressed => {
+                    mark_small = true;
+                    Cell {
+                        text: "–".into(),
+                        mark: "¹".into(),
+                    }
+                }
+                Some(EffectRow {
+                    share: Some(share), ..
+                }) => Cell {
+                    text: format::decimal(*share, 1),
+                    mark: String::new(),
+                },
+                _ => {
+                    mark_missing = true;
+                    Cell {
+                        text: "–".into(),
+                        mark: "²".into(),
+                    }
+                }
+            })
+            .collect();
+        table_rows.push(Row {
+            name,
+            is_country: code == COUNTRY_CODE,
+            cells,
+        });
+    }
+    if mark_small {
+        footnotes.push(format!(
+            "¹ Færre end {MIN_PEOPLE} afsluttede forløb; tallet vises ikke."
+        ));
+    }
+    if mark_missing {
+        footnotes.push("² Tallet foreligger ikke i kilden.".into());
+    }
+
+    let area = definition.area.area();
+    let figures: Vec<GroupFigures> = definition
+        .groups
+        .iter()
+        .map(|group| {
+            let row = find(area.code.as_str(), *group);
+            let shown = row.and_then(EffectRow::shown_share);
+            GroupFigures {
+                recipients: group.danish().recipients.into(),
+                share: shown,
+                country: row.and_then(|r| r.country_share),
+                rank: shown.and(row.and_then(|r| r.rank)).map(|r| r as usize),
+                ranked: row.map_or(0, |r| r.set_size as usize),
+                tied: row.and_then(|r| r.tied).unwrap_or(1) as usize,
+            }
+        })
+        .collect();
+    let subject = Subject {
+        jobcenter: format!("Jobcenter {}", area.name),
+        comparison: definition
+            .comparison_phrase
+            .replace("{n}", &definition.comparison.len().to_string()),
+        comparison_size: definition.comparison.len(),
+    };
+    let sentences = narrative::sentences(&subject, &figures);
+
+    let mut header_top: Vec<HeaderCell> = Vec::new();
+    let mut header_sub = Vec::new();
+    let mut header_flat = Vec::new();
+    for group in &definition.groups {
+        let names = group.danish();
+        let label = format!("{} (Pct.)", names.benefit);
+        match names.sub {
+            Some(sub) => {
+                header_sub.push(sub.to_string());
+                header_flat.push(format!("{}, {} (pct.)", names.benefit, sub.to_lowercase()));
+                match header_top.last_mut() {
+                    Some(last) if last.label == label && last.rowspan == 1 => last.colspan += 1,
+                    _ => header_top.push(HeaderCell {
+                        label,
+                        colspan: 1,
+                        rowspan: 1,
+                    }),
+                }
+            }
+            None => {
+                header_flat.push(format!("{} (pct.)", names.benefit));
+                header_top.push(HeaderCell {
+                    label,
+                    colspan: 1,
+                    rowspan: 2,
+                });
+            }
+        }
+    }
+
+    let text = &definition.letter;
+    Ok(LetterContext {
+        title: definition.title.clone(),
+        demo,
+        letter: LetterView {
+            recipient: text.recipient.clone(),
+            email: text.email.clone(),
+            salutation: text.salutation.clone(),
+            inquiry_date: format::date(text.inquiry_date),
+            date: format::date(text.date),
+            case_number: text.case_number.clone(),
+            document_number: text.document_number.clone(),
+            sender: text.sender.clone(),
+            sender_address: text.sender_address.clone(),
+            phone: text.phone.clone(),
+            web: text.web.clone(),
+            question: text.question.clone(),
+            answer_heading: text.answer_heading.clone(),
+            answer: text.answer.clone(),
+            data_heading: text.data_heading.clone(),
+            data_intro: text.data_intro.clone(),
+            closing: text.closing.clone(),
+            signer: text.signer.clone(),
+            signer_title: text.signer_title.clone(),
+        },
+        table: TableView {
+            caption: format!("Tabel 1: {}, {}.", text.caption, period.danish()),
+            header_top,
+            header_sub,
+            header_flat,
+            rows: table_rows,
+        },
+        source_line: source_line(&provenance.sources),
+        sentences,
+        after: text.after.clone(),
+        footnotes,
+        provenance,
+    })
+}

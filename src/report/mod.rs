@@ -1,0 +1,117 @@
+//! Reports: a definition from `reports/`, figures from the store through the
+//! named queries, sentences from those figures, rendered by Tera templates
+//! into HTML and Markdown.
+
+pub mod definition;
+pub mod format;
+mod letter;
+pub mod narrative;
+pub mod render;
+pub(crate) mod rows;
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+pub use definition::{Definition, PeriodChoice};
+pub use render::render;
+
+use crate::engine::QueryError;
+use crate::period::Period;
+
+/// Cells built from fewer people than this are not shown.
+pub const MIN_PEOPLE: i64 = 5;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("the report definition {path} is not valid; fix the TOML as the cause says")]
+    Definition {
+        path: PathBuf,
+        #[source]
+        cause: Box<toml::de::Error>,
+    },
+    #[error("the report definition {path} names no benefit groups or no comparison areas")]
+    EmptyDefinition { path: PathBuf },
+    #[error("cannot read the report definitions in {path}")]
+    ReadDefinitions {
+        path: PathBuf,
+        #[source]
+        cause: std::io::Error,
+    },
+    #[error("there is no report named `{name}`; the reports are: {known}")]
+    UnknownReport { name: String, known: String },
+    #[error(transparent)]
+    Query(#[from] QueryError),
+    #[error("the query {query} returned no column `{column}`")]
+    MissingColumn { query: String, column: String },
+    #[error("the column `{column}` of {query} has an unexpected type")]
+    ColumnType {
+        query: String,
+        column: String,
+        #[source]
+        cause: datafusion::arrow::error::ArrowError,
+    },
+    #[error(
+        "the store has no figures for {period}; pull them with `praktik pull --period {period}`"
+    )]
+    NoData { period: Period },
+    #[error("the store is empty; run `praktik pull` (or `praktik run`) first")]
+    EmptyStore,
+    #[error("cannot render the template {template}")]
+    Template {
+        template: String,
+        #[source]
+        cause: tera::Error,
+    },
+    #[error("cannot write the report to {path}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        cause: std::io::Error,
+    },
+    #[error("`{0}` is not a report format: use html, md or a list such as html,md")]
+    UnknownFormat(String),
+}
+
+/// The file formats a report renders to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OutputFormat {
+    Html,
+    Markdown,
+}
+
+impl OutputFormat {
+    pub fn extension(self) -> &'static str {
+        match self {
+            OutputFormat::Html => "html",
+            OutputFormat::Markdown => "md",
+        }
+    }
+
+    /// `html,md` → both.
+    pub fn parse_list(text: &str) -> Result<Vec<OutputFormat>, ReportError> {
+        text.split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(OutputFormat::from_str)
+            .collect()
+    }
+}
+
+impl FromStr for OutputFormat {
+    type Err = ReportError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "html" => Ok(OutputFormat::Html),
+            "md" | "markdown" => Ok(OutputFormat::Markdown),
+            other => Err(ReportError::UnknownFormat(other.into())),
+        }
+    }
+}
+
+/// Where a report for `period` is written: `OUT/reports/2019Q3/NAME.html`.
+pub fn output_path(out: &Path, period: Period, name: &str, format: OutputFormat) -> PathBuf {
+    out.join("reports")
+        .join(period.to_string())
+        .join(format!("{name}.{}", format.extension()))
+}

@@ -1,0 +1,122 @@
+//! Render a report definition to files with the Tera templates in `templates/`
+//! (embedded in the binary). Templates ending in `.html` are auto-escaped.
+
+use std::path::{Path, PathBuf};
+
+use super::definition::{Definition, PeriodChoice, Template};
+use super::{OutputFormat, ReportError, letter, output_path};
+use crate::engine::{Engine, Params};
+use crate::period::Period;
+
+const TEMPLATES: [(&str, &str); 2] = [
+    ("letter.html", include_str!("../../templates/letter.html")),
+    ("letter.md", include_str!("../../templates/letter.md")),
+];
+
+/// What rendering wrote.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub name: String,
+    pub period: Period,
+    pub files: Vec<PathBuf>,
+    /// True when the figures are the demo source's.
+    pub demo: bool,
+}
+
+fn tera() -> Result<tera::Tera, ReportError> {
+    let mut tera = tera::Tera::default();
+    tera.add_raw_templates(TEMPLATES.to_vec())
+        .map_err(|cause| ReportError::Template {
+            template: "templates/".into(),
+            cause,
+        })?;
+    Ok(tera)
+}
+
+/// The quarter a report is rendered for: the flag, else the definition's.
+async fn choose_period(
+    engine: &Engine,
+    definition: &Definition,
+    flag: Option<Period>,
+) -> Result<Period, ReportError> {
+    if let Some(period) = flag {
+        return Ok(period);
+    }
+    match definition.period {
+        PeriodChoice::Fixed(period) => Ok(period),
+        PeriodChoice::Latest => newest_period(engine).await?.ok_or(ReportError::EmptyStore),
+    }
+}
+
+/// The newest quarter the store holds.
+pub async fn newest_period(engine: &Engine) -> Result<Option<Period>, ReportError> {
+    if !engine.versions().contains_key(crate::schema::OUTCOMES) {
+        return Ok(None);
+    }
+    let batches = engine.named("stored_extracts", &Params::new()).await?;
+    let periods = super::rows::strings(&batches, "stored_extracts", "period")?;
+    Ok(periods
+        .iter()
+        .flatten()
+        .filter_map(|p| p.parse().ok())
+        .max())
+}
+
+/// Render `definition` into `out` in each of `formats`.
+pub async fn render(
+    engine: &Engine,
+    definition: &Definition,
+    period: Option<Period>,
+    formats: &[OutputFormat],
+    out: &Path,
+) -> Result<Rendered, ReportError> {
+    if !engine.versions().contains_key(crate::schema::OUTCOMES) {
+        return Err(ReportError::EmptyStore);
+    }
+    let period = choose_period(engine, definition, period).await?;
+    let (context, demo) = match definition.template {
+        Template::Letter => {
+            let context = letter::context(engine, definition, period).await?;
+            let demo = context.demo;
+            (tera::Context::from_serialize(&context), demo)
+        }
+    };
+    let template = definition.template.name();
+    let context = context.map_err(|cause| ReportError::Template {
+        template: template.into(),
+        cause,
+    })?;
+    let tera = tera()?;
+    let mut files = Vec::new();
+    for format in formats {
+        let name = format!("{template}.{}", format.extension());
+        let text = tera
+            .render(&name, &context)
+            .map_err(|cause| ReportError::Template {
+                template: format!("templates/{name}"),
+                cause,
+            })?;
+        let path = output_path(out, period, &definition.name, *format);
+        write_atomically(&path, &text)?;
+        files.push(path);
+    }
+    Ok(Rendered {
+        name: definition.name.clone(),
+        period,
+        files,
+        demo,
+    })
+}
+
+fn write_atomically(path: &Path, text: &str) -> Result<(), ReportError> {
+    let failed = |cause| ReportError::Write {
+        path: path.to_path_buf(),
+        cause,
+    };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(failed)?;
+    }
+    let staging = path.with_extension("partial");
+    std::fs::write(&staging, text).map_err(failed)?;
+    std::fs::rename(&staging, path).map_err(failed)
+}

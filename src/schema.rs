@@ -1,0 +1,36 @@
+//! The columns of the store's tables. One place, so that validation, the store
+//! and the tests agree.
+
+use std::sync::Arc;
+
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+
+/// Name of the aggregate outcomes table.
+pub const OUTCOMES: &str = "outcomes";
+
+/// The partition column of every table.
+pub const PERIOD: &str = "period";
+
+/// `outcomes`: one row per period × area × benefit group.
+///
+/// Counts are null where the source does not give them (or suppresses them);
+/// then only the share is known. Never zero for "unknown".
+pub fn outcomes() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new(PERIOD, DataType::Utf8, false),
+        Field::new("area_code", DataType::Utf8, false),
+        Field::new("area_name", DataType::Utf8, false),
+        Field::new("area_kind", DataType::Utf8, false),
+        Field::new("benefit_group", DataType::Utf8, false),
+        Field::new("ended", DataType::Int64, true),
+        Field::new("in_work_or_education", DataType::Int64, true),
+        Field::new("share_pct", DataType::Float64, true),
+        Field::new("source", DataType::Utf8, false),
+        Field::new("extract_sha256", DataType::Utf8, false),
+        Field::new(
+            "pulled_at",
+            DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+            false,
+        ),
+    ]))
+}

@@ -1,0 +1,301 @@
+//! Parse an outcomes extract into Arrow with an explicit schema, and reject it
+//! whole if any cell is wrong, naming the input, line, column and what was
+//! expected.
+//!
+//! The extract format is CSV with a header naming these columns (any order):
+//! `period,area_code,area_name,benefit_group,ended,in_work_or_education,share_pct`.
+//! An empty cell is a missing value. Shares take a decimal point or comma.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use datafusion::arrow::array::{
+    ArrayRef, Float64Array, Int64Array, StringArray, TimestampMicrosecondArray,
+};
+use datafusion::arrow::record_batch::RecordBatch;
+
+use crate::area::Areas;
+use crate::benefit::BenefitGroup;
+use crate::extract::Extract;
+use crate::period::Period;
+use crate::schema;
+
+/// The columns an outcomes extract has, in the order the demo writes them.
+pub const OUTCOME_COLUMNS: [&str; 7] = [
+    "period",
+    "area_code",
+    "area_name",
+    "benefit_group",
+    "ended",
+    "in_work_or_education",
+    "share_pct",
+];
+
+/// How far a share may lie from the one its counts give (it is rounded to one decimal).
+const SHARE_TOLERANCE: f64 = 0.05 + 1e-9;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ValidateError {
+    #[error("{input}: line {line}: the file is not readable CSV")]
+    Csv {
+        input: String,
+        line: u64,
+        #[source]
+        cause: csv::Error,
+    },
+    #[error("{input}: the header lacks the column `{column}` (an outcomes extract has the columns {expected})", expected = OUTCOME_COLUMNS.join(","))]
+    MissingColumn { input: String, column: &'static str },
+    #[error("{input}: the header has the column `{column}`, which an outcomes extract does not have (expected {expected})", expected = OUTCOME_COLUMNS.join(","))]
+    UnknownColumn { input: String, column: String },
+    #[error("{input}: line {line}, column `{column}`: `{value}` is not valid: {expected}")]
+    Cell {
+        input: String,
+        line: u64,
+        column: &'static str,
+        value: String,
+        expected: String,
+    },
+    #[error(
+        "{input}: line {line} repeats the key (period {period}, area {area}, benefit group {group}) of line {first_line}; each key may appear once"
+    )]
+    DuplicateKey {
+        input: String,
+        line: u64,
+        first_line: u64,
+        period: String,
+        area: String,
+        group: String,
+    },
+    #[error("{input}: the extract has no data rows")]
+    Empty { input: String },
+}
+
+/// A validated extract: rows in the store's schema, and the quarters they cover.
+#[derive(Debug)]
+pub struct Validated {
+    pub batch: RecordBatch,
+    pub periods: BTreeSet<Period>,
+}
+
+#[derive(Default)]
+struct Columns {
+    period: Vec<String>,
+    area_code: Vec<String>,
+    area_name: Vec<String>,
+    area_kind: Vec<&'static str>,
+    benefit_group: Vec<&'static str>,
+    ended: Vec<Option<i64>>,
+    in_work: Vec<Option<i64>>,
+    share: Vec<Option<f64>>,
+}
+
+/// Validate an outcomes extract in the CSV format above.
+pub fn outcomes(extract: &Extract) -> Result<Validated, ValidateError> {
+    let input = extract.input.as_str();
+    let body = extract
+        .body
+        .strip_prefix(b"\xEF\xBB\xBF")
+        .unwrap_or(&extract.body);
+    let mut reader = csv::ReaderBuilder::new().from_reader(body);
+    let headers = reader
+        .headers()
+        .map_err(|cause| ValidateError::Csv {
+            input: input.into(),
+            line: 1,
+            cause,
+        })?
+        .clone();
+    let index = column_index(input, &headers)?;
+
+    let areas = Areas::builtin();
+    let mut cols = Columns::default();
+    let mut periods = BTreeSet::new();
+    let mut seen: HashMap<(Period, String, BenefitGroup), u64> = HashMap::new();
+    for record in reader.records() {
+        let record = record.map_err(|cause| {
+            let line = cause.position().map_or(0, |p| p.line());
+            ValidateError::Csv {
+                input: input.into(),
+                line,
+                cause,
+            }
+        })?;
+        let line = record.position().map_or(0, |p| p.line());
+        let cell = |name: &'static str| record.get(index[name]).unwrap_or("").trim();
+        let bad = |column: &'static str, expected: String| ValidateError::Cell {
+            input: input.into(),
+            line,
+            column,
+            value: cell(column).to_string(),
+            expected,
+        };
+
+        let period: Period = cell("period")
+            .parse()
+            .map_err(|e: crate::period::PeriodError| bad("period", e.to_string()))?;
+        if let Some(asked) = extract.period
+            && period != asked
+        {
+            return Err(bad("period", format!("the extract was pulled for {asked}")));
+        }
+        let area = areas.by_code(cell("area_code")).ok_or_else(|| {
+            bad(
+                "area_code",
+                "a municipality code (101), a jobcentre (561/563) or 000 for the whole country"
+                    .into(),
+            )
+        })?;
+        let name = cell("area_name");
+        if !name.is_empty() && name != area.name {
+            return Err(bad(
+                "area_name",
+                format!("area {} is named `{}`", area.code, area.name),
+            ));
+        }
+        let group: BenefitGroup =
+            cell("benefit_group")
+                .parse()
+                .map_err(|e: crate::benefit::UnknownBenefitGroup| {
+                    bad("benefit_group", e.to_string())
+                })?;
+        let ended = count(cell("ended")).map_err(|e| bad("ended", e))?;
+        let in_work =
+            count(cell("in_work_or_education")).map_err(|e| bad("in_work_or_education", e))?;
+        if let (Some(e), Some(w)) = (ended, in_work)
+            && w > e
+        {
+            return Err(bad(
+                "in_work_or_education",
+                format!("it is more than the {e} ended internships on the same line"),
+            ));
+        }
+        let share = share(cell("share_pct")).map_err(|e| bad("share_pct", e))?;
+        check_share_agrees(ended, in_work, share).map_err(|e| bad("share_pct", e))?;
+
+        let key = (period, area.code.clone(), group);
+        if let Some(first_line) = seen.get(&key) {
+            return Err(ValidateError::DuplicateKey {
+                input: input.into(),
+                line,
+                first_line: *first_line,
+                period: period.to_string(),
+                area: area.code.clone(),
+                group: group.code().into(),
+            });
+        }
+        seen.insert(key, line);
+        periods.insert(period);
+
+        cols.period.push(period.to_string());
+        cols.area_code.push(area.code.clone());
+        cols.area_name.push(area.name.clone());
+        cols.area_kind.push(area.kind.as_str());
+        cols.benefit_group.push(group.code());
+        cols.ended.push(ended);
+        cols.in_work.push(in_work);
+        cols.share.push(share);
+    }
+    if cols.period.is_empty() {
+        return Err(ValidateError::Empty {
+            input: input.into(),
+        });
+    }
+    let batch = to_batch(cols, extract);
+    Ok(Validated { batch, periods })
+}
+
+fn column_index(
+    input: &str,
+    headers: &csv::StringRecord,
+) -> Result<HashMap<&'static str, usize>, ValidateError> {
+    for h in headers {
+        if !OUTCOME_COLUMNS.contains(&h.trim()) {
+            return Err(ValidateError::UnknownColumn {
+                input: input.into(),
+                column: h.into(),
+            });
+        }
+    }
+    OUTCOME_COLUMNS
+        .iter()
+        .map(|&column| {
+            headers
+                .iter()
+                .position(|h| h.trim() == column)
+                .map(|i| (column, i))
+                .ok_or(ValidateError::MissingColumn {
+                    input: input.into(),
+                    column,
+                })
+        })
+        .collect()
+}
+
+fn count(text: &str) -> Result<Option<i64>, String> {
+    if text.is_empty() {
+        return Ok(None);
+    }
+    match text.parse::<i64>() {
+        Ok(n) if n >= 0 => Ok(Some(n)),
+        Ok(_) => Err("a count cannot be below zero".into()),
+        Err(_) => Err("expected a whole number, or an empty cell for a missing count".into()),
+    }
+}
+
+fn share(text: &str) -> Result<Option<f64>, String> {
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let value: f64 = text
+        .replace(',', ".")
+        .parse()
+        .map_err(|_| "expected a percentage such as 14.8, or an empty cell".to_string())?;
+    if !(0.0..=100.0).contains(&value) {
+        return Err("a share in percent lies between 0 and 100".into());
+    }
+    Ok(Some(value))
+}
+
+fn check_share_agrees(
+    ended: Option<i64>,
+    in_work: Option<i64>,
+    share: Option<f64>,
+) -> Result<(), String> {
+    match (ended, in_work, share) {
+        (Some(0), _, Some(_)) => Err("there is no share of zero ended internships".into()),
+        (Some(e), Some(w), Some(s)) if e > 0 => {
+            let exact = 100.0 * w as f64 / e as f64;
+            if (s - exact).abs() > SHARE_TOLERANCE {
+                Err(format!(
+                    "{w} of {e} is {exact:.2} pct., which does not round to {s}"
+                ))
+            } else {
+                Ok(())
+            }
+        }
+        _ => Ok(()),
+    }
+}
+
+fn to_batch(cols: Columns, extract: &Extract) -> RecordBatch {
+    let rows = cols.period.len();
+    let constant = |text: &str| -> ArrayRef { Arc::new(StringArray::from(vec![text; rows])) };
+    let pulled_at =
+        TimestampMicrosecondArray::from(vec![extract.pulled_at.timestamp_micros(); rows])
+            .with_timezone("UTC");
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(StringArray::from(cols.period)),
+        Arc::new(StringArray::from(cols.area_code)),
+        Arc::new(StringArray::from(cols.area_name)),
+        Arc::new(StringArray::from(cols.area_kind)),
+        Arc::new(StringArray::from(cols.benefit_group)),
+        Arc::new(Int64Array::from(cols.ended)),
+        Arc::new(Int64Array::from(cols.in_work)),
+        Arc::new(Float64Array::from(cols.share)),
+        constant(&extract.source),
+        constant(&extract.sha256),
+        Arc::new(pulled_at),
+    ];
+    RecordBatch::try_new(schema::outcomes(), columns)
+        .expect("the columns are built in the order and types of schema::outcomes")
+}

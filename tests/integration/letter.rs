@@ -1,0 +1,92 @@
+//! The rendered letter against reviewed snapshots (volatile parts redacted),
+//! and the letter's guarantees that a snapshot would not make obvious.
+
+use praktik::config::Config;
+use praktik::pipeline::{self, ReportOptions};
+use praktik::report::OutputFormat;
+use praktik::source::{Source, Wanted};
+
+async fn render_demo_letter(dir: &std::path::Path, reports: Option<&str>) -> (String, String) {
+    let mut config = Config {
+        store: dir.join("store"),
+        out: dir.join("out"),
+        ..Config::default()
+    };
+    config.reports = dir.join("reports");
+    if let Some(text) = reports {
+        std::fs::create_dir_all(&config.reports).unwrap();
+        std::fs::write(config.reports.join("letter.toml"), text).unwrap();
+    }
+    let wanted = Wanted::Periods(vec!["2019Q3".parse().unwrap()]);
+    pipeline::pull(&config, &Source::Demo, &wanted)
+        .await
+        .unwrap();
+    let options = ReportOptions {
+        name: "letter".into(),
+        period: None,
+        formats: vec![OutputFormat::Html, OutputFormat::Markdown],
+        as_of: None,
+    };
+    let rendered = pipeline::report(&config, &options).await.unwrap();
+    assert!(rendered.demo);
+    let read = |ext| {
+        std::fs::read_to_string(dir.join(format!("out/reports/2019Q3/letter.{ext}"))).unwrap()
+    };
+    (read("html"), read("md"))
+}
+
+fn redacted() -> insta::Settings {
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path("snapshots");
+    settings.set_prepend_module_to_snapshot(false);
+    settings.add_filter(
+        r"hentet \d+\. \w+ \d{4} kl\. \d\d\.\d\d UTC",
+        "hentet [TIME]",
+    );
+    settings.add_filter(r"praktik \d+\.\d+\.\d+", "praktik [VERSION]");
+    settings
+}
+
+#[tokio::test]
+async fn the_letter_for_koebenhavn_2019q3_matches_its_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let (html, md) = render_demo_letter(dir.path(), None).await;
+    redacted().bind(|| {
+        insta::assert_snapshot!("letter_2019Q3_md", md);
+        insta::assert_snapshot!("letter_2019Q3_html", html);
+    });
+}
+
+#[tokio::test]
+async fn user_text_is_escaped_in_html() {
+    let dir = tempfile::tempdir().unwrap();
+    let builtin = include_str!("../../reports/letter.toml");
+    let hostile = builtin.replace(
+        "question = \"Hvad kan BIF",
+        "question = \"<script>alert('x')</script> & Hvad kan BIF",
+    );
+    assert_ne!(builtin, hostile);
+    let (html, md) = render_demo_letter(dir.path(), Some(&hostile)).await;
+    assert!(
+        !html.contains("<script>"),
+        "raw markup from a definition must not reach the HTML"
+    );
+    assert!(
+        html.contains("&lt;script&gt;alert(&#x27;x&#x27;)&lt;&#x2F;script&gt; &amp; Hvad kan BIF"),
+        "{html}"
+    );
+    assert!(md.contains("<script>alert('x')</script> & Hvad kan BIF"));
+}
+
+#[tokio::test]
+async fn the_html_is_one_self_contained_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (html, _) = render_demo_letter(dir.path(), None).await;
+    assert!(html.contains("@page { size: A4"));
+    for external in ["<link", "src=\"http", "<script", "@import"] {
+        assert!(
+            !html.contains(external),
+            "the letter loads nothing from outside: {external}"
+        );
+    }
+}

@@ -1,0 +1,10 @@
+//! One integration test binary: the real `praktik` binary in fresh temporary
+//! folders, the letter against reviewed snapshots, the `sql/` files against
+//! sqllogictest files, and an independent reader against our store.
+
+mod bad_extracts;
+mod cli;
+mod crosscheck;
+mod letter;
+mod slt;
+mod support;

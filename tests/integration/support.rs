@@ -1,0 +1,125 @@
+//! Helpers: a fresh folder with the real binary, and looking at the store.
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+
+/// A temporary working folder for one test.
+pub struct Workdir {
+    pub dir: tempfile::TempDir,
+}
+
+impl Workdir {
+    pub fn new() -> Workdir {
+        Workdir {
+            dir: tempfile::tempdir().expect("a temporary folder"),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The real binary, run in this folder with no PRAKTIK_* variables.
+    pub fn praktik(&self) -> Command {
+        let mut cmd = Command::cargo_bin("praktik").expect("the praktik binary is built");
+        cmd.current_dir(self.path());
+        for (name, _) in std::env::vars() {
+            if name.starts_with("PRAKTIK_") {
+                cmd.env_remove(name);
+            }
+        }
+        cmd
+    }
+
+    /// Run praktik with `args`, expect success, return (stdout, stderr).
+    pub fn ok(&self, args: &[&str]) -> (String, String) {
+        let output = self.praktik().args(args).output().expect("praktik runs");
+        let stdout = String::from_utf8_lossy(&output.stdout).to_string();
+        let stderr = String::from_utf8_lossy(&output.stderr).to_string();
+        assert!(
+            output.status.success(),
+            "praktik {args:?} failed:\n{stderr}"
+        );
+        (stdout, stderr)
+    }
+
+    /// Run praktik with `args`, expect exit `code`, return stderr.
+    pub fn fails(&self, args: &[&str], code: i32) -> String {
+        let output = self.praktik().args(args).output().expect("praktik runs");
+        let stderr = String::from_utf8_lossy(&output.stderr).to_string();
+        assert_eq!(
+            output.status.code(),
+            Some(code),
+            "praktik {args:?}:\n{stderr}"
+        );
+        assert!(
+            output.stdout.is_empty(),
+            "no data on stdout after a failure"
+        );
+        stderr
+    }
+
+    pub fn read(&self, relative: &str) -> String {
+        std::fs::read_to_string(self.path().join(relative))
+            .unwrap_or_else(|e| panic!("{relative}: {e}"))
+    }
+
+    pub fn write(&self, relative: &str, text: impl AsRef<[u8]>) -> PathBuf {
+        let path = self.path().join(relative);
+        std::fs::write(&path, text).expect("write a fixture");
+        path
+    }
+
+    /// Every file under the store's table folder with its size: a fingerprint
+    /// that changes if anything is written.
+    pub fn table_files(&self) -> Vec<(String, u64)> {
+        let mut files = Vec::new();
+        let root = self.path().join("store/outcomes");
+        walk(&root, &root, &mut files);
+        files.sort();
+        files
+    }
+}
+
+fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, u64)>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            walk(root, &path, out);
+        } else {
+            let size = entry.metadata().map(|m| m.len()).unwrap_or_default();
+            out.push((path.strip_prefix(root).unwrap().display().to_string(), size));
+        }
+    }
+}
+
+/// The demo extract of `period`, as the demo source lands it.
+pub fn demo_csv(period: &str) -> String {
+    praktik::source::demo::extract_csv(period.parse().unwrap())
+}
+
+/// `csv` with the line for (area, group) replaced by `ended,in_work,share`.
+pub fn with_row(csv: &str, area: &str, group: &str, counts: &str) -> String {
+    let mut found = false;
+    let text: Vec<String> = csv
+        .lines()
+        .map(|line| {
+            let cells: Vec<&str> = line.split(',').collect();
+            if cells.len() > 4 && cells[1] == area && cells[3] == group {
+                found = true;
+                format!(
+                    "{},{},{},{},{counts}",
+                    cells[0], cells[1], cells[2], cells[3]
+                )
+            } else {
+                line.to_string()
+            }
+        })
+        .collect();
+    assert!(found, "no row for {area} {group}");
+    text.join("\n") + "\n"
+}
