@@ -56,13 +56,13 @@ pub enum QueryError {
     Sql {
         query: String,
         #[source]
-        cause: datafusion::error::DataFusionError,
+        cause: Box<datafusion::error::DataFusionError>,
     },
     #[error("cannot register the table `{table}` with the query engine")]
     Register {
         table: String,
         #[source]
-        cause: datafusion::error::DataFusionError,
+        cause: Box<datafusion::error::DataFusionError>,
     },
 }
 
@@ -104,7 +104,7 @@ impl Engine {
             versions.insert(table.to_string(), delta.version().unwrap_or_default());
             let register = |cause| QueryError::Register {
                 table: table.into(),
-                cause,
+                cause: Box::new(cause),
             };
             let provider = delta.table_provider().await.map_err(register)?;
             engine
@@ -154,7 +154,7 @@ impl Engine {
     ) -> Result<Vec<RecordBatch>, QueryError> {
         let failed = |cause| QueryError::Sql {
             query: label.into(),
-            cause,
+            cause: Box::new(cause),
         };
         let options = SQLOptions::new()
             .with_allow_ddl(false)
@@ -311,7 +311,7 @@ fn register(
 ) -> Result<(), QueryError> {
     let failed = |cause| QueryError::Register {
         table: table.into(),
-        cause,
+        cause: Box::new(cause),
     };
     let schema = Arc::new(Schema::new(
         columns
@@ -320,7 +320,7 @@ fn register(
             .collect::<Vec<_>>(),
     ));
     let batch = RecordBatch::try_new(schema.clone(), columns.into_iter().map(|c| c.1).collect())
-        .map_err(|e| failed(e.into()))?;
+        .map_err(|e| failed(datafusion::error::DataFusionError::from(e)))?;
     let table_provider = MemTable::try_new(schema, vec![vec![batch]]).map_err(failed)?;
     ctx.register_table(table, Arc::new(table_provider))
         .map_err(failed)?;

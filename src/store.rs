@@ -30,7 +30,7 @@ pub enum StoreError {
         table: String,
         path: PathBuf,
         #[source]
-        cause: deltalake::DeltaTableError,
+        cause: Box<deltalake::DeltaTableError>,
     },
     #[error(
         "the table `{table}` has no version {version}; its newest is {newest} (see `praktik status`)"
@@ -47,13 +47,13 @@ pub enum StoreError {
         table: String,
         periods: String,
         #[source]
-        cause: deltalake::DeltaTableError,
+        cause: Box<deltalake::DeltaTableError>,
     },
     #[error("cannot read the history of the table `{table}`")]
     History {
         table: String,
         #[source]
-        cause: deltalake::DeltaTableError,
+        cause: Box<deltalake::DeltaTableError>,
     },
 }
 
@@ -135,7 +135,7 @@ impl Store {
         let open_err = |cause| StoreError::Open {
             table: table.into(),
             path: self.table_path(table),
-            cause,
+            cause: Box::new(cause),
         };
         let mut delta = DeltaTable::try_from_url(self.url(table)?)
             .await
@@ -187,7 +187,7 @@ impl Store {
         let write_err = |cause| StoreError::Write {
             table: table.into(),
             periods: listed.clone(),
-            cause,
+            cause: Box::new(cause),
         };
         let rows = batch.num_rows();
         let delta = DeltaTable::try_from_url(self.url(table)?)
@@ -195,7 +195,7 @@ impl Store {
             .map_err(|cause| StoreError::Open {
                 table: table.into(),
                 path: self.table_path(table),
-                cause,
+                cause: Box::new(cause),
             })?;
         let exists = delta.version().is_some();
         let mut write = delta
@@ -237,7 +237,7 @@ impl Store {
                 .await
                 .map_err(|cause| StoreError::History {
                     table: table.into(),
-                    cause,
+                    cause: Box::new(cause),
                 })?;
         let text = |info: &deltalake::kernel::CommitInfo, key: &str| {
             info.info

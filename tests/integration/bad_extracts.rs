@@ -77,7 +77,7 @@ fn catalogue() -> Vec<(&'static str, String, &'static str)> {
                 header.replace(",share_pct", ""),
                 good.lines()
                     .skip(1)
-                    .map(|l| l.rsplitn(2, ',').nth(1).unwrap().to_string())
+                    .map(|l| l.rsplit_once(',').unwrap().0.to_string())
                     .collect::<Vec<_>>()
                     .join("\n")
             ),
