@@ -83,7 +83,7 @@ pub struct ReportArgs {
     /// The quarter [default: the definition's]
     #[arg(long)]
     pub period: Option<Period>,
-    /// Comma-separated: html, md
+    /// Comma-separated: html, md, pdf (pdf prints the HTML in headless Chromium)
     #[arg(long, default_value = "html,md")]
     pub format: String,
     /// Render from this table version instead of the newest (see `praktik status`)

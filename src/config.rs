@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::report::{OutputFormat, ReportError};
 use crate::source::Source;
 
 /// The configuration file looked for in the working directory.
@@ -19,6 +20,10 @@ pub struct Config {
     pub source: Source,
     /// The folder of report definitions; the built-in ones when it does not exist.
     pub reports: PathBuf,
+    /// The formats `run` renders every report in.
+    pub formats: Vec<OutputFormat>,
+    /// The browser that prints PDFs; the first Chromium on the PATH if unset.
+    pub chromium: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -28,6 +33,8 @@ impl Default for Config {
             out: PathBuf::from("out"),
             source: Source::Demo,
             reports: PathBuf::from("reports"),
+            formats: vec![OutputFormat::Html, OutputFormat::Markdown],
+            chromium: None,
         }
     }
 }
@@ -40,6 +47,8 @@ struct FileConfig {
     out: Option<PathBuf>,
     source: Option<Source>,
     reports: Option<PathBuf>,
+    formats: Option<Vec<String>>,
+    chromium: Option<PathBuf>,
 }
 
 /// Values given as flags; `None` leaves the layer below in force.
@@ -58,11 +67,19 @@ pub enum ConfigError {
         #[source]
         cause: std::io::Error,
     },
-    #[error("the configuration file {path} is not valid (known keys: store, out, source, reports)")]
+    #[error(
+        "the configuration file {path} is not valid (known keys: store, out, source, reports, formats, chromium)"
+    )]
     Parse {
         path: PathBuf,
         #[source]
         cause: Box<toml::de::Error>,
+    },
+    #[error("{path}: the key `{key}` is not valid: {reason}")]
+    Value {
+        path: PathBuf,
+        key: &'static str,
+        reason: String,
     },
     #[error("the environment variable {name}=`{value}` is not valid: {reason}")]
     Env {
@@ -141,6 +158,20 @@ impl Config {
         }
         if let Some(reports) = file.reports {
             self.reports = base.join(reports);
+        }
+        if let Some(formats) = file.formats {
+            self.formats = formats
+                .iter()
+                .map(|f| f.parse())
+                .collect::<Result<_, ReportError>>()
+                .map_err(|e| ConfigError::Value {
+                    path: path.to_path_buf(),
+                    key: "formats",
+                    reason: e.to_string(),
+                })?;
+        }
+        if let Some(chromium) = file.chromium {
+            self.chromium = Some(base.join(chromium));
         }
         Ok(())
     }

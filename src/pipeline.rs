@@ -13,7 +13,7 @@ use crate::config::Config;
 use crate::engine::{Engine, Params};
 use crate::land::land;
 use crate::period::Period;
-use crate::report::{self, OutputFormat, definition};
+use crate::report::{self, Output, OutputFormat, definition};
 use crate::schema::{self, OUTCOMES};
 use crate::source::{Source, Wanted};
 use crate::store::{Store, WriteMetrics};
@@ -223,10 +223,14 @@ pub async fn run(config: &Config) -> Result<RunReport, Error> {
     let pulled = pull(config, &config.source, &Wanted::All).await?;
     let store = Store::open(&config.store)?;
     let engine = Engine::open(&store, None).await?;
-    let formats = [OutputFormat::Html, OutputFormat::Markdown];
+    let output = Output {
+        formats: config.formats.clone(),
+        dir: config.out.clone(),
+        chromium: config.chromium.clone(),
+    };
     let mut rendered = Vec::new();
     for definition in definition::load_all(&config.reports)? {
-        rendered.push(report::render(&engine, &definition, None, &formats, &config.out).await?);
+        rendered.push(report::render(&engine, &definition, None, &output).await?);
     }
     Ok(RunReport {
         pull: pulled,
@@ -242,14 +246,12 @@ pub async fn report(
     let definition = definition::load(&config.reports, &options.name)?;
     let store = Store::open(&config.store)?;
     let engine = Engine::open(&store, options.as_of).await?;
-    Ok(report::render(
-        &engine,
-        &definition,
-        options.period,
-        &options.formats,
-        &config.out,
-    )
-    .await?)
+    let output = Output {
+        formats: options.formats.clone(),
+        dir: config.out.clone(),
+        chromium: config.chromium.clone(),
+    };
+    Ok(report::render(&engine, &definition, options.period, &output).await?)
 }
 
 /// Run an analyst's SQL (or a named query's) over the store.

@@ -6,6 +6,7 @@ pub mod definition;
 pub mod format;
 mod letter;
 pub mod narrative;
+mod pdf;
 pub mod render;
 pub(crate) mod rows;
 
@@ -13,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 pub use definition::{Definition, PeriodChoice};
-pub use render::render;
+pub use render::{Output, render};
 
 use crate::engine::QueryError;
 use crate::period::Period;
@@ -68,7 +69,13 @@ pub enum ReportError {
         #[source]
         cause: std::io::Error,
     },
-    #[error("`{0}` is not a report format: use html, md or a list such as html,md")]
+    #[error(
+        "no Chromium found for PDF output: install it (apt-get install chromium) or set `chromium = \"PATH\"` in praktik.toml"
+    )]
+    NoChromium,
+    #[error("cannot print the PDF {path}: {detail}")]
+    Pdf { path: PathBuf, detail: String },
+    #[error("`{0}` is not a report format: use html, md, pdf or a list such as html,md,pdf")]
     UnknownFormat(String),
 }
 
@@ -77,6 +84,8 @@ pub enum ReportError {
 pub enum OutputFormat {
     Html,
     Markdown,
+    /// The HTML printed by headless Chromium.
+    Pdf,
 }
 
 impl OutputFormat {
@@ -84,6 +93,7 @@ impl OutputFormat {
         match self {
             OutputFormat::Html => "html",
             OutputFormat::Markdown => "md",
+            OutputFormat::Pdf => "pdf",
         }
     }
 
@@ -104,6 +114,7 @@ impl FromStr for OutputFormat {
         match s {
             "html" => Ok(OutputFormat::Html),
             "md" | "markdown" => Ok(OutputFormat::Markdown),
+            "pdf" => Ok(OutputFormat::Pdf),
             other => Err(ReportError::UnknownFormat(other.into())),
         }
     }

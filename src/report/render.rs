@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use super::definition::{Definition, PeriodChoice, Template};
-use super::{OutputFormat, ReportError, letter, output_path};
+use super::{OutputFormat, ReportError, letter, output_path, pdf};
 use crate::engine::{Engine, Params};
 use crate::period::Period;
 
@@ -62,13 +62,22 @@ pub async fn newest_period(engine: &Engine) -> Result<Option<Period>, ReportErro
         .max())
 }
 
-/// Render `definition` into `out` in each of `formats`.
+/// Where and how a report is written.
+#[derive(Debug, Clone)]
+pub struct Output {
+    pub formats: Vec<OutputFormat>,
+    /// The output folder; files go to `reports/PERIOD/NAME.EXT` below it.
+    pub dir: PathBuf,
+    /// The browser that prints PDFs; found on the PATH when `None`.
+    pub chromium: Option<PathBuf>,
+}
+
+/// Render `definition` for `period` (else the definition's own quarter).
 pub async fn render(
     engine: &Engine,
     definition: &Definition,
     period: Option<Period>,
-    formats: &[OutputFormat],
-    out: &Path,
+    output: &Output,
 ) -> Result<Rendered, ReportError> {
     if !engine.versions().contains_key(crate::schema::OUTCOMES) {
         return Err(ReportError::EmptyStore);
@@ -87,17 +96,27 @@ pub async fn render(
         cause,
     })?;
     let tera = tera()?;
+    let chromium = if output.formats.contains(&OutputFormat::Pdf) {
+        Some(pdf::find_chromium(output.chromium.as_deref())?)
+    } else {
+        None
+    };
     let mut files = Vec::new();
-    for format in formats {
-        let name = format!("{template}.{}", format.extension());
-        let text = tera
-            .render(&name, &context)
-            .map_err(|cause| ReportError::Template {
-                template: format!("templates/{name}"),
-                cause,
-            })?;
-        let path = output_path(out, period, &definition.name, *format);
-        write_atomically(&path, &text)?;
+    for format in &output.formats {
+        let path = output_path(&output.dir, period, &definition.name, *format);
+        if let (OutputFormat::Pdf, Some(chromium)) = (format, &chromium) {
+            // Chromium prints the HTML as written next to it.
+            let html = output_path(&output.dir, period, &definition.name, OutputFormat::Html);
+            if !files.contains(&html) {
+                write_atomically(
+                    &html,
+                    &render_text(&tera, template, OutputFormat::Html, &context)?,
+                )?;
+            }
+            pdf::print(chromium, &html, &path)?;
+        } else {
+            write_atomically(&path, &render_text(&tera, template, *format, &context)?)?;
+        }
         files.push(path);
     }
     Ok(Rendered {
@@ -106,6 +125,20 @@ pub async fn render(
         files,
         demo,
     })
+}
+
+fn render_text(
+    tera: &tera::Tera,
+    template: &str,
+    format: OutputFormat,
+    context: &tera::Context,
+) -> Result<String, ReportError> {
+    let name = format!("{template}.{}", format.extension());
+    tera.render(&name, context)
+        .map_err(|cause| ReportError::Template {
+            template: format!("templates/{name}"),
+            cause,
+        })
 }
 
 fn write_atomically(path: &Path, text: &str) -> Result<(), ReportError> {

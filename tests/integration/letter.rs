@@ -90,3 +90,50 @@ async fn the_html_is_one_self_contained_file() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_pdf_is_printed_by_chromium_with_the_demo_mark_on_every_page() {
+    let dir = tempfile::tempdir().unwrap();
+    render_demo_letter(dir.path(), None).await;
+    let config = Config {
+        store: dir.path().join("store"),
+        out: dir.path().join("out"),
+        reports: dir.path().join("reports"),
+        ..Config::default()
+    };
+    let options = ReportOptions {
+        name: "letter".into(),
+        period: None,
+        formats: vec![OutputFormat::Pdf],
+        as_of: None,
+    };
+    let rendered = pipeline::report(&config, &options).await.unwrap();
+    let pdf = dir.path().join("out/reports/2019Q3/letter.pdf");
+    assert_eq!(rendered.files, std::slice::from_ref(&pdf));
+    assert!(std::fs::read(&pdf).unwrap().starts_with(b"%PDF"));
+
+    let text = std::process::Command::new("pdftotext")
+        .args(["-layout", pdf.to_str().unwrap(), "-"])
+        .output()
+        .expect("pdftotext (apt-get install poppler-utils) reads the PDF");
+    let text = String::from_utf8_lossy(&text.stdout);
+    let pages: Vec<&str> = text
+        .split('\u{c}')
+        .filter(|p| !p.trim().is_empty())
+        .collect();
+    assert!(
+        pages.len() >= 2,
+        "a letter of this length fills more than one A4 page"
+    );
+    for (i, page) in pages.iter().enumerate() {
+        assert!(
+            page.contains("DEMODATA"),
+            "page {} lacks the demo mark",
+            i + 1
+        );
+    }
+    assert!(
+        text.contains("14,8") && text.contains("næsthøjeste"),
+        "{text}"
+    );
+}
