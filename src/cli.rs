@@ -56,7 +56,7 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct SourceArg {
-    /// demo, or file:PATH [default: from the configuration, else demo]
+    /// demo, jobindsats, or file:PATH [default: from the configuration, else demo]
     #[arg(long, value_name = "SOURCE")]
     pub source: Option<Source>,
 }

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::report::{OutputFormat, ReportError};
-use crate::source::Source;
+use crate::source::{Source, jobindsats};
 
 /// The configuration file looked for in the working directory.
 pub const DEFAULT_FILE: &str = "praktik.toml";
@@ -24,6 +24,8 @@ pub struct Config {
     pub formats: Vec<OutputFormat>,
     /// The browser that prints PDFs; the first Chromium on the PATH if unset.
     pub chromium: Option<PathBuf>,
+    /// How to read the Jobindsats API.
+    pub jobindsats: jobindsats::Settings,
 }
 
 impl Default for Config {
@@ -35,6 +37,7 @@ impl Default for Config {
             reports: PathBuf::from("reports"),
             formats: vec![OutputFormat::Html, OutputFormat::Markdown],
             chromium: None,
+            jobindsats: jobindsats::Settings::default(),
         }
     }
 }
@@ -49,6 +52,7 @@ struct FileConfig {
     reports: Option<PathBuf>,
     formats: Option<Vec<String>>,
     chromium: Option<PathBuf>,
+    jobindsats: Option<jobindsats::Settings>,
 }
 
 /// Values given as flags; `None` leaves the layer below in force.
@@ -68,7 +72,7 @@ pub enum ConfigError {
         cause: std::io::Error,
     },
     #[error(
-        "the configuration file {path} is not valid (known keys: store, out, source, reports, formats, chromium)"
+        "the configuration file {path} is not valid (known keys: store, out, source, reports, formats, chromium, [jobindsats])"
     )]
     Parse {
         path: PathBuf,
@@ -88,7 +92,7 @@ pub enum ConfigError {
         reason: String,
     },
     #[error(
-        "the environment variable {name} is not one praktik reads; known: PRAKTIK_CONFIG, PRAKTIK_STORE, PRAKTIK_OUT, PRAKTIK_SOURCE, PRAKTIK_REPORTS, PRAKTIK_LOG"
+        "the environment variable {name} is not one praktik reads; known: PRAKTIK_CONFIG, PRAKTIK_STORE, PRAKTIK_OUT, PRAKTIK_SOURCE, PRAKTIK_REPORTS, PRAKTIK_JOBINDSATS_URL, PRAKTIK_LOG"
     )]
     UnknownEnv { name: String },
 }
@@ -173,6 +177,10 @@ impl Config {
         if let Some(chromium) = file.chromium {
             self.chromium = Some(base.join(chromium));
         }
+        if let Some(mut settings) = file.jobindsats {
+            settings.token_file = settings.token_file.map(|f| base.join(f));
+            self.jobindsats = settings;
+        }
         Ok(())
     }
 
@@ -191,6 +199,7 @@ impl Config {
                             reason: e.to_string(),
                         })?
             }
+            "PRAKTIK_JOBINDSATS_URL" => self.jobindsats.url = value.to_string(),
             "PRAKTIK_CONFIG" | "PRAKTIK_LOG" => {}
             other => return Err(ConfigError::UnknownEnv { name: other.into() }),
         }

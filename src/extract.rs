@@ -50,6 +50,10 @@ impl Extract {
 pub enum Format {
     /// The outcomes CSV that `validate::outcomes` reads.
     OutcomesCsv,
+    /// A Jobindsats API v3 data response: `{"columns", "rows"}`.
+    JobindsatsV3,
+    /// A Jobindsats API v2 data response: `[{"Variables", "Data"}]`.
+    JobindsatsV2,
 }
 
 impl Format {
@@ -57,6 +61,7 @@ impl Format {
     pub fn extension(self) -> &'static str {
         match self {
             Format::OutcomesCsv => "csv",
+            Format::JobindsatsV3 | Format::JobindsatsV2 => "json",
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The only place that chains the stages: pull → land → validate → store,
 //! and store → engine → report. Holds the store's lock while it writes.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use datafusion::arrow::compute::concat_batches;
@@ -136,7 +136,9 @@ async fn stored_hashes(store: &Store) -> Result<BTreeMap<String, String>, Error>
 pub async fn pull(config: &Config, source: &Source, wanted: &Wanted) -> Result<PullReport, Error> {
     let store = Store::open(&config.store)?;
     let _lock = Lock::take(&store)?;
-    let extracts = source.pull(wanted).await?;
+    let stored = stored_hashes(&store).await?;
+    let held: BTreeSet<Period> = stored.keys().filter_map(|p| p.parse().ok()).collect();
+    let extracts = source.pull(wanted, &held, &config.jobindsats).await?;
     let mut landed_new = 0;
     let mut bytes = 0;
     let mut validated = Vec::new();
@@ -145,10 +147,11 @@ pub async fn pull(config: &Config, source: &Source, wanted: &Wanted) -> Result<P
         landed_new += usize::from(landed.new);
         bytes += landed.bytes;
         info!(input = %extract.input, sha256 = %extract.sha256, bytes = landed.bytes, "landed");
-        validated.push((extract, validate::outcomes(extract)?));
+        let valid = validate::outcomes(extract, &config.jobindsats)?;
+        info!(input = %extract.input, rows = valid.batch.num_rows(), "validated");
+        validated.push((extract, valid));
     }
 
-    let stored = stored_hashes(&store).await?;
     let mut changed = Vec::new();
     let mut unchanged = Vec::new();
     let mut batches: Vec<RecordBatch> = Vec::new();

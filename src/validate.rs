@@ -1,8 +1,10 @@
 //! Parse an outcomes extract into Arrow with an explicit schema, and reject it
-//! whole if any cell is wrong, naming the input, line, column and what was
-//! expected.
+//! whole if any cell is wrong, naming the input, the line or row, the column
+//! and what was expected.
 //!
-//! The extract format is CSV with a header naming these columns (any order):
+//! Every format is first read into [`Record`]s (cells as text, in the order of
+//! [`OUTCOME_COLUMNS`]); one set of checks then applies to all of them. The
+//! outcomes CSV has a header naming these columns (any order):
 //! `period,area_code,area_name,benefit_group,ended,in_work_or_education,share_pct`.
 //! An empty cell is a missing value. Shares take a decimal point or comma.
 
@@ -16,9 +18,10 @@ use datafusion::arrow::record_batch::RecordBatch;
 
 use crate::area::Areas;
 use crate::benefit::BenefitGroup;
-use crate::extract::Extract;
+use crate::extract::{Extract, Format};
 use crate::period::Period;
 use crate::schema;
+use crate::source::jobindsats::{Settings, parse};
 
 /// The columns an outcomes extract has, in the order the demo writes them.
 pub const OUTCOME_COLUMNS: [&str; 7] = [
@@ -47,27 +50,51 @@ pub enum ValidateError {
     MissingColumn { input: String, column: &'static str },
     #[error("{input}: the header has the column `{column}`, which an outcomes extract does not have (expected {expected})", expected = OUTCOME_COLUMNS.join(","))]
     UnknownColumn { input: String, column: String },
-    #[error("{input}: line {line}, column `{column}`: `{value}` is not valid: {expected}")]
+    #[error("{input}: {place}, column `{column}`: `{value}` is not valid: {expected}")]
     Cell {
         input: String,
-        line: u64,
+        place: String,
         column: &'static str,
         value: String,
         expected: String,
     },
-    #[error(
-        "{input}: line {line} repeats the key (period {period}, area {area}, benefit group {group}) of line {first_line}; each key may appear once"
-    )]
+    #[error("{input}: {place} repeats the key ({key}) of {first_place}; each key may appear once")]
     DuplicateKey {
         input: String,
-        line: u64,
-        first_line: u64,
-        period: String,
-        area: String,
-        group: String,
+        place: String,
+        first_place: String,
+        /// `period 2019Q3, area 101, benefit group dagpenge`
+        key: String,
     },
     #[error("{input}: the extract has no data rows")]
     Empty { input: String },
+    #[error(
+        "{input}: the body is not JSON ({bytes} bytes received; truncated or not from the API?)"
+    )]
+    Json {
+        input: String,
+        bytes: usize,
+        #[source]
+        cause: serde_json::Error,
+    },
+    #[error("{input}: the body is JSON but not {expected}")]
+    Shape { input: String, expected: String },
+    #[error(
+        "{input}: the response has no column for {wanted}; its columns are: {have}. Set the column in [jobindsats] in praktik.toml"
+    )]
+    SourceColumn {
+        input: String,
+        wanted: String,
+        have: String,
+    },
+    #[error(
+        "{input}: {place}: the area `{name}` is not a known municipality, jobcentre or the whole country; map it under [jobindsats.areas] in praktik.toml, or set unknown_areas = \"skip\""
+    )]
+    UnknownArea {
+        input: String,
+        place: String,
+        name: String,
+    },
 }
 
 /// A validated extract: rows in the store's schema, and the quarters they cover.
@@ -75,6 +102,14 @@ pub enum ValidateError {
 pub struct Validated {
     pub batch: RecordBatch,
     pub periods: BTreeSet<Period>,
+}
+
+/// One row of an extract as text, in the order of [`OUTCOME_COLUMNS`], with
+/// where it stands in the input (`line 5`, `row 12`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    pub place: String,
+    pub cells: [String; 7],
 }
 
 #[derive(Default)]
@@ -89,8 +124,17 @@ struct Columns {
     share: Vec<Option<f64>>,
 }
 
-/// Validate an outcomes extract in the CSV format above.
-pub fn outcomes(extract: &Extract) -> Result<Validated, ValidateError> {
+/// Validate an extract, whatever format its source delivers.
+pub fn outcomes(extract: &Extract, jobindsats: &Settings) -> Result<Validated, ValidateError> {
+    let records = match extract.format {
+        Format::OutcomesCsv => csv_records(extract)?,
+        Format::JobindsatsV3 | Format::JobindsatsV2 => parse::records(extract, jobindsats)?,
+    };
+    check(extract, &records)
+}
+
+/// The records of an outcomes CSV.
+fn csv_records(extract: &Extract) -> Result<Vec<Record>, ValidateError> {
     let input = extract.input.as_str();
     let body = extract
         .body
@@ -106,25 +150,51 @@ pub fn outcomes(extract: &Extract) -> Result<Validated, ValidateError> {
         })?
         .clone();
     let index = column_index(input, &headers)?;
+    reader
+        .records()
+        .map(|record| {
+            let record = record.map_err(|cause| {
+                let line = cause.position().map_or(0, |p| p.line());
+                ValidateError::Csv {
+                    input: input.into(),
+                    line,
+                    cause,
+                }
+            })?;
+            let line = record.position().map_or(0, |p| p.line());
+            let cell = |i: usize| {
+                record
+                    .get(index[OUTCOME_COLUMNS[i]])
+                    .unwrap_or("")
+                    .trim()
+                    .to_string()
+            };
+            Ok(Record {
+                place: format!("line {line}"),
+                cells: std::array::from_fn(cell),
+            })
+        })
+        .collect()
+}
 
+/// Check every record; the first bad cell rejects the whole extract.
+fn check(extract: &Extract, records: &[Record]) -> Result<Validated, ValidateError> {
+    let input = extract.input.as_str();
     let areas = Areas::builtin();
     let mut cols = Columns::default();
     let mut periods = BTreeSet::new();
-    let mut seen: HashMap<(Period, String, BenefitGroup), u64> = HashMap::new();
-    for record in reader.records() {
-        let record = record.map_err(|cause| {
-            let line = cause.position().map_or(0, |p| p.line());
-            ValidateError::Csv {
-                input: input.into(),
-                line,
-                cause,
-            }
-        })?;
-        let line = record.position().map_or(0, |p| p.line());
-        let cell = |name: &'static str| record.get(index[name]).unwrap_or("").trim();
+    let mut seen: HashMap<(Period, String, BenefitGroup), &str> = HashMap::new();
+    for record in records {
+        let cell = |name: &'static str| {
+            let i = OUTCOME_COLUMNS
+                .iter()
+                .position(|c| *c == name)
+                .unwrap_or_default();
+            record.cells[i].as_str()
+        };
         let bad = |column: &'static str, expected: String| ValidateError::Cell {
             input: input.into(),
-            line,
+            place: record.place.clone(),
             column,
             value: cell(column).to_string(),
             expected,
@@ -173,17 +243,19 @@ pub fn outcomes(extract: &Extract) -> Result<Validated, ValidateError> {
         check_share_agrees(ended, in_work, share).map_err(|e| bad("share_pct", e))?;
 
         let key = (period, area.code.clone(), group);
-        if let Some(first_line) = seen.get(&key) {
+        if let Some(first_place) = seen.get(&key) {
             return Err(ValidateError::DuplicateKey {
                 input: input.into(),
-                line,
-                first_line: *first_line,
-                period: period.to_string(),
-                area: area.code.clone(),
-                group: group.code().into(),
+                place: record.place.clone(),
+                first_place: first_place.to_string(),
+                key: format!(
+                    "period {period}, area {}, benefit group {}",
+                    area.code,
+                    group.code()
+                ),
             });
         }
-        seen.insert(key, line);
+        seen.insert(key, &record.place);
         periods.insert(period);
 
         cols.period.push(period.to_string());

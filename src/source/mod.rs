@@ -2,7 +2,9 @@
 
 pub mod demo;
 mod file;
+pub mod jobindsats;
 
+use std::collections::BTreeSet;
 use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -17,6 +19,8 @@ pub enum Source {
     Demo,
     /// An outcomes CSV on disk: `file:PATH`.
     File(PathBuf),
+    /// STAR's Jobindsats API, configured under `[jobindsats]`.
+    Jobindsats,
 }
 
 /// Which quarters to pull.
@@ -48,11 +52,58 @@ pub enum PullError {
         "a file extract holds the quarters it holds: give one --period to check it against, or none"
     )]
     FileRange,
+    #[error("no Jobindsats key: set the environment variable {env} (a key is issued by STAR on request), or name a file holding it with token_file under [jobindsats] in praktik.toml", env = jobindsats::TOKEN_ENV)]
+    NoToken,
+    #[error("cannot read the Jobindsats key from the token_file {path}")]
+    TokenFile {
+        path: PathBuf,
+        #[source]
+        cause: std::io::Error,
+    },
+    #[error("the Jobindsats key holds characters that cannot be sent in a header; check {env} or the token_file", env = jobindsats::TOKEN_ENV)]
+    BadToken,
+    #[error("cannot set up the HTTP client: {0}")]
+    Client(String),
+    #[error("the Jobindsats API refused the key (HTTP {status}) at {url}: it is wrong or has expired. The key comes from the environment variable {env} or the token_file under [jobindsats]; ask STAR for a new one if it has expired", env = jobindsats::TOKEN_ENV)]
+    Unauthorized { url: String, status: u16 },
+    #[error(
+        "the Jobindsats API cannot serve {url} (HTTP 422): {cause} (request id {request_id}); check table, period and the [jobindsats] settings"
+    )]
+    Unprocessable {
+        url: String,
+        cause: String,
+        request_id: String,
+    },
+    #[error("the Jobindsats API answered {url} with HTTP {status}: {body}")]
+    Http {
+        url: String,
+        status: u16,
+        body: String,
+    },
+    #[error(
+        "gave up on {url} after {attempts} attempts; the last failed with: {last}. The API may be down: try again later"
+    )]
+    GaveUp {
+        url: String,
+        attempts: u32,
+        last: String,
+    },
+    #[error("cannot read the table's periods from {url}: {detail}")]
+    Metadata { url: String, detail: String },
+    #[error("the Jobindsats table {table} lists no quarters")]
+    NothingListed { table: String },
+    #[error("the Jobindsats table {table} does not list {period}; it has {first} to {last}")]
+    NotListed {
+        table: String,
+        period: Period,
+        first: Period,
+        last: Period,
+    },
 }
 
 /// Why a text names no source.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("`{0}` is not a source: use `demo` or `file:PATH` (an outcomes CSV)")]
+#[error("`{0}` is not a source: use `demo`, `jobindsats` or `file:PATH` (an outcomes CSV)")]
 pub struct UnknownSource(pub String);
 
 impl FromStr for Source {
@@ -61,6 +112,7 @@ impl FromStr for Source {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s.trim() {
             "demo" => Ok(Source::Demo),
+            "jobindsats" => Ok(Source::Jobindsats),
             other => match other.strip_prefix("file:") {
                 Some(path) if !path.is_empty() => Ok(Source::File(PathBuf::from(path))),
                 _ => Err(UnknownSource(s.to_string())),
@@ -74,6 +126,7 @@ impl fmt::Display for Source {
         match self {
             Source::Demo => f.write_str("demo"),
             Source::File(path) => write!(f, "file:{}", path.display()),
+            Source::Jobindsats => f.write_str("jobindsats"),
         }
     }
 }
@@ -91,14 +144,23 @@ impl Source {
         match self {
             Source::Demo => "demo",
             Source::File(_) => "file",
+            Source::Jobindsats => "jobindsats",
         }
     }
 
     /// The bodies for the wanted quarters, exactly as the source gives them.
-    pub async fn pull(&self, wanted: &Wanted) -> Result<Vec<Extract>, PullError> {
+    /// `stored` is what the store holds already (a source that can list its
+    /// quarters fetches only what is new, plus what it may have revised).
+    pub async fn pull(
+        &self,
+        wanted: &Wanted,
+        stored: &BTreeSet<Period>,
+        jobindsats: &jobindsats::Settings,
+    ) -> Result<Vec<Extract>, PullError> {
         match self {
             Source::Demo => demo_extracts(wanted),
             Source::File(path) => file::pull(path, wanted).map(|e| vec![e]),
+            Source::Jobindsats => jobindsats::pull(jobindsats, wanted, stored).await,
         }
     }
 }
