@@ -299,4 +299,25 @@ mod tests {
         .unwrap_err();
         assert!(err.to_string().contains("`ftp`"), "{err}");
     }
+
+    #[test]
+    fn the_examples_in_the_readme_load() {
+        let readme = include_str!("../README.md");
+        let blocks: Vec<&str> = readme
+            .split("```toml\n")
+            .skip(1)
+            .map(|b| b.split("```").next().unwrap())
+            .collect();
+        assert!(blocks.len() >= 2);
+        for block in blocks {
+            let dir = tempfile::tempdir().unwrap();
+            std::fs::write(dir.path().join("praktik.toml"), block).unwrap();
+            let config = Config::load(dir.path(), None, env(&[]), &Overrides::default())
+                .unwrap_or_else(|e| panic!("{e}: {:?}\n{block}", std::error::Error::source(&e)));
+            if block.contains("[jobindsats]") {
+                assert_eq!(config.source, Source::Jobindsats);
+                assert_eq!(config.jobindsats.areas["Esbjerg-Fanø"].as_str(), "561/563");
+            }
+        }
+    }
 }

@@ -2,6 +2,7 @@
 
 mod cli;
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -9,9 +10,12 @@ use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
+    // A scheduled run (stderr not a terminal) logs what it pulled, line by
+    // line; at a terminal the progress bar says it, and -v adds the lines.
+    let quiet = std::io::stderr().is_terminal() && cli.verbose == 0;
     let level = match cli.verbose {
-        0 => "warn",
-        1 => "praktik=info,warn",
+        _ if quiet => "warn",
+        0 | 1 => "praktik=info,warn",
         _ => "praktik=debug,info",
     };
     let filter = EnvFilter::try_from_env("PRAKTIK_LOG").unwrap_or_else(|_| EnvFilter::new(level));
