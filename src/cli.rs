@@ -2,7 +2,7 @@
 //! library's options and print what happened. Data goes to stdout; what the
 //! tool did goes to stderr.
 
-use std::io::Write as _;
+use std::io::{IsTerminal as _, Write as _};
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
@@ -52,6 +52,8 @@ pub enum Command {
     Query(QueryArgs),
     /// Quarters held, table version, last pulls
     Status(StatusArgs),
+    /// An interactive SQL shell over the store (statements end with `;`)
+    Sql(SqlArgs),
 }
 
 #[derive(Debug, Args)]
@@ -105,6 +107,13 @@ pub struct QueryArgs {
     /// table, csv or json
     #[arg(long, default_value = "table")]
     pub format: String,
+    /// Query this table version instead of the newest
+    #[arg(long, value_name = "VERSION")]
+    pub as_of: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct SqlArgs {
     /// Query this table version instead of the newest
     #[arg(long, value_name = "VERSION")]
     pub as_of: Option<u64>,
@@ -201,6 +210,16 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
             let mut stdout = std::io::stdout().lock();
             output::write(&batches, format, &mut stdout)?;
             stdout.flush().map_err(output::OutputError::from)?;
+        }
+        Command::Sql(args) => {
+            let config = cli.config(None)?;
+            let stdin = std::io::stdin();
+            let prompt = stdin.is_terminal();
+            let mut input = stdin.lock();
+            let mut out = std::io::stdout().lock();
+            let mut err = std::io::stderr().lock();
+            praktik::shell::run(&config, args.as_of, &mut input, &mut out, &mut err, prompt)
+                .await?;
         }
         Command::Status(args) => {
             let config = cli.config(None)?;

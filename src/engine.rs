@@ -52,7 +52,7 @@ pub enum QueryError {
         value: String,
         expected: String,
     },
-    #[error("the query {query} failed")]
+    #[error("{query} failed")]
     Sql {
         query: String,
         #[source]

@@ -17,6 +17,7 @@ pub mod period;
 pub mod pipeline;
 pub mod report;
 pub mod schema;
+pub mod shell;
 pub mod source;
 pub mod status;
 pub mod store;
@@ -78,4 +79,22 @@ impl Error {
             _ => 1,
         }
     }
+}
+
+/// An error and its causes as lines for a person: `error: …`, then one
+/// `caused by: …` per cause, leaving out causes that only repeat the line
+/// before (DataFusion's errors often do).
+pub fn describe_error(error: &dyn std::error::Error) -> String {
+    let mut text = format!("error: {error}");
+    let mut previous = error.to_string();
+    let mut cause = error.source();
+    while let Some(c) = cause {
+        let line = c.to_string();
+        if !previous.contains(&line) {
+            text.push_str(&format!("\n  caused by: {line}"));
+        }
+        previous = line;
+        cause = c.source();
+    }
+    text
 }

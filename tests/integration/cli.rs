@@ -279,3 +279,32 @@ fn configuration_moves_the_store_and_the_output() {
         .unwrap();
     assert!(String::from_utf8_lossy(&output.stdout).contains("not written yet"));
 }
+
+#[test]
+fn the_sql_shell_runs_statements_from_stdin_and_survives_errors() {
+    let work = Workdir::new();
+    work.ok(&["pull", "--period", "2019Q3"]);
+    let output = work
+        .praktik()
+        .arg("sql")
+        .write_stdin("\\d\nSELECT share_pct\n  FROM outcomes WHERE area_code = '101'\n  AND benefit_group = 'dagpenge';\nSELECT nope;\nSELECT 1 + 1 AS two;\n\\q\nSELECT 3;\n")
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stdout.contains("outcomes") && stdout.contains("benefit_groups"),
+        "\\d lists tables: {stdout}"
+    );
+    assert!(stdout.contains("| 33.0 "), "{stdout}");
+    assert!(
+        stderr.contains("error: the statement failed") && stderr.contains("nope"),
+        "{stderr}"
+    );
+    assert!(
+        stdout.contains("| 2   "),
+        "the shell went on after the error: {stdout}"
+    );
+    assert!(!stdout.contains("| 3 "), "\\q ended the shell");
+}
