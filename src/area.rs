@@ -173,12 +173,7 @@ impl fmt::Display for AreaCode {
     }
 }
 
-impl<'de> serde::Deserialize<'de> for AreaCode {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        text.parse().map_err(serde::de::Error::custom)
-    }
-}
+crate::deserialize_from_str!(AreaCode);
 
 #[cfg(test)]
 mod tests {

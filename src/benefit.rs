@@ -122,12 +122,7 @@ impl fmt::Display for BenefitGroup {
     }
 }
 
-impl<'de> serde::Deserialize<'de> for BenefitGroup {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        text.parse().map_err(serde::de::Error::custom)
-    }
-}
+crate::deserialize_from_str!(BenefitGroup);
 
 #[cfg(test)]
 mod tests {

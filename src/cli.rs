@@ -325,11 +325,9 @@ fn print_status(status: &status::Status) {
                 status.periods.len()
             );
             for p in &status.periods {
-                let pulled = p
+                let pulled = utc(p
                     .pulled_at
-                    .and_then(chrono::DateTime::from_timestamp_micros)
-                    .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
-                    .unwrap_or_default();
+                    .and_then(chrono::DateTime::from_timestamp_micros));
                 let _ = writeln!(
                     out,
                     "  {}  {:>5} rows  {:<6}  pulled {pulled}  sha256 {}",
@@ -341,11 +339,9 @@ fn print_status(status: &status::Status) {
             }
             let _ = writeln!(out, "last commits:");
             for c in &status.commits {
-                let when = c
+                let when = utc(c
                     .timestamp
-                    .and_then(chrono::DateTime::from_timestamp_millis)
-                    .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
-                    .unwrap_or_default();
+                    .and_then(chrono::DateTime::from_timestamp_millis));
                 let _ = writeln!(
                     out,
                     "  version {:>3}  {when}  {}  source {}  periods {}",
@@ -357,4 +353,10 @@ fn print_status(status: &status::Status) {
             }
         }
     }
+}
+
+/// A moment as `status` shows it: `2026-11-28 16:20 UTC`.
+fn utc(at: Option<chrono::DateTime<chrono::Utc>>) -> String {
+    at.map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_default()
 }

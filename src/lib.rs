@@ -6,6 +6,20 @@
 //! Delta tables, [`engine`] runs the named SQL in `sql/`, [`report`] renders
 //! letters. [`pipeline`] chains them.
 
+/// `Deserialize` through `FromStr`, so a bad value in a TOML file fails with
+/// the type's own message (`2019Q5 is not a quarter …`).
+#[macro_export]
+macro_rules! deserialize_from_str {
+    ($type:ty) => {
+        impl<'de> serde::Deserialize<'de> for $type {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let text = String::deserialize(d)?;
+                text.parse().map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
 pub mod area;
 pub mod benefit;
 pub mod config;

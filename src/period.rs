@@ -106,12 +106,7 @@ impl serde::Serialize for Period {
     }
 }
 
-impl<'de> serde::Deserialize<'de> for Period {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        text.parse().map_err(serde::de::Error::custom)
-    }
-}
+crate::deserialize_from_str!(Period);
 
 #[cfg(test)]
 mod tests {

@@ -131,12 +131,7 @@ impl fmt::Display for Source {
     }
 }
 
-impl<'de> serde::Deserialize<'de> for Source {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        text.parse().map_err(serde::de::Error::custom)
-    }
-}
+crate::deserialize_from_str!(Source);
 
 impl Source {
     /// The name stored in the `source` provenance column.
