@@ -274,18 +274,20 @@ fn print_pull(report: &PullReport) {
         "praktik: pulled {} extract(s) from {} ({} bytes, {} new under raw/)",
         report.extracts, report.source, report.bytes, report.landed_new
     );
-    match &report.commit {
-        Some(commit) => eprintln!(
+    for commit in &report.commits {
+        eprintln!(
             "praktik: stored {} rows for {} as version {} of `{}`",
             commit.rows,
-            periods(&report.changed),
+            periods(&commit.periods),
             commit.version,
             commit.table
-        ),
-        None => eprintln!(
+        );
+    }
+    if report.commits.is_empty() {
+        eprintln!(
             "praktik: nothing changed; the store already held these extracts ({})",
             periods(&report.unchanged)
-        ),
+        );
     }
 }
 

@@ -26,6 +26,9 @@ pub struct Config {
     pub chromium: Option<PathBuf>,
     /// How to read the Jobindsats API.
     pub jobindsats: jobindsats::Settings,
+    /// The secret that turns CPR numbers into pseudonymous person keys; only
+    /// from the environment (`PRAKTIK_PERSON_SALT`), never from a file.
+    pub person_salt: Option<String>,
 }
 
 impl Default for Config {
@@ -38,6 +41,7 @@ impl Default for Config {
             formats: vec![OutputFormat::Html, OutputFormat::Markdown],
             chromium: None,
             jobindsats: jobindsats::Settings::default(),
+            person_salt: None,
         }
     }
 }
@@ -92,7 +96,7 @@ pub enum ConfigError {
         reason: String,
     },
     #[error(
-        "the environment variable {name} is not one praktik reads; known: PRAKTIK_CONFIG, PRAKTIK_STORE, PRAKTIK_OUT, PRAKTIK_SOURCE, PRAKTIK_REPORTS, PRAKTIK_JOBINDSATS_URL, PRAKTIK_LOG"
+        "the environment variable {name} is not one praktik reads; known: PRAKTIK_CONFIG, PRAKTIK_STORE, PRAKTIK_OUT, PRAKTIK_SOURCE, PRAKTIK_REPORTS, PRAKTIK_JOBINDSATS_URL, PRAKTIK_PERSON_SALT, PRAKTIK_LOG"
     )]
     UnknownEnv { name: String },
 }
@@ -200,6 +204,7 @@ impl Config {
                         })?
             }
             "PRAKTIK_JOBINDSATS_URL" => self.jobindsats.url = value.to_string(),
+            "PRAKTIK_PERSON_SALT" => self.person_salt = Some(value.to_string()),
             "PRAKTIK_CONFIG" | "PRAKTIK_LOG" => {}
             other => return Err(ConfigError::UnknownEnv { name: other.into() }),
         }

@@ -15,21 +15,30 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 
 use crate::area::Areas;
 use crate::benefit::BenefitGroup;
-use crate::schema::OUTCOMES;
+use crate::schema::{INTERNSHIPS, OUTCOMES};
 use crate::store::{Store, StoreError};
 
 /// The named queries, embedded from `sql/`.
-pub const NAMED_QUERIES: [(&str, &str); 3] = [
+pub const NAMED_QUERIES: [(&str, &str); 6] = [
     ("effect_by_area", include_str!("../sql/effect_by_area.sql")),
     ("trend", include_str!("../sql/trend.sql")),
     (
         "stored_extracts",
         include_str!("../sql/stored_extracts.sql"),
     ),
+    (
+        "stored_internship_extracts",
+        include_str!("../sql/stored_internship_extracts.sql"),
+    ),
+    ("effect_by_type", include_str!("../sql/effect_by_type.sql")),
+    (
+        "outcomes_by_type",
+        include_str!("../sql/outcomes_by_type.sql"),
+    ),
 ];
 
 /// The store's tables that the engine registers when they exist.
-const STORE_TABLES: [&str; 1] = [OUTCOMES];
+const STORE_TABLES: [&str; 2] = [OUTCOMES, INTERNSHIPS];
 
 #[derive(Debug, thiserror::Error)]
 pub enum QueryError {

@@ -54,6 +54,11 @@ pub enum Format {
     JobindsatsV3,
     /// A Jobindsats API v2 data response: `[{"Variables", "Data"}]`.
     JobindsatsV2,
+    /// A person-level extract from a case system, as CSV.
+    InternshipsCsv,
+    InternshipsParquet,
+    /// One JSON object per line.
+    InternshipsJsonl,
 }
 
 impl Format {
@@ -62,6 +67,9 @@ impl Format {
         match self {
             Format::OutcomesCsv => "csv",
             Format::JobindsatsV3 | Format::JobindsatsV2 => "json",
+            Format::InternshipsCsv => "csv",
+            Format::InternshipsParquet => "parquet",
+            Format::InternshipsJsonl => "jsonl",
         }
     }
 }

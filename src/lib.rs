@@ -25,6 +25,7 @@ pub mod benefit;
 pub mod config;
 pub mod engine;
 pub mod extract;
+pub mod internship;
 pub mod land;
 pub mod output;
 pub mod period;

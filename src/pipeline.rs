@@ -14,7 +14,7 @@ use crate::engine::{Engine, Params};
 use crate::land::land;
 use crate::period::Period;
 use crate::report::{self, Output, OutputFormat, definition};
-use crate::schema::{self, OUTCOMES};
+use crate::schema::{INTERNSHIPS, OUTCOMES};
 use crate::source::{Source, Wanted};
 use crate::store::{Store, WriteMetrics};
 use crate::validate;
@@ -27,12 +27,10 @@ pub struct PullReport {
     pub extracts: usize,
     pub landed_new: usize,
     pub bytes: u64,
-    /// Quarters whose data changed and were committed.
-    pub changed: Vec<Period>,
     /// Quarters received that were already stored from the same bytes.
     pub unchanged: Vec<Period>,
-    /// The commit made, if any.
-    pub commit: Option<WriteMetrics>,
+    /// One commit per table whose quarters changed.
+    pub commits: Vec<WriteMetrics>,
 }
 
 /// What the scheduled job did.
@@ -113,32 +111,55 @@ impl Drop for Lock {
     }
 }
 
-/// The extract each stored quarter came from (`sql/stored_extracts.sql`).
-async fn stored_hashes(store: &Store) -> Result<BTreeMap<String, String>, Error> {
-    let engine = Engine::open(store, None).await?;
-    if !engine.versions().contains_key(OUTCOMES) {
-        return Ok(BTreeMap::new());
+/// The named query that says which extract each stored quarter of a table came from.
+fn stored_extracts_query(table: &str) -> &'static str {
+    if table == INTERNSHIPS {
+        "stored_internship_extracts"
+    } else {
+        "stored_extracts"
     }
-    let q = "stored_extracts";
-    let batches = engine.named(q, &Params::new()).await?;
-    let periods = report::rows::strings(&batches, q, "period")?;
-    let hashes = report::rows::strings(&batches, q, "extract_sha256")?;
-    Ok(periods
-        .into_iter()
-        .zip(hashes)
-        .filter_map(|(p, h)| Some((p?, h?)))
-        .collect())
+}
+
+/// Per table, the extract each stored quarter came from.
+async fn stored_hashes(
+    store: &Store,
+) -> Result<BTreeMap<&'static str, BTreeMap<String, String>>, Error> {
+    let engine = Engine::open(store, None).await?;
+    let mut all = BTreeMap::new();
+    for table in [OUTCOMES, INTERNSHIPS] {
+        let mut hashes = BTreeMap::new();
+        if engine.versions().contains_key(table) {
+            let q = stored_extracts_query(table);
+            let batches = engine.named(q, &Params::new()).await?;
+            let periods = report::rows::strings(&batches, q, "period")?;
+            let sums = report::rows::strings(&batches, q, "extract_sha256")?;
+            hashes = periods
+                .into_iter()
+                .zip(sums)
+                .filter_map(|(p, h)| Some((p?, h?)))
+                .collect();
+        }
+        all.insert(table, hashes);
+    }
+    Ok(all)
 }
 
 /// Pull the wanted quarters from `source`, land every body, validate them
-/// all, and commit the quarters that changed in one commit. A rejected
-/// extract commits nothing.
+/// all, and commit the quarters that changed, one commit per table. A
+/// rejected extract commits nothing.
 pub async fn pull(config: &Config, source: &Source, wanted: &Wanted) -> Result<PullReport, Error> {
     let store = Store::open(&config.store)?;
     let _lock = Lock::take(&store)?;
     let stored = stored_hashes(&store).await?;
-    let held: BTreeSet<Period> = stored.keys().filter_map(|p| p.parse().ok()).collect();
+    let held: BTreeSet<Period> = stored[OUTCOMES]
+        .keys()
+        .filter_map(|p| p.parse().ok())
+        .collect();
     let extracts = source.pull(wanted, &held, &config.jobindsats).await?;
+    let context = validate::Context {
+        jobindsats: &config.jobindsats,
+        person_salt: config.person_salt.as_deref(),
+    };
     let mut landed_new = 0;
     let mut bytes = 0;
     let mut validated = Vec::new();
@@ -147,68 +168,70 @@ pub async fn pull(config: &Config, source: &Source, wanted: &Wanted) -> Result<P
         landed_new += usize::from(landed.new);
         bytes += landed.bytes;
         info!(input = %extract.input, sha256 = %extract.sha256, bytes = landed.bytes, "landed");
-        let valid = validate::outcomes(extract, &config.jobindsats)?;
-        info!(input = %extract.input, rows = valid.batch.num_rows(), "validated");
+        let valid = validate::validate(extract, context)?;
+        info!(input = %extract.input, table = valid.table, rows = valid.batch.num_rows(), "validated");
         validated.push((extract, valid));
     }
 
-    let mut changed = Vec::new();
+    // Per table: the quarters that changed and their rows.
+    let mut changes: BTreeMap<&'static str, (Vec<Period>, Vec<RecordBatch>)> = BTreeMap::new();
     let mut unchanged = Vec::new();
-    let mut batches: Vec<RecordBatch> = Vec::new();
     for (extract, valid) in validated {
-        let same = valid
+        let held = &stored[valid.table];
+        if valid
             .periods
             .iter()
-            .all(|p| stored.get(&p.to_string()) == Some(&extract.sha256));
-        if same {
+            .all(|p| held.get(&p.to_string()) == Some(&extract.sha256))
+        {
             unchanged.extend(valid.periods.iter().copied());
         } else {
-            changed.extend(valid.periods.iter().copied());
-            batches.push(valid.batch);
+            let entry = changes.entry(valid.table).or_default();
+            entry.0.extend(valid.periods.iter().copied());
+            entry.1.push(valid.batch);
         }
     }
-    let received = changed.len();
-    changed.sort();
-    changed.dedup();
-    if changed.len() != received {
-        return Err(Error::OverlappingExtracts);
-    }
-    let commit = if batches.is_empty() {
-        None
-    } else {
-        let batch = concat_batches(&schema::outcomes(), &batches)
+    let mut commits = Vec::new();
+    for (table, (mut periods, batches)) in changes {
+        let received = periods.len();
+        periods.sort();
+        periods.dedup();
+        if periods.len() != received {
+            return Err(Error::OverlappingExtracts);
+        }
+        let schema = batches[0].schema();
+        let batch = concat_batches(&schema, &batches)
             .map_err(|e| Error::Internal(format!("joining validated extracts: {e}")))?;
+        let listed = periods
+            .iter()
+            .map(Period::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
         let metadata = vec![
             ("praktik.run_id".to_string(), serde_json::json!(run_id())),
             (
                 "praktik.source".to_string(),
                 serde_json::json!(source.to_string()),
             ),
-            (
-                "praktik.periods".to_string(),
-                serde_json::json!(
-                    changed
-                        .iter()
-                        .map(Period::to_string)
-                        .collect::<Vec<_>>()
-                        .join(",")
-                ),
-            ),
+            ("praktik.periods".to_string(), serde_json::json!(listed)),
         ];
         let metrics = store
-            .replace_periods(OUTCOMES, batch, &changed, metadata)
+            .replace_periods(table, batch, &periods, metadata)
             .await?;
-        info!(version = metrics.version, rows = metrics.rows, "committed");
-        Some(metrics)
-    };
+        info!(
+            table,
+            version = metrics.version,
+            rows = metrics.rows,
+            "committed"
+        );
+        commits.push(metrics);
+    }
     Ok(PullReport {
         source: source.to_string(),
         extracts: extracts.len(),
         landed_new,
         bytes,
-        changed,
         unchanged,
-        commit,
+        commits,
     })
 }
 

@@ -34,3 +34,34 @@ pub fn outcomes() -> SchemaRef {
         ),
     ]))
 }
+
+/// Name of the person-level internships table.
+pub const INTERNSHIPS: &str = "internships";
+
+/// `internships`: one row per ended internship, partitioned by the quarter it
+/// ended in. `person_key` is pseudonymous (an HMAC of a CPR number, or the
+/// case system's own key), never a CPR number.
+pub fn internships() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new(PERIOD, DataType::Utf8, false),
+        Field::new("internship_id", DataType::Utf8, false),
+        Field::new("person_key", DataType::Utf8, false),
+        Field::new("municipality_code", DataType::Utf8, false),
+        Field::new("benefit_group", DataType::Utf8, false),
+        Field::new("internship_type", DataType::Utf8, false),
+        Field::new("start_date", DataType::Date32, false),
+        Field::new("end_date", DataType::Date32, false),
+        Field::new("industry", DataType::Utf8, true),
+        Field::new("hours_per_week", DataType::Float64, true),
+        Field::new("status_3m", DataType::Utf8, true),
+        Field::new("status_6m", DataType::Utf8, true),
+        Field::new("status_12m", DataType::Utf8, true),
+        Field::new("source", DataType::Utf8, false),
+        Field::new("extract_sha256", DataType::Utf8, false),
+        Field::new(
+            "pulled_at",
+            DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+            false,
+        ),
+    ]))
+}

@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::prelude::{Expr, col, lit};
-use deltalake::DeltaTable;
 use deltalake::kernel::transaction::CommitProperties;
 use deltalake::protocol::SaveMode;
+use deltalake::{DeltaTable, DeltaTableBuilder};
 use futures::TryStreamExt;
 use url::Url;
 
@@ -137,6 +137,9 @@ impl Store {
             path: self.table_path(table),
             cause: Box::new(cause),
         };
+        if !self.table_path(table).join("_delta_log").is_dir() {
+            return Ok(None);
+        }
         let mut delta = DeltaTable::try_from_url(self.url(table)?)
             .await
             .map_err(open_err)?;
@@ -190,13 +193,18 @@ impl Store {
             cause: Box::new(cause),
         };
         let rows = batch.num_rows();
-        let delta = DeltaTable::try_from_url(self.url(table)?)
-            .await
-            .map_err(|cause| StoreError::Open {
-                table: table.into(),
-                path: self.table_path(table),
-                cause: Box::new(cause),
-            })?;
+        let open_err = |cause| StoreError::Open {
+            table: table.into(),
+            path: self.table_path(table),
+            cause: Box::new(cause),
+        };
+        let delta = match self.table(table, None).await? {
+            Some(delta) => delta,
+            // A new table: build it without loading a log that is not there.
+            None => DeltaTableBuilder::from_url(self.url(table)?)
+                .and_then(|b| b.build())
+                .map_err(open_err)?,
+        };
         let exists = delta.version().is_some();
         let mut write = delta
             .write(vec![batch])

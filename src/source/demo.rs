@@ -106,7 +106,7 @@ impl Counts {
 }
 
 /// A seeded generator for one cell, independent of the order cells are made in.
-fn rng_for(parts: &[&str]) -> ChaCha8Rng {
+pub(super) fn rng_for(parts: &[&str]) -> ChaCha8Rng {
     // FNV-1a over the parts: stable across platforms and Rust versions.
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325 ^ SEED;
     for part in parts {
@@ -125,7 +125,7 @@ fn normal(rng: &mut ChaCha8Rng) -> f64 {
     (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
 }
 
-fn size_of(area: &Area) -> f64 {
+pub(super) fn size_of(area: &Area) -> f64 {
     known_size(&area.code).unwrap_or_else(|| {
         (45.0 * (0.55 * normal(&mut rng_for(&["size", &area.code]))).exp()).clamp(2.0, 90.0)
     })

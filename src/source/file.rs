@@ -1,25 +1,71 @@
-//! An outcomes extract in a file on disk.
+//! Extracts in files on disk: an outcomes CSV, or a person-level extract
+//! (CSV, Parquet or JSON lines), or a folder of them.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::{PullError, Wanted};
 use crate::extract::{Extract, Format};
+use crate::validate::internships::is_internship_header;
 
-pub(super) fn pull(path: &Path, wanted: &Wanted) -> Result<Extract, PullError> {
+/// What a file holds, by its name and first line.
+fn format_of(path: &Path, body: &[u8]) -> Format {
+    let extension = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or_default()
+        .to_lowercase();
+    match extension.as_str() {
+        "parquet" => Format::InternshipsParquet,
+        "jsonl" | "ndjson" => Format::InternshipsJsonl,
+        _ => {
+            let first = body.split(|b| *b == b'\n').next().unwrap_or_default();
+            if is_internship_header(&String::from_utf8_lossy(first)) {
+                Format::InternshipsCsv
+            } else {
+                Format::OutcomesCsv
+            }
+        }
+    }
+}
+
+pub(super) fn pull(path: &Path, wanted: &Wanted) -> Result<Vec<Extract>, PullError> {
     let period = match wanted {
         Wanted::All => None,
         Wanted::Periods(list) if list.len() == 1 => Some(list[0]),
         Wanted::Periods(_) => return Err(PullError::FileRange),
     };
-    let body = std::fs::read(path).map_err(|cause| PullError::ReadFile {
+    let read_err = |path: &Path, cause| PullError::ReadFile {
         path: path.to_path_buf(),
         cause,
-    })?;
-    Ok(Extract::new(
-        "file",
-        path.display().to_string(),
-        Format::OutcomesCsv,
-        body,
-        period,
-    ))
+    };
+    let files: Vec<PathBuf> = if path.is_dir() {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(path)
+            .map_err(|e| read_err(path, e))?
+            .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.is_file()
+                    && !p
+                        .file_name()
+                        .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+            })
+            .collect();
+        files.sort();
+        files
+    } else {
+        vec![path.to_path_buf()]
+    };
+    files
+        .iter()
+        .map(|file| {
+            let body = std::fs::read(file).map_err(|e| read_err(file, e))?;
+            let format = format_of(file, &body);
+            Ok(Extract::new(
+                "file",
+                file.display().to_string(),
+                format,
+                body,
+                period,
+            ))
+        })
+        .collect()
 }

@@ -1,6 +1,7 @@
 //! Where extracts come from. Each source is one file; `Source` names them.
 
 pub mod demo;
+pub mod demo_internships;
 mod file;
 pub mod jobindsats;
 
@@ -17,7 +18,8 @@ use crate::period::Period;
 pub enum Source {
     /// Built in, offline and deterministic.
     Demo,
-    /// An outcomes CSV on disk: `file:PATH`.
+    /// Extracts on disk, `file:PATH`: an outcomes CSV, a person-level
+    /// extract (CSV, Parquet, JSON lines), or a folder of them.
     File(PathBuf),
     /// STAR's Jobindsats API, configured under `[jobindsats]`.
     Jobindsats,
@@ -154,7 +156,7 @@ impl Source {
     ) -> Result<Vec<Extract>, PullError> {
         match self {
             Source::Demo => demo_extracts(wanted),
-            Source::File(path) => file::pull(path, wanted).map(|e| vec![e]),
+            Source::File(path) => file::pull(path, wanted),
             Source::Jobindsats => jobindsats::pull(jobindsats, wanted, stored).await,
         }
     }
@@ -166,25 +168,37 @@ fn demo_extracts(wanted: &Wanted) -> Result<Vec<Extract>, PullError> {
         Wanted::All => first.through(last).collect(),
         Wanted::Periods(list) => list.clone(),
     };
-    periods
-        .into_iter()
-        .map(|period| {
-            if period < first || period > last {
-                return Err(PullError::NotOffered {
-                    source_name: "demo".into(),
-                    period,
-                    first,
-                    last,
-                });
-            }
-            let body = demo::extract_csv(period).into_bytes();
-            Ok(Extract::new(
+    let people = demo_internships::first_period()..=demo_internships::last_period();
+    let mut extracts = Vec::new();
+    for period in periods {
+        if period < first || period > last {
+            return Err(PullError::NotOffered {
+                source_name: "demo".into(),
+                period,
+                first,
+                last,
+            });
+        }
+        let body = demo::extract_csv(period).into_bytes();
+        let input = format!("demo extract {period}");
+        extracts.push(Extract::new(
+            "demo",
+            input,
+            Format::OutcomesCsv,
+            body,
+            Some(period),
+        ));
+        if people.contains(&period) {
+            let body = demo_internships::extract_csv(period).into_bytes();
+            let input = format!("demo person-level extract {period}");
+            extracts.push(Extract::new(
                 "demo",
-                format!("demo extract {period}"),
-                Format::OutcomesCsv,
+                input,
+                Format::InternshipsCsv,
                 body,
                 Some(period),
-            ))
-        })
-        .collect()
+            ));
+        }
+    }
+    Ok(extracts)
 }

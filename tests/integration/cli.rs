@@ -34,7 +34,17 @@ fn run_on_a_fresh_folder_writes_the_letter_and_a_second_run_changes_nothing() {
     let raw_bodies = std::fs::read_dir(work.path().join("store/raw"))
         .unwrap()
         .count();
-    assert_eq!(raw_bodies, 36 + 1, "36 bodies and the index");
+    assert_eq!(
+        raw_bodies,
+        36 + 21 + 1,
+        "36 outcome bodies, 21 person-level ones and the index"
+    );
+    assert!(
+        stderr.contains(
+            "stored 63870 rows for 2019Q4–2024Q4 (21 quarters) as version 0 of `internships`"
+        ),
+        "{stderr}"
+    );
 
     let md = work.read("out/reports/2019Q3/letter.md");
     for (area, shares) in TABLE_1 {

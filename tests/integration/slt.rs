@@ -176,3 +176,18 @@ fn every_named_query_has_an_slt_file() {
         assert!(path.exists(), "sql/{name}.sql has no {}", path.display());
     }
 }
+
+#[tokio::test]
+async fn stored_internship_extracts() {
+    run_file("stored_internship_extracts.slt").await;
+}
+
+#[tokio::test]
+async fn effect_by_type() {
+    run_file("effect_by_type.slt").await;
+}
+
+#[tokio::test]
+async fn outcomes_by_type() {
+    run_file("outcomes_by_type.slt").await;
+}

@@ -8,6 +8,8 @@
 //! `period,area_code,area_name,benefit_group,ended,in_work_or_education,share_pct`.
 //! An empty cell is a missing value. Shares take a decimal point or comma.
 
+pub mod internships;
+
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
@@ -88,6 +90,30 @@ pub enum ValidateError {
         have: String,
     },
     #[error(
+        "{input}: {place}, column `{column}`: a CPR number may not be stored; set the secret {salt_env} to store it as a pseudonymous key (HMAC-SHA-256), or export a pseudonymous person key instead. The value is not shown here"
+    )]
+    Cpr {
+        input: String,
+        place: String,
+        column: &'static str,
+        salt_env: &'static str,
+    },
+    #[error(
+        "{input}: {place} has the internship id `{id}` of {first_place} again; each internship may appear once"
+    )]
+    DuplicateId {
+        input: String,
+        place: String,
+        first_place: String,
+        id: String,
+    },
+    #[error(
+        "{input}: the header has the column `{column}`, which a person-level extract does not have (known: internship_id, person_key, municipality_code, benefit_group, internship_type, start_date, end_date, industry, hours_per_week, status_3m, status_6m, status_12m, or their Danish names such as Praktiktype and Slutdato)"
+    )]
+    UnknownPersonColumn { input: String, column: String },
+    #[error("{input}: the header lacks the column `{column}`, which a person-level extract needs")]
+    MissingPersonColumn { input: String, column: &'static str },
+    #[error(
         "{input}: {place}: the area `{name}` is not a known municipality, jobcentre or the whole country; map it under [jobindsats.areas] in praktik.toml, or set unknown_areas = \"skip\""
     )]
     UnknownArea {
@@ -97,9 +123,11 @@ pub enum ValidateError {
     },
 }
 
-/// A validated extract: rows in the store's schema, and the quarters they cover.
+/// A validated extract: rows in its table's schema, and the quarters they cover.
 #[derive(Debug)]
 pub struct Validated {
+    /// The table the rows belong in.
+    pub table: &'static str,
     pub batch: RecordBatch,
     pub periods: BTreeSet<Period>,
 }
@@ -124,11 +152,22 @@ struct Columns {
     share: Vec<Option<f64>>,
 }
 
+/// What validation needs beyond the extract.
+#[derive(Debug, Clone, Copy)]
+pub struct Context<'a> {
+    pub jobindsats: &'a Settings,
+    /// The secret that turns CPR numbers into pseudonymous keys.
+    pub person_salt: Option<&'a str>,
+}
+
 /// Validate an extract, whatever format its source delivers.
-pub fn outcomes(extract: &Extract, jobindsats: &Settings) -> Result<Validated, ValidateError> {
+pub fn validate(extract: &Extract, context: Context<'_>) -> Result<Validated, ValidateError> {
     let records = match extract.format {
         Format::OutcomesCsv => csv_records(extract)?,
-        Format::JobindsatsV3 | Format::JobindsatsV2 => parse::records(extract, jobindsats)?,
+        Format::JobindsatsV3 | Format::JobindsatsV2 => parse::records(extract, context.jobindsats)?,
+        Format::InternshipsCsv | Format::InternshipsParquet | Format::InternshipsJsonl => {
+            return internships::validate(extract, context.person_salt);
+        }
     };
     check(extract, &records)
 }
@@ -273,7 +312,11 @@ fn check(extract: &Extract, records: &[Record]) -> Result<Validated, ValidateErr
         });
     }
     let batch = to_batch(cols, extract);
-    Ok(Validated { batch, periods })
+    Ok(Validated {
+        table: schema::OUTCOMES,
+        batch,
+        periods,
+    })
 }
 
 fn column_index(

@@ -1,0 +1,247 @@
+//! Demo person-level data: deterministic internships for every municipality,
+//! 2019Q4–2024Q4, of the three types with their own outcomes, written as a
+//! Danish case system exports them (`;`, decimal comma, Danish headers). The
+//! same rows, at any count, feed `praktik demo generate` for the benchmark.
+
+use std::io::Write;
+
+use chrono::{Datelike, Duration, NaiveDate};
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+
+use super::demo::{rng_for, size_of};
+use crate::area::{Area, Areas};
+use crate::benefit::BenefitGroup;
+use crate::internship::{InternshipType, Status};
+use crate::period::Period;
+
+/// The header a Danish case system writes.
+pub const HEADER: &str = "Praktik_id;Person;Kommune;Ydelsesgruppe;Praktiktype;Startdato;Slutdato;Branche;Timer pr. uge;Status 3 mdr;Status 6 mdr;Status 12 mdr";
+
+const INDUSTRIES: [&str; 6] = [
+    "Detailhandel",
+    "Bygge og anlæg",
+    "Transport",
+    "Hotel og restauration",
+    "Social og sundhed",
+    "Industri",
+];
+
+pub fn first_period() -> Period {
+    Period::new(2019, 4).expect("2019Q4 is a quarter")
+}
+
+pub fn last_period() -> Period {
+    Period::new(2024, 4).expect("2024Q4 is a quarter")
+}
+
+/// Internships ended in a quarter in a municipality at the demo's scale.
+fn count(area: &Area, period: Period) -> usize {
+    let season = [0.95, 1.05, 0.9, 1.1][usize::from(period.quarter() - 1)];
+    (size_of(area) / 630.0 * 300.0 * season).round().max(3.0) as usize
+}
+
+/// Pick from `(value, weight)` pairs.
+fn pick<T: Copy>(rng: &mut ChaCha8Rng, options: &[(T, f64)]) -> T {
+    let total: f64 = options.iter().map(|o| o.1).sum();
+    let mut x = rng.random::<f64>() * total;
+    for (value, weight) in options {
+        if x < *weight {
+            return *value;
+        }
+        x -= weight;
+    }
+    options[options.len() - 1].0
+}
+
+/// Where a citizen of this type and group is `horizon` (0, 1, 2 = 3, 6, 12
+/// months) after the end: each type reaches its own purpose.
+fn status(
+    rng: &mut ChaCha8Rng,
+    kind: InternshipType,
+    group: BenefitGroup,
+    horizon: usize,
+) -> Status {
+    let ready = match group {
+        BenefitGroup::Dagpenge => 1.5,
+        BenefitGroup::KontanthjaelpJobparat | BenefitGroup::Uddannelseshjaelp => 1.0,
+        _ => 0.5,
+    };
+    let t = horizon as f64;
+    let options: [(Status, f64); 6] = match kind {
+        InternshipType::Jobpraktik => [
+            (Status::OrdinaryJob, (26.0 + 6.0 * t) * ready),
+            (Status::Education, 7.0 + t),
+            (Status::Fleksjob, 1.0),
+            (Status::Foertidspension, 0.5),
+            (Status::OnBenefit, 55.0 - 6.0 * t),
+            (Status::Other, 6.0),
+        ],
+        InternshipType::Udviklingspraktik => [
+            (Status::OrdinaryJob, (6.0 + 2.0 * t) * ready),
+            (Status::Education, 4.0 + t),
+            (Status::Fleksjob, 9.0 + 5.0 * t),
+            (Status::Foertidspension, 5.0 + 3.0 * t),
+            (Status::OnBenefit, 68.0 - 10.0 * t),
+            (Status::Other, 8.0),
+        ],
+        InternshipType::Kompetencepraktik => [
+            (Status::OrdinaryJob, (12.0 + 9.0 * t) * ready),
+            (Status::Education, 9.0 + 3.0 * t),
+            (Status::Fleksjob, 1.0),
+            (Status::Foertidspension, 0.5),
+            (Status::OnBenefit, 70.0 - 12.0 * t),
+            (Status::Other, 7.0),
+        ],
+    };
+    pick(rng, &options)
+}
+
+fn danish_status(status: Status) -> &'static str {
+    match status {
+        Status::OrdinaryJob => "Ordinær beskæftigelse",
+        Status::Education => "Uddannelse",
+        Status::Fleksjob => "Fleksjob",
+        Status::Foertidspension => "Førtidspension",
+        Status::OnBenefit => "På ydelse",
+        Status::Other => "Andet",
+    }
+}
+
+fn date(d: NaiveDate) -> String {
+    format!("{:02}-{:02}-{}", d.day(), d.month(), d.year())
+}
+
+/// One internship, the `index`th of its municipality and quarter, as a CSV line.
+fn line(area: &Area, period: Period, index: usize, people: usize) -> String {
+    let mut rng = rng_for(&[
+        "internship",
+        &area.code,
+        &period.to_string(),
+        &index.to_string(),
+    ]);
+    let kind = pick(
+        &mut rng,
+        &[
+            (InternshipType::Jobpraktik, 0.5),
+            (InternshipType::Udviklingspraktik, 0.3),
+            (InternshipType::Kompetencepraktik, 0.2),
+        ],
+    );
+    let group = pick(
+        &mut rng,
+        &[
+            (BenefitGroup::KontanthjaelpJobparat, 0.30),
+            (BenefitGroup::KontanthjaelpAktivitetsparat, 0.25),
+            (BenefitGroup::Dagpenge, 0.20),
+            (BenefitGroup::Uddannelseshjaelp, 0.10),
+            (BenefitGroup::Integrationsydelse, 0.06),
+            (BenefitGroup::Sygedagpenge, 0.04),
+            (BenefitGroup::Ressourceforloeb, 0.05),
+        ],
+    );
+    let first_day = NaiveDate::from_ymd_opt(
+        i32::from(period.year()),
+        u32::from(period.quarter() - 1) * 3 + 1,
+        1,
+    )
+    .unwrap_or_default();
+    let end = first_day + Duration::days(rng.random_range(0..90));
+    let start = end - Duration::weeks(rng.random_range(4..14));
+    let hours = [15.0, 18.5, 20.0, 25.0, 30.0, 37.0][rng.random_range(0..6)];
+    let person = rng.random_range(0..people);
+    let statuses: Vec<&str> = (0..3)
+        .map(|h| danish_status(status(&mut rng, kind, group, h)))
+        .collect();
+    format!(
+        "{}-{period}-{index:05};P{}-{person:06};{};{};{};{};{};{};{};{};{};{}",
+        area.code,
+        area.code,
+        area.code,
+        group.code(),
+        kind.code(),
+        date(start),
+        date(end),
+        INDUSTRIES[rng.random_range(0..INDUSTRIES.len())],
+        format!("{hours:.1}").replace('.', ","),
+        statuses[0],
+        statuses[1],
+        statuses[2],
+    )
+}
+
+/// The demo's person-level extract for one quarter.
+pub fn extract_csv(period: Period) -> String {
+    let mut out = format!("{HEADER}\n");
+    for area in Areas::builtin().municipalities() {
+        let n = count(area, period);
+        for i in 0..n {
+            out.push_str(&line(area, period, i, n * 3));
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// Write `rows` demo internships as Danish CSV, spread over municipalities
+/// and quarters in the demo's proportions (for the benchmark).
+pub fn generate_csv(rows: usize, out: &mut dyn Write) -> std::io::Result<()> {
+    writeln!(out, "{HEADER}")?;
+    let areas: Vec<&Area> = Areas::builtin().municipalities().collect();
+    let periods: Vec<Period> = first_period().through(last_period()).collect();
+    let per_round: usize = periods
+        .iter()
+        .map(|p| areas.iter().map(|a| count(a, *p)).sum::<usize>())
+        .sum();
+    let rounds = rows.div_ceil(per_round.max(1));
+    let mut written = 0;
+    'all: for round in 0..rounds {
+        for period in &periods {
+            for area in &areas {
+                let n = count(area, *period);
+                for i in 0..n {
+                    if written == rows {
+                        break 'all;
+                    }
+                    writeln!(
+                        out,
+                        "{}",
+                        line(area, *period, round * n + i, n * 3 * rounds)
+                    )?;
+                    written += 1;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn is_deterministic_and_has_every_type() {
+        let p = Period::new(2022, 2).unwrap();
+        let a = extract_csv(p);
+        assert_eq!(a, extract_csv(p));
+        for kind in InternshipType::ALL {
+            assert!(a.contains(&format!(";{};", kind.code())));
+        }
+        assert!(a.lines().count() > 1000);
+    }
+
+    #[test]
+    fn generates_exactly_the_rows_asked_for() {
+        let mut out = Vec::new();
+        generate_csv(12_345, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(text.lines().count(), 12_345 + 1);
+        let ids: std::collections::HashSet<&str> = text
+            .lines()
+            .skip(1)
+            .map(|l| l.split(';').next().unwrap())
+            .collect();
+        assert_eq!(ids.len(), 12_345, "ids are unique");
+    }
+}
