@@ -54,6 +54,9 @@ pub enum Command {
     Status(StatusArgs),
     /// An interactive SQL shell over the store (statements end with `;`)
     Sql(SqlArgs),
+    /// Demo data for trying praktik and for the benchmark
+    #[command(subcommand)]
+    Demo(DemoCommand),
 }
 
 #[derive(Debug, Args)]
@@ -110,6 +113,22 @@ pub struct QueryArgs {
     /// Query this table version instead of the newest
     #[arg(long, value_name = "VERSION")]
     pub as_of: Option<u64>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DemoCommand {
+    /// Write N demo person-level internships (deterministic) to a file
+    Generate {
+        /// How many internships
+        #[arg(long)]
+        rows: usize,
+        /// csv (Danish: `;`, decimal comma, Danish headers) or parquet (typed, English names)
+        #[arg(long, default_value = "csv")]
+        format: String,
+        /// The file to write
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -220,6 +239,31 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
             let mut err = std::io::stderr().lock();
             praktik::shell::run(&config, args.as_of, &mut input, &mut out, &mut err, prompt)
                 .await?;
+        }
+        Command::Demo(DemoCommand::Generate { rows, format, out }) => {
+            let failed =
+                |e: String| Error::Internal(format!("cannot write {}: {e}", out.display()));
+            let file = std::fs::File::create(out).map_err(|e| failed(e.to_string()))?;
+            match format.as_str() {
+                "csv" => {
+                    let mut writer = std::io::BufWriter::new(file);
+                    praktik::source::demo_internships::generate_csv(*rows, &mut writer)
+                        .map_err(|e| failed(e.to_string()))?;
+                    writer.flush().map_err(|e| failed(e.to_string()))?;
+                }
+                "parquet" => praktik::source::demo_internships::generate_parquet(*rows, file)
+                    .map_err(failed)?,
+                other => {
+                    return Err(praktik::output::OutputError::UnknownFormat(format!(
+                        "{other}` (use csv or parquet)"
+                    ))
+                    .into());
+                }
+            }
+            eprintln!(
+                "praktik: wrote {rows} demo internships to {}",
+                out.display()
+            );
         }
         Command::Status(args) => {
             let config = cli.config(None)?;

@@ -216,6 +216,87 @@ pub fn generate_csv(rows: usize, out: &mut dyn Write) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Write `rows` demo internships as Parquet with typed columns (dates as
+/// dates, hours as numbers, English column names), in row groups of `chunk`.
+pub fn generate_parquet(rows: usize, out: std::fs::File) -> Result<(), String> {
+    use std::sync::Arc;
+
+    use datafusion::arrow::array::{ArrayRef, Date32Array, Float64Array, StringArray};
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    use datafusion::arrow::record_batch::RecordBatch;
+    use datafusion::parquet::arrow::ArrowWriter;
+
+    const CHUNK: usize = 262_144;
+    let text = |name: &str| Field::new(name, DataType::Utf8, true);
+    let schema = Arc::new(Schema::new(vec![
+        text("internship_id"),
+        text("person_key"),
+        text("municipality_code"),
+        text("benefit_group"),
+        text("internship_type"),
+        Field::new("start_date", DataType::Date32, true),
+        Field::new("end_date", DataType::Date32, true),
+        text("industry"),
+        Field::new("hours_per_week", DataType::Float64, true),
+        text("status_3m"),
+        text("status_6m"),
+        text("status_12m"),
+    ]));
+    let mut writer = ArrowWriter::try_new(out, schema.clone(), None).map_err(|e| e.to_string())?;
+    let mut csv = Vec::new();
+    generate_csv(rows, &mut csv).map_err(|e| e.to_string())?;
+    let text = String::from_utf8(csv).map_err(|e| e.to_string())?;
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
+    let day = |s: &str| {
+        NaiveDate::parse_from_str(s, "%d-%m-%Y")
+            .map(|d| (d - epoch).num_days() as i32)
+            .ok()
+    };
+    let status = |s: &str| s.parse::<Status>().map(Status::code).ok();
+    let lines: Vec<&str> = text.lines().skip(1).collect();
+    for chunk in lines.chunks(CHUNK) {
+        let cells: Vec<Vec<&str>> = chunk.iter().map(|l| l.split(';').collect()).collect();
+        let strings = |i: usize| -> ArrayRef {
+            Arc::new(StringArray::from(
+                cells.iter().map(|c| Some(c[i])).collect::<Vec<_>>(),
+            ))
+        };
+        let columns: Vec<ArrayRef> = vec![
+            strings(0),
+            strings(1),
+            strings(2),
+            strings(3),
+            strings(4),
+            Arc::new(Date32Array::from(
+                cells.iter().map(|c| day(c[5])).collect::<Vec<_>>(),
+            )),
+            Arc::new(Date32Array::from(
+                cells.iter().map(|c| day(c[6])).collect::<Vec<_>>(),
+            )),
+            strings(7),
+            Arc::new(Float64Array::from(
+                cells
+                    .iter()
+                    .map(|c| c[8].replace(',', ".").parse().ok())
+                    .collect::<Vec<_>>(),
+            )),
+            Arc::new(StringArray::from(
+                cells.iter().map(|c| status(c[9])).collect::<Vec<_>>(),
+            )),
+            Arc::new(StringArray::from(
+                cells.iter().map(|c| status(c[10])).collect::<Vec<_>>(),
+            )),
+            Arc::new(StringArray::from(
+                cells.iter().map(|c| status(c[11])).collect::<Vec<_>>(),
+            )),
+        ];
+        let batch = RecordBatch::try_new(schema.clone(), columns).map_err(|e| e.to_string())?;
+        writer.write(&batch).map_err(|e| e.to_string())?;
+    }
+    writer.close().map_err(|e| e.to_string())?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
