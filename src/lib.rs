@@ -30,6 +30,7 @@ pub mod land;
 pub mod output;
 pub mod period;
 pub mod pipeline;
+pub mod privacy;
 pub mod report;
 pub mod schema;
 pub mod shell;

@@ -13,6 +13,7 @@ use crate::config::Config;
 use crate::engine::{Engine, Params};
 use crate::land::land;
 use crate::period::Period;
+use crate::privacy;
 use crate::report::{self, Output, OutputFormat, definition};
 use crate::schema::{INTERNSHIPS, OUTCOMES};
 use crate::source::{Source, Wanted};
@@ -163,6 +164,10 @@ pub async fn pull(config: &Config, source: &Source, wanted: &Wanted) -> Result<P
     let mut landed_new = 0;
     let mut bytes = 0;
     let mut validated = Vec::new();
+    let extracts = extracts
+        .into_iter()
+        .map(|extract| privacy::screen(extract, config.person_salt.as_deref()))
+        .collect::<Result<Vec<_>, _>>()?;
     for extract in &extracts {
         let landed = land(&store.raw_dir(), extract)?;
         landed_new += usize::from(landed.new);
@@ -256,7 +261,14 @@ pub async fn run(config: &Config) -> Result<RunReport, Error> {
     };
     let mut rendered = Vec::new();
     for definition in definition::load_all(&config.reports)? {
-        rendered.push(report::render(&engine, &definition, None, &output).await?);
+        match report::render(&engine, &definition, None, &output).await {
+            Ok(done) => rendered.push(done),
+            // A source without person-level data (Jobindsats) has nothing for the type report.
+            Err(report::ReportError::NoPersonData { period }) => {
+                tracing::warn!(report = %definition.name, %period, "skipped: the store has no person-level internships for it");
+            }
+            Err(e) => return Err(e.into()),
+        }
     }
     Ok(RunReport {
         pull: pulled,

@@ -13,7 +13,13 @@ use crate::benefit::BenefitGroup;
 use crate::period::Period;
 
 /// The definitions shipped in the binary, used when there is no `reports/` folder.
-const BUILTIN: [(&str, &str); 1] = [("letter", include_str!("../../reports/letter.toml"))];
+const BUILTIN: [(&str, &str); 2] = [
+    ("letter", include_str!("../../reports/letter.toml")),
+    (
+        "type-effects",
+        include_str!("../../reports/type-effects.toml"),
+    ),
+];
 
 /// Which quarter a report is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,12 +45,14 @@ impl<'de> serde::Deserialize<'de> for PeriodChoice {
 #[serde(rename_all = "snake_case")]
 pub enum Template {
     Letter,
+    TypeEffects,
 }
 
 impl Template {
     pub fn name(self) -> &'static str {
         match self {
             Template::Letter => "letter",
+            Template::TypeEffects => "type_effects",
         }
     }
 }
@@ -69,13 +77,20 @@ pub struct Definition {
     pub period: PeriodChoice,
     /// The area the report is about.
     pub area: AreaCode,
-    /// The comparison set, in the order the table shows it.
+    /// The comparison set, in the order the table shows it (letters).
+    #[serde(default)]
     pub comparison: Vec<AreaCode>,
-    /// The comparison set as prose; `{n}` becomes its size.
+    /// The comparison set as prose; `{n}` becomes its size (letters).
+    #[serde(default)]
     pub comparison_phrase: String,
-    /// The benefit groups, in the order the table shows them.
+    /// The benefit groups, in the order the table shows them (letters).
+    #[serde(default)]
     pub groups: Vec<BenefitGroup>,
-    pub letter: LetterText,
+    /// The human-written text of an answer letter.
+    pub letter: Option<LetterText>,
+    /// Human-written paragraphs before the figures (type-effects reports).
+    #[serde(default)]
+    pub intro: Vec<Block>,
 }
 
 /// The human-written parts of an answer letter.
@@ -116,7 +131,11 @@ impl Definition {
                 cause: Box::new(cause),
             })?;
         definition.name = name.to_string();
-        if definition.groups.is_empty() || definition.comparison.is_empty() {
+        let letter_incomplete = definition.template == Template::Letter
+            && (definition.groups.is_empty()
+                || definition.comparison.is_empty()
+                || definition.letter.is_none());
+        if letter_incomplete {
             return Err(ReportError::EmptyDefinition {
                 path: origin.to_path_buf(),
             });

@@ -214,6 +214,9 @@ pub async fn context(
     definition: &Definition,
     period: Period,
 ) -> Result<LetterContext, ReportError> {
+    if !engine.versions().contains_key(crate::schema::OUTCOMES) {
+        return Err(ReportError::NoData { period });
+    }
     let rows = effect_rows(engine, definition, period).await?;
     let Some((provenance, demo)) = provenance(engine, period).await? else {
         return Err(ReportError::NoData { period });
@@ -340,7 +343,11 @@ pub async fn context(
         }
     }
 
-    let text = &definition.letter;
+    let Some(text) = &definition.letter else {
+        return Err(ReportError::EmptyDefinition {
+            path: format!("reports/{}.toml", definition.name).into(),
+        });
+    };
     Ok(LetterContext {
         title: definition.title.clone(),
         demo,

@@ -9,6 +9,8 @@ pub mod narrative;
 mod pdf;
 pub mod render;
 pub(crate) mod rows;
+mod type_effects;
+pub mod type_narrative;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -30,7 +32,9 @@ pub enum ReportError {
         #[source]
         cause: Box<toml::de::Error>,
     },
-    #[error("the report definition {path} names no benefit groups or no comparison areas")]
+    #[error(
+        "the letter definition {path} needs benefit groups, comparison areas and a [letter] section"
+    )]
     EmptyDefinition { path: PathBuf },
     #[error("cannot read the report definitions in {path}")]
     ReadDefinitions {
@@ -55,6 +59,10 @@ pub enum ReportError {
         "the store has no figures for {period}; pull them with `praktik pull --period {period}`"
     )]
     NoData { period: Period },
+    #[error(
+        "the store has no person-level internships for {period}; pull an extract with `praktik pull --source file:PATH`"
+    )]
+    NoPersonData { period: Period },
     #[error("the store is empty; run `praktik pull` (or `praktik run`) first")]
     EmptyStore,
     #[error("cannot render the template {template}")]

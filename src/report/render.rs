@@ -8,9 +8,17 @@ use super::{OutputFormat, ReportError, letter, output_path, pdf};
 use crate::engine::{Engine, Params};
 use crate::period::Period;
 
-const TEMPLATES: [(&str, &str); 2] = [
+const TEMPLATES: [(&str, &str); 4] = [
     ("letter.html", include_str!("../../templates/letter.html")),
     ("letter.md", include_str!("../../templates/letter.md")),
+    (
+        "type_effects.html",
+        include_str!("../../templates/type_effects.html"),
+    ),
+    (
+        "type_effects.md",
+        include_str!("../../templates/type_effects.md"),
+    ),
 ];
 
 /// What rendering wrote.
@@ -44,17 +52,30 @@ async fn choose_period(
     }
     match definition.period {
         PeriodChoice::Fixed(period) => Ok(period),
-        PeriodChoice::Latest => newest_period(engine).await?.ok_or(ReportError::EmptyStore),
+        PeriodChoice::Latest => {
+            let table = match definition.template {
+                Template::Letter => crate::schema::OUTCOMES,
+                Template::TypeEffects => crate::schema::INTERNSHIPS,
+            };
+            newest_period(engine, table)
+                .await?
+                .ok_or(ReportError::EmptyStore)
+        }
     }
 }
 
-/// The newest quarter the store holds.
-pub async fn newest_period(engine: &Engine) -> Result<Option<Period>, ReportError> {
-    if !engine.versions().contains_key(crate::schema::OUTCOMES) {
+/// The newest quarter a table of the store holds.
+pub async fn newest_period(engine: &Engine, table: &str) -> Result<Option<Period>, ReportError> {
+    if !engine.versions().contains_key(table) {
         return Ok(None);
     }
-    let batches = engine.named("stored_extracts", &Params::new()).await?;
-    let periods = super::rows::strings(&batches, "stored_extracts", "period")?;
+    let query = if table == crate::schema::INTERNSHIPS {
+        "stored_internship_extracts"
+    } else {
+        "stored_extracts"
+    };
+    let batches = engine.named(query, &Params::new()).await?;
+    let periods = super::rows::strings(&batches, query, "period")?;
     Ok(periods
         .iter()
         .flatten()
@@ -79,13 +100,18 @@ pub async fn render(
     period: Option<Period>,
     output: &Output,
 ) -> Result<Rendered, ReportError> {
-    if !engine.versions().contains_key(crate::schema::OUTCOMES) {
+    if engine.versions().is_empty() {
         return Err(ReportError::EmptyStore);
     }
     let period = choose_period(engine, definition, period).await?;
     let (context, demo) = match definition.template {
         Template::Letter => {
             let context = letter::context(engine, definition, period).await?;
+            let demo = context.demo;
+            (tera::Context::from_serialize(&context), demo)
+        }
+        Template::TypeEffects => {
+            let context = super::type_effects::context(engine, definition, period).await?;
             let demo = context.demo;
             (tera::Context::from_serialize(&context), demo)
         }

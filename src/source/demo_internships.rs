@@ -189,28 +189,19 @@ pub fn generate_csv(rows: usize, out: &mut dyn Write) -> std::io::Result<()> {
     writeln!(out, "{HEADER}")?;
     let areas: Vec<&Area> = Areas::builtin().municipalities().collect();
     let periods: Vec<Period> = first_period().through(last_period()).collect();
-    let per_round: usize = periods
+    let cells: Vec<(Period, &Area, usize)> = periods
         .iter()
-        .map(|p| areas.iter().map(|a| count(a, *p)).sum::<usize>())
-        .sum();
-    let rounds = rows.div_ceil(per_round.max(1));
-    let mut written = 0;
-    'all: for round in 0..rounds {
-        for period in &periods {
-            for area in &areas {
-                let n = count(area, *period);
-                for i in 0..n {
-                    if written == rows {
-                        break 'all;
-                    }
-                    writeln!(
-                        out,
-                        "{}",
-                        line(area, *period, round * n + i, n * 3 * rounds)
-                    )?;
-                    written += 1;
-                }
-            }
+        .flat_map(|p| areas.iter().map(move |a| (*p, *a, count(a, *p))))
+        .collect();
+    let total: usize = cells.iter().map(|c| c.2).sum();
+    // Each cell gets its share of `rows`; the rounding remainder goes to the first cells.
+    let scaled: Vec<usize> = cells.iter().map(|c| c.2 * rows / total.max(1)).collect();
+    let mut remainder = rows - scaled.iter().sum::<usize>();
+    for ((period, area, _), n) in cells.iter().zip(scaled) {
+        let n = n + usize::from(remainder > 0);
+        remainder = remainder.saturating_sub(1);
+        for i in 0..n {
+            writeln!(out, "{}", line(area, *period, i, n * 3))?;
         }
     }
     Ok(())

@@ -154,7 +154,7 @@ fn map_headers(input: &str, headers: &[String]) -> Result<Vec<Option<usize>>, Va
 }
 
 /// The body as text: UTF-8 (a BOM is dropped), else Windows-1252.
-fn decode(body: &[u8]) -> String {
+pub(crate) fn decode(body: &[u8]) -> String {
     let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
     match std::str::from_utf8(body) {
         Ok(text) => text.to_string(),
@@ -325,7 +325,7 @@ pub fn looks_like_cpr(text: &str) -> bool {
             .is_ok_and(|m| (1..=12).contains(&m))
 }
 
-fn pseudonym(salt: &str, cpr: &str) -> String {
+pub(crate) fn pseudonym(salt: &str, cpr: &str) -> String {
     let digits: String = cpr.chars().filter(char::is_ascii_digit).collect();
     let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(salt.as_bytes()) else {
         unreachable!("HMAC takes a key of any length")

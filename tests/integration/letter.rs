@@ -137,3 +137,29 @@ async fn the_pdf_is_printed_by_chromium_with_the_demo_mark_on_every_page() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn the_type_report_matches_its_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config {
+        store: dir.path().join("store"),
+        out: dir.path().join("out"),
+        reports: dir.path().join("reports"),
+        ..Config::default()
+    };
+    let wanted = Wanted::Periods(vec!["2024Q2".parse().unwrap()]);
+    pipeline::pull(&config, &Source::Demo, &wanted)
+        .await
+        .unwrap();
+    let options = ReportOptions {
+        name: "type-effects".into(),
+        period: None,
+        formats: vec![OutputFormat::Markdown],
+        as_of: None,
+    };
+    let rendered = pipeline::report(&config, &options).await.unwrap();
+    assert!(rendered.demo);
+    let md =
+        std::fs::read_to_string(dir.path().join("out/reports/2024Q2/type-effects.md")).unwrap();
+    redacted().bind(|| insta::assert_snapshot!("type_effects_2024Q2_md", md));
+}

@@ -5,6 +5,7 @@
 mod bad_extracts;
 mod cli;
 mod crosscheck;
+mod internships;
 mod jobindsats;
 mod letter;
 mod slt;

@@ -74,8 +74,13 @@ impl Workdir {
     /// Every file under the store's table folder with its size: a fingerprint
     /// that changes if anything is written.
     pub fn table_files(&self) -> Vec<(String, u64)> {
+        self.table_files_of("outcomes")
+    }
+
+    /// The same for any table of the store.
+    pub fn table_files_of(&self, table: &str) -> Vec<(String, u64)> {
         let mut files = Vec::new();
-        let root = self.path().join("store/outcomes");
+        let root = self.path().join("store").join(table);
         walk(&root, &root, &mut files);
         files.sort();
         files

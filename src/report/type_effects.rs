@@ -1,0 +1,224 @@
+//! The per-type report: what each internship type achieves against its own
+//! purpose, from person-level data through `sql/effect_by_type.sql`.
+
+use serde::Serialize;
+
+use super::definition::{Block, Definition};
+use super::format;
+use super::rows::{floats, ints, strings};
+use super::type_narrative::{self, TypeShare};
+use super::{MIN_PEOPLE, ReportError};
+use crate::area::COUNTRY_CODE;
+use crate::engine::{Engine, Params};
+use crate::internship::InternshipType;
+use crate::period::Period;
+use crate::schema::INTERNSHIPS;
+
+const QUERY: &str = "effect_by_type";
+const MEASURES: [(&str, &str); 4] = [
+    ("3m", "Arbejde/uddannelse efter 3 mdr."),
+    ("6m", "Arbejde/uddannelse efter 6 mdr."),
+    ("12m", "Arbejde/uddannelse efter 12 mdr."),
+    ("purpose", "Typens eget formål"),
+];
+
+struct Row {
+    kind: String,
+    group: String,
+    measure: String,
+    internships: i64,
+    share: Option<(f64, f64, f64)>,
+}
+
+#[derive(Debug, Serialize)]
+struct TypeRow {
+    name: String,
+    purpose: String,
+    internships: String,
+    cells: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TypeEffectsContext {
+    title: String,
+    pub demo: bool,
+    area: String,
+    period: String,
+    intro: Vec<Block>,
+    headers: Vec<String>,
+    rows: Vec<TypeRow>,
+    comparisons: Vec<String>,
+    purposes: Vec<String>,
+    footnotes: Vec<String>,
+    provenance: super::letter::Provenance,
+}
+
+fn name(kind: &str) -> String {
+    let mut chars = kind.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().collect::<String>() + chars.as_str())
+        .unwrap_or_default()
+}
+
+fn purpose_measure(kind: InternshipType) -> &'static str {
+    match kind {
+        InternshipType::Jobpraktik => "i arbejde eller uddannelse efter 3 måneder",
+        InternshipType::Udviklingspraktik => {
+            "afklaret til arbejde, uddannelse, fleksjob eller førtidspension efter 6 måneder"
+        }
+        InternshipType::Kompetencepraktik => "i arbejde eller uddannelse efter 12 måneder",
+    }
+}
+
+pub async fn context(
+    engine: &Engine,
+    definition: &Definition,
+    period: Period,
+) -> Result<TypeEffectsContext, ReportError> {
+    if !engine.versions().contains_key(INTERNSHIPS) {
+        return Err(ReportError::NoPersonData { period });
+    }
+    let area = definition.area.area();
+    let municipality = if area.code == COUNTRY_CODE {
+        "*".to_string()
+    } else {
+        area.code.clone()
+    };
+    let params = Params::new()
+        .with("period", period)
+        .with("municipality", &municipality);
+    let batches = engine.named(QUERY, &params).await?;
+    let kinds = strings(&batches, QUERY, "internship_type")?;
+    let groups = strings(&batches, QUERY, "benefit_group")?;
+    let measures = strings(&batches, QUERY, "measure")?;
+    let counts = ints(&batches, QUERY, "internships")?;
+    let shares = floats(&batches, QUERY, "share_pct")?;
+    let lows = floats(&batches, QUERY, "low_pct")?;
+    let highs = floats(&batches, QUERY, "high_pct")?;
+    let suppressed = strings(&batches, QUERY, "suppressed")?;
+    let rows: Vec<Row> = (0..kinds.len())
+        .map(|i| Row {
+            kind: kinds[i].clone().unwrap_or_default(),
+            group: groups[i].clone().unwrap_or_default(),
+            measure: measures[i].clone().unwrap_or_default(),
+            internships: counts[i].unwrap_or_default(),
+            share: match (suppressed[i].as_deref(), shares[i], lows[i], highs[i]) {
+                (Some("false"), Some(s), Some(l), Some(h)) => Some((s, l, h)),
+                _ => None,
+            },
+        })
+        .collect();
+    if rows.is_empty() {
+        return Err(ReportError::NoPersonData { period });
+    }
+    let find = |kind: InternshipType, measure: &str| {
+        rows.iter()
+            .find(|r| r.kind == kind.code() && r.group == "alle" && r.measure == measure)
+    };
+
+    let mut hidden = false;
+    let mut table = Vec::new();
+    let mut purposes = Vec::new();
+    let mut firsts = Vec::new();
+    for kind in InternshipType::ALL {
+        let Some(first) = find(kind, "3m") else {
+            continue;
+        };
+        let cells = MEASURES
+            .iter()
+            .map(
+                |(measure, _)| match find(kind, measure).and_then(|r| r.share) {
+                    Some((s, l, h)) => format!(
+                        "{} ({}–{})",
+                        format::decimal(s, 1),
+                        format::decimal(l, 1),
+                        format::decimal(h, 1)
+                    ),
+                    None => {
+                        hidden = true;
+                        "–¹".to_string()
+                    }
+                },
+            )
+            .collect();
+        table.push(TypeRow {
+            name: name(kind.code()),
+            purpose: kind.purpose().to_string(),
+            internships: format::count(first.internships),
+            cells,
+        });
+        purposes.push(type_narrative::purpose_sentence(
+            &name(kind.code()),
+            purpose_measure(kind),
+            find(kind, "purpose").and_then(|r| r.share),
+        ));
+        firsts.push(TypeShare {
+            name: name(kind.code()),
+            share: first.share,
+        });
+    }
+    let comparisons =
+        type_narrative::comparisons(&firsts, "i arbejde eller uddannelse efter 3 måneder");
+    let mut footnotes =
+        vec!["Tallene i parentes er 95 %-konfidensintervaller (Wilson).".to_string()];
+    if hidden {
+        footnotes.push(format!(
+            "¹ Færre end {MIN_PEOPLE} forløb med kendt status; tallet vises ikke."
+        ));
+    }
+
+    let provenance = provenance(engine, period).await?;
+    Ok(TypeEffectsContext {
+        title: definition.title.clone(),
+        demo: provenance.sources.split(", ").any(|s| s == "demo"),
+        area: area.name.clone(),
+        period: period.danish(),
+        intro: definition.intro.clone(),
+        headers: MEASURES.iter().map(|(_, h)| h.to_string()).collect(),
+        rows: table,
+        comparisons,
+        purposes,
+        footnotes,
+        provenance,
+    })
+}
+
+async fn provenance(
+    engine: &Engine,
+    period: Period,
+) -> Result<super::letter::Provenance, ReportError> {
+    let q = "stored_internship_extracts";
+    let batches = engine.named(q, &Params::new()).await?;
+    let periods = strings(&batches, q, "period")?;
+    let sources = strings(&batches, q, "source")?;
+    let hashes = strings(&batches, q, "extract_sha256")?;
+    let pulled = ints(&batches, q, "pulled_at")?;
+    let wanted = period.to_string();
+    let mine: Vec<usize> = (0..periods.len())
+        .filter(|i| periods[*i].as_deref() == Some(&wanted))
+        .collect();
+    let mut names: Vec<String> = mine.iter().filter_map(|i| sources[*i].clone()).collect();
+    names.dedup();
+    let newest = mine
+        .iter()
+        .filter_map(|i| pulled[*i])
+        .max()
+        .and_then(chrono::DateTime::from_timestamp_micros);
+    Ok(super::letter::Provenance {
+        period: wanted,
+        sources: names.join(", "),
+        pulled_at: newest.map(format::timestamp).unwrap_or_default(),
+        extract_sha256: mine
+            .iter()
+            .filter_map(|i| hashes[*i].clone())
+            .collect::<Vec<_>>()
+            .join(", "),
+        store_version: engine
+            .versions()
+            .get(INTERNSHIPS)
+            .map(u64::to_string)
+            .unwrap_or_default(),
+        tool_version: env!("CARGO_PKG_VERSION").into(),
+    })
+}

@@ -1,0 +1,441 @@
+//! Person-level extracts: real Danish exports in every encoding, a catalogue
+//! of bad ones, CPR numbers kept out of the store, and the per-type figures
+//! checked against an independent computation.
+
+use crate::support::Workdir;
+
+const HEADER: &str = "Praktik_id;Person;Kommune;Ydelsesgruppe;Praktiktype;Startdato;Slutdato;Branche;Timer pr. uge;Status 3 mdr;Status 6 mdr;Status 12 mdr";
+
+/// A small Danish export: `;`, decimal comma, Danish statuses with æøå.
+fn danish_csv() -> String {
+    let mut text = format!("{HEADER}\n");
+    let statuses = [
+        "Ordinær beskæftigelse",
+        "Uddannelse",
+        "Fleksjob",
+        "Førtidspension",
+        "På ydelse",
+        "Andet",
+    ];
+    for i in 0..40 {
+        let kind = ["jobpraktik", "udviklingspraktik", "kompetencepraktik"][i % 3];
+        text.push_str(&format!(
+            "K{i:03};P{:03};101;kontanthjaelp_jobparat;{kind};01-03-2023;{:02}-05-2023;Rådgivning og øvrige;18,5;{};{};{}\n",
+            i % 31,
+            1 + i % 28,
+            statuses[i % 6],
+            statuses[(i + 1) % 6],
+            statuses[(i + 2) % 6],
+        ));
+    }
+    text
+}
+
+fn rows(work: &Workdir) -> String {
+    work.ok(&[
+        "query",
+        "SELECT internship_id, person_key, municipality_code, internship_type, start_date, end_date, industry, hours_per_week, status_3m, status_6m, status_12m FROM internships ORDER BY internship_id",
+        "--format",
+        "csv",
+    ])
+    .0
+}
+
+/// The same export as an English-language system writes it: `,`, decimal point.
+fn english(danish: &str) -> String {
+    let header = "internship_id,person_key,municipality_code,benefit_group,internship_type,start_date,end_date,industry,hours_per_week,status_3m,status_6m,status_12m";
+    let lines: Vec<String> = danish
+        .lines()
+        .skip(1)
+        .map(|l| {
+            l.split(';')
+                .map(|c| c.replace(',', "."))
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .collect();
+    format!("{header}\n{}\n", lines.join("\n"))
+}
+
+#[test]
+fn a_danish_export_loads_the_same_in_every_encoding() {
+    let text = danish_csv();
+    let (latin, _, unmappable) = encoding_rs::WINDOWS_1252.encode(&text);
+    assert!(!unmappable);
+    let variants: Vec<(&str, Vec<u8>)> = vec![
+        ("utf8.csv", text.clone().into_bytes()),
+        (
+            "bom.csv",
+            [b"\xEF\xBB\xBF".as_slice(), text.as_bytes()].concat(),
+        ),
+        ("cp1252.csv", latin.into_owned()),
+        ("crlf.csv", text.replace('\n', "\r\n").into_bytes()),
+        ("english.csv", english(&text).into_bytes()),
+    ];
+    let mut seen = Vec::new();
+    for (name, body) in variants {
+        let work = Workdir::new();
+        work.write(name, body);
+        let (_, stderr) = work.ok(&["pull", "--source", &format!("file:{name}")]);
+        assert!(
+            stderr.contains("stored 40 rows for 2023Q2"),
+            "{name}: {stderr}"
+        );
+        let loaded = rows(&work);
+        assert!(
+            loaded.contains("Rådgivning og øvrige") && loaded.contains("foertidspension"),
+            "{name}: {loaded}"
+        );
+        assert!(
+            loaded.contains(",18.5,"),
+            "{name}: decimal comma read: {loaded}"
+        );
+        seen.push((name, loaded));
+    }
+    for (name, loaded) in &seen[1..] {
+        assert_eq!(loaded, &seen[0].1, "{name} differs from UTF-8");
+    }
+}
+
+#[test]
+fn parquet_json_lines_and_a_folder_load_too() {
+    let work = Workdir::new();
+    work.ok(&["demo", "generate", "--rows", "500", "--out", "x.csv"]);
+    work.ok(&[
+        "demo",
+        "generate",
+        "--rows",
+        "500",
+        "--format",
+        "parquet",
+        "--out",
+        "x.parquet",
+    ]);
+    work.ok(&["pull", "--source", "file:x.csv"]);
+    let from_csv = rows(&work);
+    work.ok(&["pull", "--source", "file:x.parquet"]);
+    assert_eq!(
+        rows(&work),
+        from_csv,
+        "Parquet gives the same rows as the Danish CSV"
+    );
+
+    let jsonl: String = danish_csv()
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let c: Vec<&str> = l.split(';').collect();
+            format!(
+                "{{\"internship_id\":\"{}\",\"person_key\":\"{}\",\"municipality_code\":{},\"benefit_group\":\"{}\",\"internship_type\":\"{}\",\"start_date\":\"{}\",\"end_date\":\"{}\",\"hours_per_week\":18.5,\"status_3m\":\"{}\"}}\n",
+                c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[9]
+            )
+        })
+        .collect();
+    let folder = Workdir::new();
+    std::fs::create_dir(folder.path().join("extracts")).unwrap();
+    folder.write("extracts/a.jsonl", jsonl);
+    folder.write(
+        "extracts/b.csv",
+        danish_csv().replace("2023;", "2022;").replace("K0", "L0"),
+    );
+    let (_, stderr) = folder.ok(&["pull", "--source", "file:extracts"]);
+    assert!(
+        stderr.contains("pulled 2 extract(s)")
+            && stderr.contains("stored 80 rows for 2022Q2–2023Q2 (2 quarters)"),
+        "{stderr}"
+    );
+}
+
+/// (what is wrong, the extract, what the message must say)
+fn catalogue() -> Vec<(&'static str, String, &'static str)> {
+    let good = danish_csv();
+    let first = good.lines().nth(1).unwrap().to_string();
+    let with_first = |line: String| good.replacen(&first, &line, 1);
+    let cells: Vec<String> = first.split(';').map(str::to_string).collect();
+    let set = |i: usize, value: &str| {
+        let mut c = cells.clone();
+        c[i] = value.to_string();
+        with_first(c.join(";"))
+    };
+    vec![
+        (
+            "unknown header",
+            good.replacen("Branche", "Brancheområde", 1),
+            "the header has the column `Brancheområde`, which a person-level extract does not have",
+        ),
+        (
+            "missing column",
+            good.replacen("Praktiktype;", "", 1)
+                .lines()
+                .map(|l| {
+                    if l.starts_with("Praktik_id") {
+                        l.to_string()
+                    } else {
+                        let mut c: Vec<&str> = l.split(';').collect();
+                        c.remove(4);
+                        c.join(";")
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("\n"),
+            "the header lacks the column `internship_type`",
+        ),
+        (
+            "type outside the three",
+            set(4, "praktikplads"),
+            "column `internship_type`: `praktikplads` is not valid: expected one of: jobpraktik, udviklingspraktik, kompetencepraktik",
+        ),
+        (
+            "end before start",
+            set(6, "01-02-2023"),
+            "column `end_date`: `01-02-2023` is not valid: the internship cannot end before it starts (2023-03-01)",
+        ),
+        (
+            "a date that is no date",
+            set(5, "31-02-2023"),
+            "column `start_date`: `31-02-2023` is not valid: a date such as",
+        ),
+        (
+            "status before its horizon",
+            set(6, "01-11-2026").replacen(&cells[5], "01-10-2026", 1),
+            "cannot be known before",
+        ),
+        (
+            "unknown status",
+            set(9, "Ferie"),
+            "column `status_3m`: `Ferie` is not valid: expected one of: ordinary_job",
+        ),
+        (
+            "unknown municipality",
+            set(2, "999"),
+            "column `municipality_code`: `999` is not valid: a municipality code",
+        ),
+        (
+            "a jobcentre is not a municipality",
+            set(2, "561/563"),
+            "column `municipality_code`: `561/563` is not valid",
+        ),
+        (
+            "unknown benefit group",
+            set(3, "kontanthjælp"),
+            "column `benefit_group`: `kontanthjælp` is not valid",
+        ),
+        (
+            "hours out of range",
+            set(8, "120"),
+            "column `hours_per_week`: `120` is not valid: hours per week between 0 and 80",
+        ),
+        (
+            "hours not a number",
+            set(8, "fuld tid"),
+            "column `hours_per_week`: `fuld tid` is not valid",
+        ),
+        (
+            "empty id",
+            set(0, ""),
+            "column `internship_id`: `` is not valid: every internship needs an id",
+        ),
+        (
+            "empty person",
+            set(1, ""),
+            "column `person`: `` is not valid: every internship needs a person key",
+        ),
+        (
+            "the same id twice",
+            format!("{good}{first}\n"),
+            "line 42 has the internship id `K000` of line 2 again",
+        ),
+        (
+            "a CPR number without a salt",
+            set(1, "010190-1234"),
+            "a CPR number may not be stored; set the secret PRAKTIK_PERSON_SALT",
+        ),
+        (
+            "a ragged line",
+            with_first(cells[..6].join(";")),
+            "is not readable CSV",
+        ),
+        (
+            "no rows",
+            format!("{HEADER}\n"),
+            "the extract has no data rows",
+        ),
+    ]
+}
+
+#[test]
+fn every_bad_person_level_extract_is_rejected_whole_and_the_store_is_unchanged() {
+    let work = Workdir::new();
+    work.write("good.csv", danish_csv());
+    work.ok(&["pull", "--source", "file:good.csv"]);
+    let before = work.table_files_of("internships");
+    let cases = catalogue();
+    assert!(cases.len() >= 15);
+    for (what, body, expected) in cases {
+        work.write("bad.csv", &body);
+        let stderr = work.fails(&["pull", "--source", "file:bad.csv"], 1);
+        assert!(
+            stderr.contains("bad.csv"),
+            "{what}: names the file: {stderr}"
+        );
+        assert!(
+            stderr.contains(expected),
+            "{what}: expected `{expected}` in:\n{stderr}"
+        );
+        assert_eq!(
+            work.table_files_of("internships"),
+            before,
+            "{what}: the table changed"
+        );
+    }
+}
+
+#[test]
+fn no_cpr_number_reaches_the_store() {
+    let cprs = ["010190-1234", "2412851111", "311299-0001"];
+    let mut text = danish_csv();
+    for (i, cpr) in cprs.iter().enumerate() {
+        text = text.replacen(&format!(";P{:03};", i), &format!(";{cpr};"), 1);
+    }
+    let work = Workdir::new();
+    work.write("cpr.csv", &text);
+    let stderr = work.fails(&["pull", "--source", "file:cpr.csv"], 1);
+    assert!(stderr.contains("PRAKTIK_PERSON_SALT"), "{stderr}");
+    assert!(
+        !cprs.iter().any(|c| stderr.contains(c)),
+        "the error does not repeat the CPR number"
+    );
+    assert!(
+        !work.path().join("store/raw").exists()
+            || std::fs::read_dir(work.path().join("store/raw"))
+                .unwrap()
+                .count()
+                == 0,
+        "nothing was landed"
+    );
+
+    let output = work
+        .praktik()
+        .env("PRAKTIK_PERSON_SALT", "a-long-secret")
+        .args(["pull", "--source", "file:cpr.csv"])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let keys = rows(&work);
+    assert_eq!(keys.lines().count(), 41);
+    let mut files = Vec::new();
+    collect(&work.path().join("store"), &mut files);
+    assert!(
+        files
+            .iter()
+            .any(|f| f.extension().is_some_and(|e| e == "parquet"))
+    );
+    for file in files {
+        let bytes = std::fs::read(&file).unwrap();
+        for cpr in cprs {
+            for form in [cpr.to_string(), cpr.replace('-', "")] {
+                assert!(
+                    !bytes.windows(form.len()).any(|w| w == form.as_bytes()),
+                    "{form} is in {}",
+                    file.display()
+                );
+            }
+        }
+    }
+}
+
+fn collect(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            collect(&path, out)
+        } else {
+            out.push(path)
+        }
+    }
+}
+
+#[test]
+fn the_type_report_shows_what_the_query_and_duckdb_compute() {
+    let work = Workdir::new();
+    work.ok(&["demo", "generate", "--rows", "20000", "--out", "people.csv"]);
+    work.ok(&["pull", "--source", "file:people.csv"]);
+    work.ok(&[
+        "report",
+        "type-effects",
+        "--period",
+        "2022Q3",
+        "--format",
+        "md",
+    ]);
+    let md = work.read("out/reports/2022Q3/type-effects.md");
+    assert!(!md.contains("DEMODATA"), "a file extract is not demo data");
+
+    let (json, _) = work.ok(&[
+        "query",
+        "--file",
+        "sql/effect_by_type.sql",
+        "--param",
+        "period=2022Q3",
+        "--param",
+        "municipality=101",
+        "--format",
+        "json",
+    ]);
+    let ours: Vec<serde_json::Value> = serde_json::from_str(&json).unwrap();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/crosscheck_types.py");
+    let output = std::process::Command::new("python3")
+        .args([
+            script,
+            &work.path().join("people.csv").display().to_string(),
+            "2022Q3",
+            "101",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "pip install -r tests/requirements.txt:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let theirs: Vec<serde_json::Value> = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(theirs.len(), 3);
+    for t in &theirs {
+        let kind = t["internship_type"].as_str().unwrap();
+        let row = ours
+            .iter()
+            .find(|r| {
+                r["internship_type"] == kind && r["benefit_group"] == "alle" && r["measure"] == "3m"
+            })
+            .unwrap();
+        for key in ["n", "x", "share_pct", "low_pct", "high_pct"] {
+            assert_eq!(
+                row[key].as_f64(),
+                t[key].as_f64(),
+                "{kind} {key}: praktik {} DuckDB {}",
+                row[key],
+                t[key]
+            );
+        }
+        let name = format!("{}{}", kind[..1].to_uppercase(), &kind[1..]);
+        let line = md
+            .lines()
+            .find(|l| l.starts_with(&format!("| {name} |")))
+            .unwrap();
+        let shown = |v: &serde_json::Value| format!("{:.1}", v.as_f64().unwrap()).replace('.', ",");
+        let cell = format!(
+            "{} ({}–{})",
+            shown(&t["share_pct"]),
+            shown(&t["low_pct"]),
+            shown(&t["high_pct"])
+        );
+        assert!(
+            line.contains(&cell),
+            "the report shows {cell} for {kind}: {line}"
+        );
+    }
+}
