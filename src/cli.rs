@@ -383,7 +383,26 @@ fn print_status(status: &status::Status) {
                     &p.extract_sha256[..12.min(p.extract_sha256.len())]
                 );
             }
-            let _ = writeln!(out, "last commits:");
+            if let Some(people) = &status.internships {
+                let first = people
+                    .periods
+                    .first()
+                    .map(|p| p.period.as_str())
+                    .unwrap_or("");
+                let last = people
+                    .periods
+                    .last()
+                    .map(|p| p.period.as_str())
+                    .unwrap_or("");
+                let rows: i64 = people.periods.iter().map(|p| p.rows).sum();
+                let _ = writeln!(
+                    out,
+                    "table `internships`: version {}, {} quarters ({first}–{last}), {rows} rows",
+                    people.version,
+                    people.periods.len()
+                );
+            }
+            let _ = writeln!(out, "last commits of `outcomes`:");
             for c in &status.commits {
                 let when = utc(c
                     .timestamp
