@@ -19,7 +19,7 @@ use crate::schema::{INTERNSHIPS, OUTCOMES};
 use crate::store::{Store, StoreError};
 
 /// The named queries, embedded from `sql/`.
-pub const NAMED_QUERIES: [(&str, &str); 6] = [
+pub const NAMED_QUERIES: [(&str, &str); 8] = [
     ("effect_by_area", include_str!("../sql/effect_by_area.sql")),
     ("trend", include_str!("../sql/trend.sql")),
     (
@@ -34,6 +34,14 @@ pub const NAMED_QUERIES: [(&str, &str); 6] = [
     (
         "outcomes_by_type",
         include_str!("../sql/outcomes_by_type.sql"),
+    ),
+    (
+        "effect_by_municipality",
+        include_str!("../sql/effect_by_municipality.sql"),
+    ),
+    (
+        "persons_by_year",
+        include_str!("../sql/persons_by_year.sql"),
     ),
 ];
 

@@ -191,3 +191,13 @@ async fn effect_by_type() {
 async fn outcomes_by_type() {
     run_file("outcomes_by_type.slt").await;
 }
+
+#[tokio::test]
+async fn effect_by_municipality() {
+    run_file("effect_by_municipality.slt").await;
+}
+
+#[tokio::test]
+async fn persons_by_year() {
+    run_file("persons_by_year.slt").await;
+}
