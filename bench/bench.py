@@ -1,0 +1,152 @@
+"""praktik against DuckDB on the same generated person-level data.
+
+For each size: generate a Danish CSV (fixed seed), ingest it with both
+engines, check that both return the same numbers for every query, then time
+each task as a whole process (median wall seconds of --runs after one
+warm-up, and peak RSS), and write bench/RESULTS.md.
+
+usage: python3 bench/bench.py [--rows 1000000 10000000] [--runs 5]
+"""
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+PRAKTIK = ROOT / "target" / "release" / "praktik"
+WORK = HERE / "work"
+
+QUERIES = [
+    ("per-type effect (effect_by_type.sql)", "effect_by_type", ["period=2022Q3", "municipality=*"]),
+    ("per-municipality effect, national share and rank (effect_by_municipality.sql)", "effect_by_municipality", ["period=2022Q3"]),
+    ("distinct persons per municipality and year (persons_by_year.sql)", "persons_by_year", []),
+]
+
+
+def run(cmd, cwd=WORK, capture=False):
+    """Run a command; return (wall seconds, peak RSS in MiB, stdout)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE if capture else subprocess.DEVNULL, stderr=subprocess.PIPE)
+    out = proc.stdout.read() if capture else b""
+    err = proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    if status != 0:
+        sys.exit(f"failed: {' '.join(map(str, cmd))}\n{err.decode()}")
+    return wall, usage.ru_maxrss / 1024, out.decode()
+
+
+def timed(cmd, runs, before=None):
+    """Median wall and peak RSS over `runs` after one warm-up."""
+    walls, rss = [], []
+    for i in range(runs + 1):
+        if before:
+            before()
+        wall, peak, _ = run(cmd)
+        if i > 0:
+            walls.append(wall)
+            rss.append(peak)
+    return statistics.median(walls), max(rss)
+
+
+def normalised(text):
+    rows = [line.split(",") for line in text.strip().splitlines()]
+    header, body = rows[0], rows[1:]
+
+    def cell(v):
+        try:
+            return f"{float(v):.6g}"
+        except ValueError:
+            return v
+
+    return header, sorted(tuple(cell(v) for v in r) for r in body)
+
+
+def current_files(store):
+    from deltalake import DeltaTable
+
+    return DeltaTable(str(store / "internships")).file_uris()
+
+
+def machine():
+    cpu = "unknown CPU"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores ({cpu}), {mem:.0f} GiB"
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 10_000_000])
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    if not PRAKTIK.exists():
+        sys.exit(f"build it first: cargo build --release ({PRAKTIK} is missing)")
+    WORK.mkdir(exist_ok=True)
+    results = []
+    for rows in args.rows:
+        data = WORK / f"internships-{rows}.csv"
+        if not data.exists():
+            run([PRAKTIK, "demo", "generate", "--rows", str(rows), "--out", data])
+        print(f"== {rows:,} rows ({data.stat().st_size / 2**20:.0f} MiB CSV)", flush=True)
+
+        store = WORK / f"store-{rows}"
+        wipe = lambda: shutil.rmtree(store, ignore_errors=True)
+        ours = timed([PRAKTIK, "--store", store, "pull", "--source", f"file:{data}"], args.runs, before=wipe)
+        parquet = WORK / f"duck-{rows}.parquet"
+        theirs = timed([sys.executable, HERE / "duck.py", "ingest", data, parquet], args.runs)
+        results.append((rows, "ingest: Danish CSV → store (praktik, validated) / Parquet (DuckDB)", ours, theirs))
+        print(f"ingest   praktik {ours[0]:7.2f} s {ours[1]:7.0f} MiB   DuckDB {theirs[0]:7.2f} s {theirs[1]:7.0f} MiB", flush=True)
+
+        files = WORK / f"files-{rows}.json"
+        files.write_text(json.dumps(current_files(store)))
+        for title, name, params in QUERIES:
+            sql = ROOT / "sql" / f"{name}.sql"
+            ours_cmd = [PRAKTIK, "--store", store, "query", "--file", sql, "--format", "csv"] + [a for p in params for a in ("--param", p)]
+            theirs_cmd = [sys.executable, HERE / "duck.py", "query", files, sql] + params
+            a = normalised(run(ours_cmd, capture=True)[2])
+            b = normalised(run(theirs_cmd, capture=True)[2])
+            if a != b:
+                sys.exit(f"{name}: praktik and DuckDB disagree\npraktik {a[1][:3]}\nDuckDB  {b[1][:3]}")
+            ours = timed(ours_cmd, args.runs)
+            theirs = timed(theirs_cmd, args.runs)
+            results.append((rows, title, ours, theirs))
+            print(f"{name:24} praktik {ours[0]:7.2f} s {ours[1]:7.0f} MiB   DuckDB {theirs[0]:7.2f} s {theirs[1]:7.0f} MiB   (same {len(a[1])} rows)", flush=True)
+        floor = timed([sys.executable, HERE / "duck.py", "floor", files], args.runs)
+        results.append((rows, "floor: pyarrow reads the needed columns", None, floor))
+        print(f"floor    pyarrow {floor[0]:7.2f} s {floor[1]:7.0f} MiB", flush=True)
+
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Machine: {machine()}. praktik {subprocess.run([PRAKTIK, '--version'], capture_output=True, text=True).stdout.strip()} (release build), "
+        f"DuckDB via Python. Median wall seconds of {args.runs} runs after a warm-up, whole process; peak RSS.",
+        "",
+        "| rows | task | praktik s | praktik MiB | DuckDB s | DuckDB MiB | praktik / DuckDB |",
+        "| ---: | --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for rows, title, ours, theirs in results:
+        if ours is None:
+            lines.append(f"| {rows:,} | {title} | – | – | {theirs[0]:.2f} | {theirs[1]:.0f} | – |")
+        else:
+            lines.append(f"| {rows:,} | {title} | {ours[0]:.2f} | {ours[1]:.0f} | {theirs[0]:.2f} | {theirs[1]:.0f} | {ours[0] / theirs[0]:.2f}× |")
+    (HERE / "RESULTS.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
