@@ -112,15 +112,6 @@ impl Drop for Lock {
     }
 }
 
-/// The named query that says which extract each stored quarter of a table came from.
-fn stored_extracts_query(table: &str) -> &'static str {
-    if table == INTERNSHIPS {
-        "stored_internship_extracts"
-    } else {
-        "stored_extracts"
-    }
-}
-
 /// Per table, the extract each stored quarter came from.
 async fn stored_hashes(
     store: &Store,
@@ -128,19 +119,14 @@ async fn stored_hashes(
     let engine = Engine::open(store, None).await?;
     let mut all = BTreeMap::new();
     for table in [OUTCOMES, INTERNSHIPS] {
-        let mut hashes = BTreeMap::new();
-        if engine.versions().contains_key(table) {
-            let q = stored_extracts_query(table);
-            let batches = engine.named(q, &Params::new()).await?;
-            let periods = report::rows::strings(&batches, q, "period")?;
-            let sums = report::rows::strings(&batches, q, "extract_sha256")?;
-            hashes = periods
+        let stored = report::provenance::stored_periods(&engine, table).await?;
+        all.insert(
+            table,
+            stored
                 .into_iter()
-                .zip(sums)
-                .filter_map(|(p, h)| Some((p?, h?)))
-                .collect();
-        }
-        all.insert(table, hashes);
+                .map(|p| (p.period, p.extract_sha256))
+                .collect(),
+        );
     }
     Ok(all)
 }

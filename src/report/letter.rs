@@ -7,6 +7,7 @@ use serde::Serialize;
 use super::definition::{Block, Definition};
 use super::format;
 use super::narrative::{self, GroupFigures, Subject};
+use super::provenance::{Provenance, provenance};
 use super::rows::{floats, ints, strings};
 use super::{MIN_PEOPLE, ReportError};
 use crate::area::COUNTRY_CODE;
@@ -140,65 +141,6 @@ struct TableView {
     rows: Vec<Row>,
 }
 
-/// Where the figures came from: printed at the end of every report.
-#[derive(Debug, Clone, Serialize)]
-pub struct Provenance {
-    pub period: String,
-    pub sources: String,
-    pub pulled_at: String,
-    pub extract_sha256: String,
-    pub store_version: String,
-    pub tool_version: String,
-}
-
-/// The provenance of one period from `sql/stored_extracts.sql`.
-pub async fn provenance(
-    engine: &Engine,
-    period: Period,
-) -> Result<Option<(Provenance, bool)>, ReportError> {
-    let q = "stored_extracts";
-    let batches = engine.named(q, &Params::new()).await?;
-    let periods = strings(&batches, q, "period")?;
-    let sources = strings(&batches, q, "source")?;
-    let hashes = strings(&batches, q, "extract_sha256")?;
-    let pulled = ints(&batches, q, "pulled_at")?;
-    let wanted = period.to_string();
-    let mine: Vec<usize> = (0..periods.len())
-        .filter(|i| periods[*i].as_deref() == Some(&wanted))
-        .collect();
-    if mine.is_empty() {
-        return Ok(None);
-    }
-    let mut names: Vec<String> = mine.iter().filter_map(|i| sources[*i].clone()).collect();
-    names.dedup();
-    let demo = names.iter().any(|s| s == "demo");
-    let newest_pull = mine
-        .iter()
-        .filter_map(|i| pulled[*i])
-        .max()
-        .and_then(chrono::DateTime::from_timestamp_micros);
-    let version = engine
-        .versions()
-        .get(crate::schema::OUTCOMES)
-        .map(u64::to_string)
-        .unwrap_or_default();
-    Ok(Some((
-        Provenance {
-            period: wanted,
-            sources: names.join(", "),
-            pulled_at: newest_pull.map(format::timestamp).unwrap_or_default(),
-            extract_sha256: mine
-                .iter()
-                .filter_map(|i| hashes[*i].clone())
-                .collect::<Vec<_>>()
-                .join(", "),
-            store_version: version,
-            tool_version: env!("CARGO_PKG_VERSION").into(),
-        },
-        demo,
-    )))
-}
-
 fn source_line(sources: &str) -> String {
     match sources {
         "jobindsats" => "Kilde: Jobindsats".into(),
@@ -218,7 +160,7 @@ pub async fn context(
         return Err(ReportError::NoData { period });
     }
     let rows = effect_rows(engine, definition, period).await?;
-    let Some((provenance, demo)) = provenance(engine, period).await? else {
+    let Some(provenance) = provenance(engine, crate::schema::OUTCOMES, period).await? else {
         return Err(ReportError::NoData { period });
     };
     if rows.is_empty() {
@@ -350,7 +292,7 @@ pub async fn context(
     };
     Ok(LetterContext {
         title: definition.title.clone(),
-        demo,
+        demo: provenance.demo,
         letter: LetterView {
             recipient: text.recipient.clone(),
             email: text.email.clone(),

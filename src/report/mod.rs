@@ -7,6 +7,7 @@ pub mod format;
 mod letter;
 pub mod narrative;
 mod pdf;
+pub mod provenance;
 pub mod render;
 pub(crate) mod rows;
 mod type_effects;

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use super::definition::{Definition, PeriodChoice, Template};
 use super::{OutputFormat, ReportError, letter, output_path, pdf};
-use crate::engine::{Engine, Params};
+use crate::engine::Engine;
 use crate::period::Period;
 
 const TEMPLATES: [(&str, &str); 4] = [
@@ -66,21 +66,8 @@ async fn choose_period(
 
 /// The newest quarter a table of the store holds.
 pub async fn newest_period(engine: &Engine, table: &str) -> Result<Option<Period>, ReportError> {
-    if !engine.versions().contains_key(table) {
-        return Ok(None);
-    }
-    let query = if table == crate::schema::INTERNSHIPS {
-        "stored_internship_extracts"
-    } else {
-        "stored_extracts"
-    };
-    let batches = engine.named(query, &Params::new()).await?;
-    let periods = super::rows::strings(&batches, query, "period")?;
-    Ok(periods
-        .iter()
-        .flatten()
-        .filter_map(|p| p.parse().ok())
-        .max())
+    let stored = super::provenance::stored_periods(engine, table).await?;
+    Ok(stored.iter().filter_map(|p| p.period.parse().ok()).max())
 }
 
 /// Where and how a report is written.

@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use super::definition::{Block, Definition};
 use super::format;
+use super::provenance::{Provenance, provenance};
 use super::rows::{floats, ints, strings};
 use super::type_narrative::{self, TypeShare};
 use super::{MIN_PEOPLE, ReportError};
@@ -50,7 +51,7 @@ pub struct TypeEffectsContext {
     comparisons: Vec<String>,
     purposes: Vec<String>,
     footnotes: Vec<String>,
-    provenance: super::letter::Provenance,
+    provenance: Provenance,
 }
 
 fn name(kind: &str) -> String {
@@ -168,10 +169,12 @@ pub async fn context(
         ));
     }
 
-    let provenance = provenance(engine, period).await?;
+    let provenance = provenance(engine, INTERNSHIPS, period)
+        .await?
+        .ok_or(ReportError::NoPersonData { period })?;
     Ok(TypeEffectsContext {
         title: definition.title.clone(),
-        demo: provenance.sources.split(", ").any(|s| s == "demo"),
+        demo: provenance.demo,
         area: area.name.clone(),
         period: period.danish(),
         intro: definition.intro.clone(),
@@ -181,44 +184,5 @@ pub async fn context(
         purposes,
         footnotes,
         provenance,
-    })
-}
-
-async fn provenance(
-    engine: &Engine,
-    period: Period,
-) -> Result<super::letter::Provenance, ReportError> {
-    let q = "stored_internship_extracts";
-    let batches = engine.named(q, &Params::new()).await?;
-    let periods = strings(&batches, q, "period")?;
-    let sources = strings(&batches, q, "source")?;
-    let hashes = strings(&batches, q, "extract_sha256")?;
-    let pulled = ints(&batches, q, "pulled_at")?;
-    let wanted = period.to_string();
-    let mine: Vec<usize> = (0..periods.len())
-        .filter(|i| periods[*i].as_deref() == Some(&wanted))
-        .collect();
-    let mut names: Vec<String> = mine.iter().filter_map(|i| sources[*i].clone()).collect();
-    names.dedup();
-    let newest = mine
-        .iter()
-        .filter_map(|i| pulled[*i])
-        .max()
-        .and_then(chrono::DateTime::from_timestamp_micros);
-    Ok(super::letter::Provenance {
-        period: wanted,
-        sources: names.join(", "),
-        pulled_at: newest.map(format::timestamp).unwrap_or_default(),
-        extract_sha256: mine
-            .iter()
-            .filter_map(|i| hashes[*i].clone())
-            .collect::<Vec<_>>()
-            .join(", "),
-        store_version: engine
-            .versions()
-            .get(INTERNSHIPS)
-            .map(u64::to_string)
-            .unwrap_or_default(),
-        tool_version: env!("CARGO_PKG_VERSION").into(),
     })
 }

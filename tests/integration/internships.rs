@@ -328,7 +328,7 @@ fn no_cpr_number_reaches_the_store() {
     let keys = rows(&work);
     assert_eq!(keys.lines().count(), 41);
     let mut files = Vec::new();
-    collect(&work.path().join("store"), &mut files);
+    crate::support::collect_files(&work.path().join("store"), &mut files);
     assert!(
         files
             .iter()
@@ -344,17 +344,6 @@ fn no_cpr_number_reaches_the_store() {
                     file.display()
                 );
             }
-        }
-    }
-}
-
-fn collect(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            collect(&path, out)
-        } else {
-            out.push(path)
         }
     }
 }

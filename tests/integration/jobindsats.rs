@@ -483,7 +483,7 @@ async fn the_key_is_never_written_anywhere() {
         assert!(!text.contains(TOKEN), "the key is in the output");
     }
     let mut files = Vec::new();
-    collect(work.path(), &mut files);
+    crate::support::collect_files(work.path(), &mut files);
     assert!(files.len() > 5);
     for file in files {
         if file.file_name().is_some_and(|n| n == "praktik.toml") {
@@ -495,16 +495,5 @@ async fn the_key_is_never_written_anywhere() {
             "the key is in {}",
             file.display()
         );
-    }
-}
-
-fn collect(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            collect(&path, out)
-        } else {
-            out.push(path)
-        }
     }
 }

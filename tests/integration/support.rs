@@ -128,3 +128,15 @@ pub fn with_row(csv: &str, area: &str, group: &str, counts: &str) -> String {
     assert!(found, "no row for {area} {group}");
     text.join("\n") + "\n"
 }
+
+/// Every file below `dir`.
+pub fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            collect_files(&path, out)
+        } else {
+            out.push(path)
+        }
+    }
+}

@@ -1,0 +1,113 @@
+//! Where stored figures came from: the extract each stored quarter of a
+//! table was pulled from (`sql/stored_extracts.sql`,
+//! `sql/stored_internship_extracts.sql`), and the provenance line every
+//! report ends with.
+
+use serde::Serialize;
+
+use super::ReportError;
+use super::format;
+use super::rows::{ints, strings};
+use crate::engine::{Engine, Params};
+use crate::period::Period;
+use crate::schema::INTERNSHIPS;
+
+/// The named query that lists a table's stored extracts.
+pub fn stored_extracts_query(table: &str) -> &'static str {
+    if table == INTERNSHIPS {
+        "stored_internship_extracts"
+    } else {
+        "stored_extracts"
+    }
+}
+
+/// One stored quarter of a table and the extract it came from.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoredPeriod {
+    pub period: String,
+    pub source: String,
+    pub extract_sha256: String,
+    /// Microseconds since the epoch.
+    pub pulled_at: Option<i64>,
+    pub rows: i64,
+}
+
+/// Every stored quarter of `table`, oldest first; empty if the table does not exist.
+pub async fn stored_periods(
+    engine: &Engine,
+    table: &str,
+) -> Result<Vec<StoredPeriod>, ReportError> {
+    if !engine.versions().contains_key(table) {
+        return Ok(Vec::new());
+    }
+    let q = stored_extracts_query(table);
+    let batches = engine.named(q, &Params::new()).await?;
+    let p = strings(&batches, q, "period")?;
+    let s = strings(&batches, q, "source")?;
+    let h = strings(&batches, q, "extract_sha256")?;
+    let t = ints(&batches, q, "pulled_at")?;
+    let n = ints(&batches, q, "row_count")?;
+    Ok((0..p.len())
+        .map(|i| StoredPeriod {
+            period: p[i].clone().unwrap_or_default(),
+            source: s[i].clone().unwrap_or_default(),
+            extract_sha256: h[i].clone().unwrap_or_default(),
+            pulled_at: t[i],
+            rows: n[i].unwrap_or_default(),
+        })
+        .collect())
+}
+
+/// Where the figures came from: printed at the end of every report.
+#[derive(Debug, Clone, Serialize)]
+pub struct Provenance {
+    pub period: String,
+    pub sources: String,
+    pub pulled_at: String,
+    pub extract_sha256: String,
+    pub store_version: String,
+    pub tool_version: String,
+    /// True when the figures are the demo source's.
+    pub demo: bool,
+}
+
+/// The provenance of `table` in `period`; `None` if the store lacks the quarter.
+pub async fn provenance(
+    engine: &Engine,
+    table: &str,
+    period: Period,
+) -> Result<Option<Provenance>, ReportError> {
+    let wanted = period.to_string();
+    let mine: Vec<StoredPeriod> = stored_periods(engine, table)
+        .await?
+        .into_iter()
+        .filter(|p| p.period == wanted)
+        .collect();
+    if mine.is_empty() {
+        return Ok(None);
+    }
+    let mut sources: Vec<String> = mine.iter().map(|p| p.source.clone()).collect();
+    sources.dedup();
+    let newest = mine
+        .iter()
+        .filter_map(|p| p.pulled_at)
+        .max()
+        .and_then(chrono::DateTime::from_timestamp_micros);
+    Ok(Some(Provenance {
+        period: wanted,
+        demo: sources.iter().any(|s| s == "demo"),
+        sources: sources.join(", "),
+        pulled_at: newest.map(format::timestamp).unwrap_or_default(),
+        extract_sha256: mine
+            .iter()
+            .map(|p| p.extract_sha256.clone())
+            .collect::<Vec<_>>()
+            .join(", "),
+        store_version: engine
+            .versions()
+            .get(table)
+            .map(u64::to_string)
+            .unwrap_or_default(),
+        tool_version: env!("CARGO_PKG_VERSION").into(),
+    }))
+}
