@@ -30,10 +30,7 @@ def main() -> None:
         sql = open(sys.argv[3]).read()
         params = dict(p.split("=", 1) for p in sys.argv[4:])
         con = duckdb.connect()
-        con.execute(
-            "CREATE VIEW internships AS SELECT * FROM read_parquet(?, hive_partitioning = true)",
-            [files],
-        )
+        con.read_parquet(files, hive_partitioning=True).create_view("internships")
         # Only the parameters this query names, as DuckDB wants.
         used = {k: v for k, v in params.items() if f"${k}" in sql}
         result = con.execute(sql, used)

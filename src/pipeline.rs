@@ -181,6 +181,8 @@ pub async fn pull(config: &Config, source: &Source, wanted: &Wanted) -> Result<P
             entry.1.push(valid.batch);
         }
     }
+    unchanged.sort();
+    unchanged.dedup();
     let mut commits = Vec::new();
     for (table, (mut periods, batches)) in changes {
         let received = periods.len();
