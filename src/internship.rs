@@ -81,22 +81,29 @@ impl Status {
         match self {
             Status::OrdinaryJob => &[
                 "ordinary_job",
+                "Ordinær beskæftigelse",
                 "ordinær beskæftigelse",
                 "ordinært job",
                 "job",
                 "beskæftigelse",
             ],
-            Status::Education => &["education", "uddannelse", "ordinær uddannelse"],
-            Status::Fleksjob => &["fleksjob"],
-            Status::Foertidspension => &["foertidspension", "førtidspension"],
+            Status::Education => &[
+                "education",
+                "Uddannelse",
+                "uddannelse",
+                "ordinær uddannelse",
+            ],
+            Status::Fleksjob => &["fleksjob", "Fleksjob"],
+            Status::Foertidspension => &["foertidspension", "Førtidspension", "førtidspension"],
             Status::OnBenefit => &[
                 "on_benefit",
+                "På ydelse",
                 "på ydelse",
                 "fortsat på ydelse",
                 "ydelse",
                 "still_on_benefit",
             ],
-            Status::Other => &["other", "andet", "øvrige"],
+            Status::Other => &["other", "Andet", "andet", "øvrige"],
         }
     }
 }
@@ -110,6 +117,9 @@ impl FromStr for InternshipType {
     type Err = NotOneOf;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if let Some(exact) = InternshipType::ALL.into_iter().find(|t| t.code() == s) {
+            return Ok(exact);
+        }
         let wanted = s.trim().to_lowercase();
         InternshipType::ALL
             .into_iter()
@@ -122,6 +132,9 @@ impl FromStr for Status {
     type Err = NotOneOf;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if let Some(exact) = Status::ALL.into_iter().find(|st| st.aliases().contains(&s)) {
+            return Ok(exact);
+        }
         let wanted = s.trim().to_lowercase();
         Status::ALL
             .into_iter()

@@ -207,23 +207,34 @@ fn csv_rows(extract: &Extract) -> Result<Vec<Row>, ValidateError> {
         .iter()
         .map(str::to_string)
         .collect();
-    let mut lines = Vec::new();
-    for record in reader.records() {
-        let record = record.map_err(|cause| {
-            let line = cause.position().map_or(0, |p| p.line());
-            ValidateError::Csv {
-                input: input.into(),
-                line,
-                cause,
+    let index = map_headers(input, &headers)?;
+    let mut rows = Vec::new();
+    let mut record = csv::StringRecord::new();
+    loop {
+        match reader.read_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(cause) => {
+                let line = cause.position().map_or(0, |p| p.line());
+                return Err(ValidateError::Csv {
+                    input: input.into(),
+                    line,
+                    cause,
+                });
             }
-        })?;
+        }
         let line = record.position().map_or(0, |p| p.line());
-        lines.push((
-            format!("line {line}"),
-            record.iter().map(str::to_string).collect(),
-        ));
+        rows.push(Row {
+            place: format!("line {line}"),
+            cells: std::array::from_fn(|i| {
+                index[i]
+                    .and_then(|p| record.get(p))
+                    .map(|v| v.trim().to_string())
+                    .unwrap_or_default()
+            }),
+        });
     }
-    rows_of(headers, input, lines)
+    Ok(rows)
 }
 
 fn jsonl_rows(extract: &Extract) -> Result<Vec<Row>, ValidateError> {
@@ -312,17 +323,22 @@ fn parquet_rows(extract: &Extract) -> Result<Vec<Row>, ValidateError> {
 
 /// Ten digits, with or without a dash after the sixth, whose first six are a date.
 pub fn looks_like_cpr(text: &str) -> bool {
-    let digits: String = text.chars().filter(|c| *c != '-').collect();
-    let dash_ok = !text.contains('-') || (text.len() == 11 && text.as_bytes()[6] == b'-');
-    digits.len() == 10
-        && dash_ok
-        && digits.bytes().all(|b| b.is_ascii_digit())
-        && digits[0..2]
-            .parse::<u32>()
-            .is_ok_and(|d| (1..=31).contains(&d))
-        && digits[2..4]
-            .parse::<u32>()
-            .is_ok_and(|m| (1..=12).contains(&m))
+    let bytes = text.as_bytes();
+    let digits: [u8; 10] = match bytes.len() {
+        10 => match bytes.try_into() {
+            Ok(d) => d,
+            Err(_) => return false,
+        },
+        11 if bytes[6] == b'-' => {
+            std::array::from_fn(|i| if i < 6 { bytes[i] } else { bytes[i + 1] })
+        }
+        _ => return false,
+    };
+    if !digits.iter().all(u8::is_ascii_digit) {
+        return false;
+    }
+    let number = |a: usize| u32::from(digits[a] - b'0') * 10 + u32::from(digits[a + 1] - b'0');
+    (1..=31).contains(&number(0)) && (1..=12).contains(&number(2))
 }
 
 pub(crate) fn pseudonym(salt: &str, cpr: &str) -> String {
@@ -334,10 +350,25 @@ pub(crate) fn pseudonym(salt: &str, cpr: &str) -> String {
     hex::encode(mac.finalize().into_bytes())
 }
 
+/// `2024-05-31` or `31-05-2024`.
 fn date(text: &str) -> Option<NaiveDate> {
-    NaiveDate::parse_from_str(text, "%Y-%m-%d")
-        .or_else(|_| NaiveDate::parse_from_str(text, "%d-%m-%Y"))
-        .ok()
+    let b = text.as_bytes();
+    if b.len() != 10 {
+        return None;
+    }
+    let num = |range: std::ops::Range<usize>| -> Option<u32> {
+        b[range].iter().try_fold(0u32, |n, c| {
+            c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
+        })
+    };
+    let (year, month, day) = if b[4] == b'-' && b[7] == b'-' {
+        (num(0..4)?, num(5..7)?, num(8..10)?)
+    } else if b[2] == b'-' && b[5] == b'-' {
+        (num(6..10)?, num(3..5)?, num(0..2)?)
+    } else {
+        return None;
+    };
+    NaiveDate::from_ymd_opt(year as i32, month, day)
 }
 
 fn days(d: NaiveDate) -> i32 {
@@ -584,6 +615,16 @@ mod tests {
             pseudonym("salt", "0101901234"),
             pseudonym("other", "0101901234")
         );
+    }
+
+    #[test]
+    fn dates_in_both_orders() {
+        let d = NaiveDate::from_ymd_opt(2024, 5, 31);
+        assert_eq!(date("2024-05-31"), d);
+        assert_eq!(date("31-05-2024"), d);
+        for bad in ["31-02-2024", "2024/05/31", "2024-5-31", "31.05.2024", ""] {
+            assert_eq!(date(bad), None, "{bad}");
+        }
     }
 
     #[test]
