@@ -25,43 +25,53 @@ fn rejected(extract: &Extract, place: String) -> ValidateError {
     }
 }
 
-fn screen_text(extract: Extract, salt: Option<&str>) -> Result<Extract, ValidateError> {
-    let text = crate::validate::internships::decode(&extract.body);
-    let mut out = String::with_capacity(text.len());
-    let mut replaced = 0usize;
-    for (number, line) in text.split_inclusive('\n').enumerate() {
-        let mut run = String::new();
-        for c in line.chars().chain(std::iter::once('\u{0}')) {
-            if c.is_ascii_digit() || c == '-' {
-                run.push(c);
-                continue;
-            }
-            if !run.is_empty() {
-                if looks_like_cpr(&run) {
-                    let salt = salt
-                        .filter(|s| !s.is_empty())
-                        .ok_or_else(|| rejected(&extract, format!("line {}", number + 1)))?;
-                    out.push_str(&pseudonym(salt, &run));
-                    replaced += 1;
-                } else {
-                    out.push_str(&run);
-                }
-                run.clear();
-            }
-            if c != '\u{0}' {
-                out.push(c);
-            }
+/// Runs of digits and dashes that look like CPR numbers, as byte ranges with
+/// their line numbers. Digits and dashes are ASCII in UTF-8 and Windows-1252
+/// alike, so the body is scanned as it is, without decoding or copying.
+fn cpr_runs(body: &[u8]) -> Vec<(std::ops::Range<usize>, usize)> {
+    let mut found = Vec::new();
+    let mut line = 1;
+    let mut start = None;
+    for (i, byte) in body.iter().chain(std::iter::once(&b'\n')).enumerate() {
+        if byte.is_ascii_digit() || *byte == b'-' {
+            start.get_or_insert(i);
+            continue;
+        }
+        if let Some(s) = start.take()
+            && std::str::from_utf8(&body[s..i]).is_ok_and(looks_like_cpr)
+        {
+            found.push((s..i, line));
+        }
+        if *byte == b'\n' {
+            line += 1;
         }
     }
-    if replaced == 0 {
+    found
+}
+
+fn screen_text(extract: Extract, salt: Option<&str>) -> Result<Extract, ValidateError> {
+    let runs = cpr_runs(&extract.body);
+    let Some((_, first_line)) = runs.first() else {
         return Ok(extract);
+    };
+    let salt = salt
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| rejected(&extract, format!("line {first_line}")))?;
+    let mut body = Vec::with_capacity(extract.body.len() + runs.len() * 64);
+    let mut copied = 0;
+    for (range, _) in &runs {
+        body.extend_from_slice(&extract.body[copied..range.start]);
+        let cpr = String::from_utf8_lossy(&extract.body[range.clone()]);
+        body.extend_from_slice(pseudonym(salt, &cpr).as_bytes());
+        copied = range.end;
     }
-    tracing::info!(input = %extract.input, values = replaced, "CPR numbers replaced by pseudonymous keys before landing");
+    body.extend_from_slice(&extract.body[copied..]);
+    tracing::info!(input = %extract.input, values = runs.len(), "CPR numbers replaced by pseudonymous keys before landing");
     Ok(Extract::new(
         &extract.source,
         extract.input.clone(),
         extract.format,
-        out.into_bytes(),
+        body,
         extract.period,
     ))
 }

@@ -402,7 +402,8 @@ pub fn validate(extract: &Extract, salt: Option<&str>) -> Result<Validated, Vali
     let areas = Areas::builtin();
     let mut cols = Columns::default();
     let mut periods = BTreeSet::new();
-    let mut seen: HashMap<String, String> = HashMap::new();
+    // Internship id → where it was first seen; ids borrow from the rows.
+    let mut seen: HashMap<&str, &str, ahash::RandomState> = HashMap::default();
     for row in &rows {
         let bad = |i: usize, expected: String| ValidateError::Cell {
             input: input.into(),
@@ -427,11 +428,11 @@ pub fn validate(extract: &Extract, salt: Option<&str>) -> Result<Validated, Vali
                 });
             }
         }
-        if let Some(first) = seen.insert(id.to_string(), row.place.clone()) {
+        if let Some(first) = seen.insert(id, &row.place) {
             return Err(ValidateError::DuplicateId {
                 input: input.into(),
                 place: row.place.clone(),
-                first_place: first,
+                first_place: first.to_string(),
                 id: id.into(),
             });
         }
