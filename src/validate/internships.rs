@@ -8,9 +8,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use chrono::{Datelike, Months, NaiveDate};
-use datafusion::arrow::array::{
-    Array, ArrayRef, Date32Array, Float64Array, StringArray, TimestampMicrosecondArray,
-};
+use datafusion::arrow::array::{Array, ArrayRef, Date32Array, Float64Array, StringArray};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::record_batch::RecordBatch;
@@ -546,9 +544,8 @@ pub fn validate(extract: &Extract, salt: Option<&str>) -> Result<Validated, Vali
         });
     }
     let rows = cols.id.len();
-    let constant = |text: &str| -> ArrayRef { Arc::new(StringArray::from(vec![text; rows])) };
     let [s3, s6, s12] = cols.status;
-    let columns: Vec<ArrayRef> = vec![
+    let mut columns: Vec<ArrayRef> = vec![
         Arc::new(StringArray::from(cols.period)),
         Arc::new(StringArray::from(cols.id)),
         Arc::new(StringArray::from(cols.person)),
@@ -562,13 +559,8 @@ pub fn validate(extract: &Extract, salt: Option<&str>) -> Result<Validated, Vali
         Arc::new(StringArray::from(s3)),
         Arc::new(StringArray::from(s6)),
         Arc::new(StringArray::from(s12)),
-        constant(&extract.source),
-        constant(&extract.sha256),
-        Arc::new(
-            TimestampMicrosecondArray::from(vec![extract.pulled_at.timestamp_micros(); rows])
-                .with_timezone("UTC"),
-        ),
     ];
+    columns.extend(super::provenance_columns(extract, rows));
     let batch =
         RecordBatch::try_new(schema::internships(), columns).map_err(|e| ValidateError::Shape {
             input: input.into(),

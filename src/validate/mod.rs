@@ -392,13 +392,21 @@ fn check_share_agrees(
     }
 }
 
-fn to_batch(cols: Columns, extract: &Extract) -> RecordBatch {
-    let rows = cols.period.len();
-    let constant = |text: &str| -> ArrayRef { Arc::new(StringArray::from(vec![text; rows])) };
+/// The provenance columns every table ends with: source, extract SHA-256, pulled at.
+pub(crate) fn provenance_columns(extract: &Extract, rows: usize) -> [ArrayRef; 3] {
     let pulled_at =
         TimestampMicrosecondArray::from(vec![extract.pulled_at.timestamp_micros(); rows])
             .with_timezone("UTC");
-    let columns: Vec<ArrayRef> = vec![
+    [
+        Arc::new(StringArray::from(vec![extract.source.as_str(); rows])),
+        Arc::new(StringArray::from(vec![extract.sha256.as_str(); rows])),
+        Arc::new(pulled_at),
+    ]
+}
+
+fn to_batch(cols: Columns, extract: &Extract) -> RecordBatch {
+    let rows = cols.period.len();
+    let mut columns: Vec<ArrayRef> = vec![
         Arc::new(StringArray::from(cols.period)),
         Arc::new(StringArray::from(cols.area_code)),
         Arc::new(StringArray::from(cols.area_name)),
@@ -407,10 +415,8 @@ fn to_batch(cols: Columns, extract: &Extract) -> RecordBatch {
         Arc::new(Int64Array::from(cols.ended)),
         Arc::new(Int64Array::from(cols.in_work)),
         Arc::new(Float64Array::from(cols.share)),
-        constant(&extract.source),
-        constant(&extract.sha256),
-        Arc::new(pulled_at),
     ];
+    columns.extend(provenance_columns(extract, rows));
     RecordBatch::try_new(schema::outcomes(), columns)
         .expect("the columns are built in the order and types of schema::outcomes")
 }
