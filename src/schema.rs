@@ -5,6 +5,19 @@ use std::sync::Arc;
 
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 
+/// The provenance columns every table ends with: where the row came from.
+fn provenance_fields() -> [Field; 3] {
+    [
+        Field::new("source", DataType::Utf8, false),
+        Field::new("extract_sha256", DataType::Utf8, false),
+        Field::new(
+            "pulled_at",
+            DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+            false,
+        ),
+    ]
+}
+
 /// Name of the aggregate outcomes table.
 pub const OUTCOMES: &str = "outcomes";
 
@@ -16,23 +29,21 @@ pub const PERIOD: &str = "period";
 /// Counts are null where the source does not give them (or suppresses them);
 /// then only the share is known. Never zero for "unknown".
 pub fn outcomes() -> SchemaRef {
-    Arc::new(Schema::new(vec![
-        Field::new(PERIOD, DataType::Utf8, false),
-        Field::new("area_code", DataType::Utf8, false),
-        Field::new("area_name", DataType::Utf8, false),
-        Field::new("area_kind", DataType::Utf8, false),
-        Field::new("benefit_group", DataType::Utf8, false),
-        Field::new("ended", DataType::Int64, true),
-        Field::new("in_work_or_education", DataType::Int64, true),
-        Field::new("share_pct", DataType::Float64, true),
-        Field::new("source", DataType::Utf8, false),
-        Field::new("extract_sha256", DataType::Utf8, false),
-        Field::new(
-            "pulled_at",
-            DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
-            false,
-        ),
-    ]))
+    Arc::new(Schema::new(
+        vec![
+            Field::new(PERIOD, DataType::Utf8, false),
+            Field::new("area_code", DataType::Utf8, false),
+            Field::new("area_name", DataType::Utf8, false),
+            Field::new("area_kind", DataType::Utf8, false),
+            Field::new("benefit_group", DataType::Utf8, false),
+            Field::new("ended", DataType::Int64, true),
+            Field::new("in_work_or_education", DataType::Int64, true),
+            Field::new("share_pct", DataType::Float64, true),
+        ]
+        .into_iter()
+        .chain(provenance_fields())
+        .collect::<Vec<_>>(),
+    ))
 }
 
 /// Name of the person-level internships table.
@@ -42,26 +53,24 @@ pub const INTERNSHIPS: &str = "internships";
 /// ended in. `person_key` is pseudonymous (an HMAC of a CPR number, or the
 /// case system's own key), never a CPR number.
 pub fn internships() -> SchemaRef {
-    Arc::new(Schema::new(vec![
-        Field::new(PERIOD, DataType::Utf8, false),
-        Field::new("internship_id", DataType::Utf8, false),
-        Field::new("person_key", DataType::Utf8, false),
-        Field::new("municipality_code", DataType::Utf8, false),
-        Field::new("benefit_group", DataType::Utf8, false),
-        Field::new("internship_type", DataType::Utf8, false),
-        Field::new("start_date", DataType::Date32, false),
-        Field::new("end_date", DataType::Date32, false),
-        Field::new("industry", DataType::Utf8, true),
-        Field::new("hours_per_week", DataType::Float64, true),
-        Field::new("status_3m", DataType::Utf8, true),
-        Field::new("status_6m", DataType::Utf8, true),
-        Field::new("status_12m", DataType::Utf8, true),
-        Field::new("source", DataType::Utf8, false),
-        Field::new("extract_sha256", DataType::Utf8, false),
-        Field::new(
-            "pulled_at",
-            DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
-            false,
-        ),
-    ]))
+    Arc::new(Schema::new(
+        vec![
+            Field::new(PERIOD, DataType::Utf8, false),
+            Field::new("internship_id", DataType::Utf8, false),
+            Field::new("person_key", DataType::Utf8, false),
+            Field::new("municipality_code", DataType::Utf8, false),
+            Field::new("benefit_group", DataType::Utf8, false),
+            Field::new("internship_type", DataType::Utf8, false),
+            Field::new("start_date", DataType::Date32, false),
+            Field::new("end_date", DataType::Date32, false),
+            Field::new("industry", DataType::Utf8, true),
+            Field::new("hours_per_week", DataType::Float64, true),
+            Field::new("status_3m", DataType::Utf8, true),
+            Field::new("status_6m", DataType::Utf8, true),
+            Field::new("status_12m", DataType::Utf8, true),
+        ]
+        .into_iter()
+        .chain(provenance_fields())
+        .collect::<Vec<_>>(),
+    ))
 }
