@@ -1,11 +1,15 @@
 //! An extract: one body as a source delivered it, with where it came from.
 
+use std::borrow::Cow;
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+
 use chrono::{DateTime, Utc};
-use sha2::{Digest, Sha256};
 
 use crate::period::Period;
 
-/// A pulled body, before it is parsed.
+/// A pulled body, before it is landed and parsed.
 #[derive(Debug, Clone)]
 pub struct Extract {
     /// The source's name as stored in the provenance column (`demo`, `file`).
@@ -16,12 +20,18 @@ pub struct Extract {
     /// How the body is written.
     pub format: Format,
     /// The bytes exactly as received.
-    pub body: Vec<u8>,
-    /// SHA-256 of `body`, lower-case hex.
-    pub sha256: String,
+    pub body: Body,
     /// The quarter the extract was asked for, if it was asked for one.
     pub period: Option<Period>,
     pub pulled_at: DateTime<Utc>,
+}
+
+/// Where a body's bytes are: in memory (an API response), or in a file that
+/// may be larger than memory should hold (a case system's export).
+#[derive(Debug, Clone)]
+pub enum Body {
+    Bytes(Vec<u8>),
+    File(PathBuf),
 }
 
 impl Extract {
@@ -32,16 +42,40 @@ impl Extract {
         body: Vec<u8>,
         period: Option<Period>,
     ) -> Extract {
-        let sha256 = hex::encode(Sha256::digest(&body));
+        Extract::with_body(source, input, format, Body::Bytes(body), period)
+    }
+
+    pub fn with_body(
+        source: &str,
+        input: String,
+        format: Format,
+        body: Body,
+        period: Option<Period>,
+    ) -> Extract {
         Extract {
             source: source.to_string(),
             input,
             format,
             body,
-            sha256,
             period,
             pulled_at: Utc::now(),
         }
+    }
+
+    /// The body as a buffered stream.
+    pub fn reader(&self) -> std::io::Result<Box<dyn BufRead + Send + '_>> {
+        Ok(match &self.body {
+            Body::Bytes(bytes) => Box::new(bytes.as_slice()),
+            Body::File(path) => Box::new(BufReader::with_capacity(1 << 20, File::open(path)?)),
+        })
+    }
+
+    /// The whole body, for formats that are small (API responses, outcome tables).
+    pub fn bytes(&self) -> std::io::Result<Cow<'_, [u8]>> {
+        Ok(match &self.body {
+            Body::Bytes(bytes) => Cow::Borrowed(bytes.as_slice()),
+            Body::File(path) => Cow::Owned(std::fs::read(path)?),
+        })
     }
 }
 
@@ -62,6 +96,18 @@ pub enum Format {
 }
 
 impl Format {
+    /// The table an extract of this format is stored in.
+    pub fn table(self) -> &'static str {
+        match self {
+            Format::OutcomesCsv | Format::JobindsatsV3 | Format::JobindsatsV2 => {
+                crate::schema::OUTCOMES
+            }
+            Format::InternshipsCsv | Format::InternshipsParquet | Format::InternshipsJsonl => {
+                crate::schema::INTERNSHIPS
+            }
+        }
+    }
+
     /// The file name extension a landed body gets.
     pub fn extension(self) -> &'static str {
         match self {

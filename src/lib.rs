@@ -49,7 +49,7 @@ pub enum Error {
     #[error(transparent)]
     Pull(#[from] source::PullError),
     #[error(transparent)]
-    Land(#[from] land::LandError),
+    Land(land::LandError),
     #[error("the extract was rejected and the store is unchanged")]
     Validate(#[from] validate::ValidateError),
     #[error(transparent)]
@@ -93,6 +93,16 @@ impl Error {
             | Error::Report(R::Query(Q::UnknownQuery(_)))
             | Error::Output(output::OutputError::UnknownFormat(_)) => 2,
             _ => 1,
+        }
+    }
+}
+
+impl From<land::LandError> for Error {
+    /// A body the CPR screen turned away is a rejected extract like any other.
+    fn from(error: land::LandError) -> Error {
+        match error {
+            land::LandError::Rejected(rejected) => Error::Validate(rejected),
+            other => Error::Land(other),
         }
     }
 }

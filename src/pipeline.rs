@@ -1,24 +1,25 @@
 //! The only place that chains the stages: pull → land → validate → store,
 //! and store → engine → report. Holds the store's lock while it writes.
 
+use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use datafusion::arrow::compute::concat_batches;
 use datafusion::arrow::record_batch::RecordBatch;
 use tracing::info;
 
 use crate::Error;
 use crate::config::Config;
 use crate::engine::{Engine, Params};
-use crate::land::land;
+use crate::land::{Landed, land};
 use crate::period::Period;
-use crate::privacy;
 use crate::report::{self, Output, OutputFormat, definition};
 use crate::schema::{INTERNSHIPS, OUTCOMES};
 use crate::source::{Source, Wanted};
-use crate::store::{Store, WriteMetrics};
+use crate::store::{Store, TableWrite, WriteMetrics};
 use crate::validate;
+use crate::validate::internships::{self, Summary};
+use crate::validate::person_rows::Flow;
 
 /// What a pull did.
 #[derive(Debug, Clone)]
@@ -131,9 +132,10 @@ async fn stored_hashes(
     Ok(all)
 }
 
-/// Pull the wanted quarters from `source`, land every body, validate them
-/// all, and commit the quarters that changed, one commit per table. A
-/// rejected extract commits nothing.
+/// Pull the wanted quarters from `source`, land every body, check them all
+/// while their rows stream into the tables, and commit the quarters that
+/// changed, one commit per table. A rejected extract commits nothing, and
+/// what was written for it is taken away again.
 pub async fn pull(config: &Config, source: &Source, wanted: &Wanted) -> Result<PullReport, Error> {
     let store = Store::open(&config.store)?;
     let _lock = Lock::take(&store)?;
@@ -147,53 +149,52 @@ pub async fn pull(config: &Config, source: &Source, wanted: &Wanted) -> Result<P
         jobindsats: &config.jobindsats,
         person_salt: config.person_salt.as_deref(),
     };
-    let mut landed_new = 0;
-    let mut bytes = 0;
-    let mut validated = Vec::new();
-    let extracts = extracts
-        .into_iter()
-        .map(|extract| privacy::screen(extract, config.person_salt.as_deref()))
-        .collect::<Result<Vec<_>, _>>()?;
-    for extract in &extracts {
-        let landed = land(&store.raw_dir(), extract)?;
-        landed_new += usize::from(landed.new);
-        bytes += landed.bytes;
-        info!(input = %extract.input, sha256 = %extract.sha256, bytes = landed.bytes, "landed");
-        let valid = validate::validate(extract, context)?;
-        info!(input = %extract.input, table = valid.table, rows = valid.batch.num_rows(), "validated");
-        validated.push((extract, valid));
+    let count = extracts.len();
+    let mut landed = Vec::with_capacity(count);
+    for extract in extracts {
+        let kept = land(&store.raw_dir(), extract, context.person_salt)?;
+        info!(input = %kept.input, sha256 = %kept.sha256, bytes = kept.bytes, "landed");
+        landed.push(kept);
     }
+    let landed_new = landed.iter().filter(|l| l.new).count();
+    let bytes = landed.iter().map(|l| l.bytes).sum();
 
-    // Per table: the quarters that changed and their rows.
-    let mut changes: BTreeMap<&'static str, (Vec<Period>, Vec<RecordBatch>)> = BTreeMap::new();
+    // Per table: the write under way and the quarters it replaces.
+    let mut writes: BTreeMap<&'static str, (TableWrite, Vec<Period>)> = BTreeMap::new();
     let mut unchanged = Vec::new();
-    for (extract, valid) in validated {
-        let held = &stored[valid.table];
-        if valid
-            .periods
-            .iter()
-            .all(|p| held.get(&p.to_string()) == Some(&extract.sha256))
-        {
-            unchanged.extend(valid.periods.iter().copied());
-        } else {
-            let entry = changes.entry(valid.table).or_default();
-            entry.0.extend(valid.periods.iter().copied());
-            entry.1.push(valid.batch);
+    for extract in &landed {
+        let table = extract.format.table();
+        let held = &stored[table];
+        // An extract stored before is checked without writing; its quarters
+        // are unchanged if every one of them still comes from it.
+        if held.values().any(|sha| *sha == extract.sha256) {
+            let periods = check_only(extract, context)?;
+            if periods
+                .iter()
+                .all(|p| held.get(&p.to_string()) == Some(&extract.sha256))
+            {
+                unchanged.extend(periods);
+                continue;
+            }
         }
+        let (write, periods) = match writes.entry(table) {
+            Entry::Occupied(entry) => entry.into_mut(),
+            Entry::Vacant(entry) => entry.insert((store.begin_write(table).await?, Vec::new())),
+        };
+        let written = write_extract(extract, context, write).await?;
+        info!(input = %extract.input, table, rows = written.rows, "checked and written");
+        periods.extend(written.periods);
     }
     unchanged.sort();
     unchanged.dedup();
     let mut commits = Vec::new();
-    for (table, (mut periods, batches)) in changes {
+    for (table, (write, mut periods)) in writes {
         let received = periods.len();
         periods.sort();
         periods.dedup();
         if periods.len() != received {
             return Err(Error::OverlappingExtracts);
         }
-        let schema = batches[0].schema();
-        let batch = concat_batches(&schema, &batches)
-            .map_err(|e| Error::Internal(format!("joining validated extracts: {e}")))?;
         let listed = periods
             .iter()
             .map(Period::to_string)
@@ -207,9 +208,7 @@ pub async fn pull(config: &Config, source: &Source, wanted: &Wanted) -> Result<P
             ),
             ("praktik.periods".to_string(), serde_json::json!(listed)),
         ];
-        let metrics = store
-            .replace_periods(table, batch, &periods, metadata)
-            .await?;
+        let metrics = write.commit(&periods, metadata).await?;
         info!(
             table,
             version = metrics.version,
@@ -220,12 +219,67 @@ pub async fn pull(config: &Config, source: &Source, wanted: &Wanted) -> Result<P
     }
     Ok(PullReport {
         source: source.to_string(),
-        extracts: extracts.len(),
+        extracts: count,
         landed_new,
         bytes,
         unchanged,
         commits,
     })
+}
+
+/// Check an extract without writing it; the quarters it holds.
+fn check_only(extract: &Landed, context: validate::Context<'_>) -> Result<Vec<Period>, Error> {
+    let periods = if extract.format.table() == INTERNSHIPS {
+        internships::validate(extract, context.person_salt, &mut |_| Flow::Continue(()))?.periods
+    } else {
+        validate::validate(extract, context)?.periods
+    };
+    Ok(periods.into_iter().collect())
+}
+
+/// Check an extract and stream its rows into `write`. Person-level rows are
+/// checked on a thread of their own while the previous batch is encoded.
+async fn write_extract(
+    extract: &Landed,
+    context: validate::Context<'_>,
+    write: &mut TableWrite,
+) -> Result<Summary, Error> {
+    if extract.format.table() != INTERNSHIPS {
+        let valid = validate::validate(extract, context)?;
+        let rows = valid.batch.num_rows();
+        write.write(valid.batch).await?;
+        return Ok(Summary {
+            rows,
+            periods: valid.periods,
+        });
+    }
+    let (sender, mut receiver) = tokio::sync::mpsc::channel::<RecordBatch>(2);
+    let checked = extract.clone();
+    let salt = context.person_salt.map(str::to_string);
+    let checking = tokio::task::spawn_blocking(move || {
+        internships::validate(&checked, salt.as_deref(), &mut |batch| {
+            match sender.blocking_send(batch) {
+                Ok(()) => Flow::Continue(()),
+                // The writer failed and says why below.
+                Err(_) => Flow::Break(()),
+            }
+        })
+    });
+    let mut failed = None;
+    while let Some(batch) = receiver.recv().await {
+        if let Err(e) = write.write(batch).await {
+            failed = Some(e);
+            break;
+        }
+    }
+    drop(receiver);
+    let summary = checking
+        .await
+        .map_err(|e| Error::Internal(format!("the check of {} stopped: {e}", extract.input)))??;
+    match failed {
+        Some(e) => Err(e.into()),
+        None => Ok(summary),
+    }
 }
 
 fn run_id() -> String {

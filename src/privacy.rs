@@ -1,20 +1,16 @@
 //! CPR numbers never reach the store: a person-level extract is screened
-//! before it is landed. In text formats every CPR-like value is replaced by
+//! while it is landed. In text formats every CPR-like value is replaced by
 //! an HMAC-SHA-256 with the secret salt (`PRAKTIK_PERSON_SALT`); without a
 //! salt, or in a Parquet file, an extract holding one is rejected unlanded.
 
-use crate::extract::{Extract, Format};
+use std::io::{BufRead, Write};
+use std::path::Path;
+
+use crate::extract::Extract;
+use crate::land::{LandError, read_error, write_error};
 use crate::validate::ValidateError;
 use crate::validate::internships::{SALT_ENV, looks_like_cpr, pseudonym};
-
-/// The extract as it may be kept: unchanged, or with CPR numbers replaced.
-pub fn screen(extract: Extract, salt: Option<&str>) -> Result<Extract, ValidateError> {
-    match extract.format {
-        Format::InternshipsCsv | Format::InternshipsJsonl => screen_text(extract, salt),
-        Format::InternshipsParquet => screen_parquet(extract),
-        _ => Ok(extract),
-    }
-}
+use crate::validate::person_rows::parquet_reader;
 
 fn rejected(extract: &Extract, place: String) -> ValidateError {
     ValidateError::Cpr {
@@ -25,73 +21,87 @@ fn rejected(extract: &Extract, place: String) -> ValidateError {
     }
 }
 
-/// Runs of digits and dashes that look like CPR numbers, as byte ranges with
-/// their line numbers. Digits and dashes are ASCII in UTF-8 and Windows-1252
-/// alike, so the body is scanned as it is, without decoding or copying.
-fn cpr_runs(body: &[u8]) -> Vec<(std::ops::Range<usize>, usize)> {
+/// Runs of digits and dashes in one line that look like CPR numbers. Digits
+/// and dashes are ASCII in UTF-8 and Windows-1252 alike, so the bytes are
+/// scanned as they are, without decoding.
+fn cpr_runs(line: &[u8]) -> Vec<std::ops::Range<usize>> {
     let mut found = Vec::new();
-    let mut line = 1;
     let mut start = None;
-    for (i, byte) in body.iter().chain(std::iter::once(&b'\n')).enumerate() {
+    for (i, byte) in line.iter().chain(std::iter::once(&b'\n')).enumerate() {
         if byte.is_ascii_digit() || *byte == b'-' {
             start.get_or_insert(i);
             continue;
         }
         if let Some(s) = start.take()
-            && std::str::from_utf8(&body[s..i]).is_ok_and(looks_like_cpr)
+            && std::str::from_utf8(&line[s..i]).is_ok_and(looks_like_cpr)
         {
-            found.push((s..i, line));
-        }
-        if *byte == b'\n' {
-            line += 1;
+            found.push(s..i);
         }
     }
     found
 }
 
-fn screen_text(extract: Extract, salt: Option<&str>) -> Result<Extract, ValidateError> {
-    let runs = cpr_runs(&extract.body);
-    let Some((_, first_line)) = runs.first() else {
-        return Ok(extract);
-    };
-    let salt = salt
-        .filter(|s| !s.is_empty())
-        .ok_or_else(|| rejected(&extract, format!("line {first_line}")))?;
-    let mut body = Vec::with_capacity(extract.body.len() + runs.len() * 64);
-    let mut copied = 0;
-    for (range, _) in &runs {
-        body.extend_from_slice(&extract.body[copied..range.start]);
-        let cpr = String::from_utf8_lossy(&extract.body[range.clone()]);
-        body.extend_from_slice(pseudonym(salt, &cpr).as_bytes());
-        copied = range.end;
+/// Copy a text body line by line to `out`, with every CPR-like value
+/// replaced by its pseudonymous key.
+pub fn screen_text(
+    extract: &Extract,
+    salt: Option<&str>,
+    input: &mut dyn BufRead,
+    out: &mut dyn Write,
+    staging: &Path,
+) -> Result<(), LandError> {
+    let mut line = Vec::with_capacity(4096);
+    let mut number = 0usize;
+    let mut replaced = 0usize;
+    loop {
+        line.clear();
+        let read = input
+            .read_until(b'\n', &mut line)
+            .map_err(|cause| read_error(extract, cause))?;
+        if read == 0 {
+            break;
+        }
+        number += 1;
+        let runs = cpr_runs(&line);
+        let write = |out: &mut dyn Write, bytes: &[u8]| {
+            out.write_all(bytes)
+                .map_err(|cause| write_error(extract, staging, cause))
+        };
+        if runs.is_empty() {
+            write(out, &line)?;
+            continue;
+        }
+        let salt = salt
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| rejected(extract, format!("line {number}")))?;
+        let mut copied = 0;
+        for range in runs {
+            write(out, &line[copied..range.start])?;
+            let cpr = String::from_utf8_lossy(&line[range.clone()]);
+            write(out, pseudonym(salt, &cpr).as_bytes())?;
+            copied = range.end;
+            replaced += 1;
+        }
+        write(out, &line[copied..])?;
     }
-    body.extend_from_slice(&extract.body[copied..]);
-    tracing::info!(input = %extract.input, values = runs.len(), "CPR numbers replaced by pseudonymous keys before landing");
-    Ok(Extract::new(
-        &extract.source,
-        extract.input.clone(),
-        extract.format,
-        body,
-        extract.period,
-    ))
+    if replaced > 0 {
+        tracing::info!(input = %extract.input, values = replaced, "CPR numbers replaced by pseudonymous keys before landing");
+    }
+    Ok(())
 }
 
-fn screen_parquet(extract: Extract) -> Result<Extract, ValidateError> {
+/// A Parquet file is not rewritten: one holding a CPR-like value is rejected.
+pub fn check_parquet(extract: &Extract) -> Result<(), ValidateError> {
     use datafusion::arrow::array::{Array, StringArray};
     use datafusion::arrow::compute::cast;
     use datafusion::arrow::datatypes::DataType;
-    use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
     let bad = |detail: String| ValidateError::Shape {
         input: extract.input.clone(),
         expected: format!("a readable Parquet file ({detail})"),
     };
-    let reader = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(extract.body.clone()))
-        .map_err(|e| bad(e.to_string()))?
-        .build()
-        .map_err(|e| bad(e.to_string()))?;
     let mut row = 0usize;
-    for batch in reader {
+    for batch in parquet_reader(extract).map_err(bad)? {
         let batch = batch.map_err(|e| bad(e.to_string()))?;
         for column in batch.columns().iter().filter(|c| {
             matches!(
@@ -107,7 +117,7 @@ fn screen_parquet(extract: Extract) -> Result<Extract, ValidateError> {
                 (0..text.len()).find(|i| !text.is_null(*i) && looks_like_cpr(text.value(*i)))
             {
                 return Err(rejected(
-                    &extract,
+                    extract,
                     format!(
                         "row {} (a Parquet file is not rewritten: export a pseudonymous key, or CSV)",
                         row + i + 1
@@ -117,5 +127,20 @@ fn screen_parquet(extract: Extract) -> Result<Extract, ValidateError> {
         }
         row += batch.num_rows();
     }
-    Ok(extract)
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_cpr_numbers_in_a_line() {
+        let line = b"1;010190-1234;x;0101901234;2024-05-31\n";
+        let runs = cpr_runs(line);
+        assert_eq!(runs.len(), 2);
+        assert_eq!(&line[runs[0].clone()], b"010190-1234");
+        assert_eq!(&line[runs[1].clone()], b"0101901234");
+        assert!(cpr_runs(b"P-000123;2024-05-31;12345678901\n").is_empty());
+    }
 }

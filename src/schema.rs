@@ -28,6 +28,15 @@ pub const PERIOD: &str = "period";
 ///
 /// Counts are null where the source does not give them (or suppresses them);
 /// then only the share is known. Never zero for "unknown".
+/// The schema of the table named `table` (`outcomes` or `internships`).
+pub fn of(table: &str) -> SchemaRef {
+    if table == INTERNSHIPS {
+        internships()
+    } else {
+        outcomes()
+    }
+}
+
 pub fn outcomes() -> SchemaRef {
     Arc::new(Schema::new(
         vec![

@@ -4,18 +4,22 @@
 //! Writing replaces whole periods in one atomic commit; every commit is a
 //! version that can be read again (`--as-of`).
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use datafusion::arrow::record_batch::RecordBatch;
-use datafusion::prelude::{Expr, col, lit};
-use deltalake::kernel::transaction::CommitProperties;
-use deltalake::protocol::SaveMode;
+use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
+use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
+use deltalake::kernel::{Action, StructType};
+use deltalake::operations::create::CreateBuilder;
+use deltalake::protocol::{DeltaOperation, SaveMode};
+use deltalake::writer::{DeltaWriter, RecordBatchWriter};
 use deltalake::{DeltaTable, DeltaTableBuilder};
 use futures::TryStreamExt;
 use url::Url;
 
 use crate::period::Period;
-use crate::schema::PERIOD;
+use crate::schema::{self, PERIOD};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -46,6 +50,12 @@ pub enum StoreError {
     Write {
         table: String,
         periods: String,
+        #[source]
+        cause: Box<deltalake::DeltaTableError>,
+    },
+    #[error("cannot write rows to the table `{table}`; the table is as it was")]
+    Stage {
+        table: String,
         #[source]
         cause: Box<deltalake::DeltaTableError>,
     },
@@ -173,58 +183,35 @@ impl Store {
             })
     }
 
-    /// Replace `periods` of `table` with `batch` in one commit. Other periods
-    /// are untouched; if anything fails, the table stays at its old version.
-    pub async fn replace_periods(
-        &self,
-        table: &str,
-        batch: RecordBatch,
-        periods: &[Period],
-        metadata: Vec<(String, serde_json::Value)>,
-    ) -> Result<WriteMetrics, StoreError> {
-        let listed = periods
-            .iter()
-            .map(Period::to_string)
-            .collect::<Vec<_>>()
-            .join(",");
-        let write_err = |cause| StoreError::Write {
+    /// Start replacing whole periods of `table`: rows stream in through
+    /// [`TableWrite::write`] and become visible only with
+    /// [`TableWrite::commit`]. A write that is dropped before it commits
+    /// removes what it wrote, so the table stays as it was.
+    pub async fn begin_write(&self, table: &'static str) -> Result<TableWrite, StoreError> {
+        let write_err = |cause| StoreError::Stage {
             table: table.into(),
-            periods: listed.clone(),
             cause: Box::new(cause),
         };
-        let rows = batch.num_rows();
-        let open_err = |cause| StoreError::Open {
-            table: table.into(),
-            path: self.table_path(table),
-            cause: Box::new(cause),
-        };
-        let delta = match self.table(table, None).await? {
-            Some(delta) => delta,
-            // A new table: build it without loading a log that is not there.
-            None => DeltaTableBuilder::from_url(self.url(table)?)
-                .and_then(|b| b.build())
-                .map_err(open_err)?,
-        };
-        let exists = delta.version().is_some();
-        let mut write = delta
-            .write(vec![batch])
-            .with_partition_columns([PERIOD])
-            .with_table_name(table)
-            .with_commit_properties(CommitProperties::default().with_metadata(metadata));
-        write = if exists {
-            let these: Vec<Expr> = periods.iter().map(|p| lit(p.to_string())).collect();
-            write
-                .with_save_mode(SaveMode::Overwrite)
-                .with_replace_where(col(PERIOD).in_list(these, false))
-        } else {
-            write.with_save_mode(SaveMode::ErrorIfExists)
-        };
-        let written = write.await.map_err(write_err)?;
-        Ok(WriteMetrics {
-            table: table.into(),
-            version: written.version().unwrap_or_default(),
-            rows,
-            periods: periods.to_vec(),
+        let url = self.url(table)?;
+        let path = self.table_path(table);
+        let before = data_files(&path);
+        let delta = self.table(table, None).await?;
+        let writer = RecordBatchWriter::try_new(
+            url.as_str(),
+            schema::of(table),
+            Some(vec![PERIOD.to_string()]),
+            None,
+        )
+        .map_err(write_err)?;
+        Ok(TableWrite {
+            table,
+            url,
+            path,
+            delta,
+            writer: Some(writer),
+            before,
+            rows: 0,
+            committed: false,
         })
     }
 
@@ -266,4 +253,174 @@ impl Store {
             })
             .collect())
     }
+}
+
+/// Every file under a table's folder except its log, so that a write that
+/// does not commit can take away exactly what it added.
+fn data_files(root: &Path) -> HashSet<PathBuf> {
+    let mut found = HashSet::new();
+    let mut folders = vec![root.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        let Ok(entries) = std::fs::read_dir(&folder) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                if !path.ends_with("_delta_log") {
+                    folders.push(path);
+                }
+            } else {
+                found.insert(path);
+            }
+        }
+    }
+    found
+}
+
+/// Rows on their way into one table; see [`Store::begin_write`].
+pub struct TableWrite {
+    table: &'static str,
+    url: Url,
+    path: PathBuf,
+    /// The table as it was, or `None` if this write creates it.
+    delta: Option<DeltaTable>,
+    writer: Option<RecordBatchWriter>,
+    /// The table's files before this write.
+    before: HashSet<PathBuf>,
+    rows: usize,
+    committed: bool,
+}
+
+impl TableWrite {
+    fn error(&self, cause: deltalake::DeltaTableError) -> StoreError {
+        StoreError::Stage {
+            table: self.table.into(),
+            cause: Box::new(cause),
+        }
+    }
+
+    /// Stream rows into the table's Parquet files (not yet visible).
+    pub async fn write(&mut self, batch: RecordBatch) -> Result<(), StoreError> {
+        let rows = batch.num_rows();
+        let Some(writer) = self.writer.as_mut() else {
+            return Ok(());
+        };
+        let written = writer.write(batch).await;
+        written.map_err(|e| self.error(e))?;
+        self.rows += rows;
+        Ok(())
+    }
+
+    /// Commit what was written as the new content of `periods`, in one
+    /// version; rows of other periods are untouched.
+    pub async fn commit(
+        mut self,
+        periods: &[Period],
+        metadata: Vec<(String, serde_json::Value)>,
+    ) -> Result<WriteMetrics, StoreError> {
+        let listed = periods.iter().map(Period::to_string).collect::<Vec<_>>();
+        let write_err = |cause| StoreError::Write {
+            table: self.table.into(),
+            periods: listed.join(","),
+            cause: Box::new(cause),
+        };
+        let mut actions: Vec<Action> = match self.writer.as_mut() {
+            Some(writer) => writer.flush().await.map_err(write_err)?,
+            None => Vec::new(),
+        }
+        .into_iter()
+        .map(Action::Add)
+        .collect();
+        let properties = CommitProperties::default().with_metadata(metadata);
+        let version = match &self.delta {
+            Some(delta) => {
+                let replaced: Vec<_> = delta
+                    .get_active_add_actions_by_partitions(&[])
+                    .try_collect()
+                    .await
+                    .map_err(write_err)?;
+                actions.extend(
+                    replaced
+                        .iter()
+                        .filter(|file| {
+                            file.partition_values_map()
+                                .get(PERIOD)
+                                .and_then(|p| p.as_deref())
+                                .is_some_and(|p| listed.iter().any(|l| l == p))
+                        })
+                        .map(|file| Action::Remove(file.remove_action(true))),
+                );
+                // The predicate is a record for readers of the log, not a query.
+                let quoted: Vec<String> = listed.iter().map(|p| format!("'{p}'")).collect();
+                let operation = DeltaOperation::Write {
+                    mode: SaveMode::Overwrite,
+                    partition_by: Some(vec![PERIOD.to_string()]),
+                    predicate: Some(format!("{PERIOD} IN ({})", quoted.join(", "))),
+                };
+                let snapshot = delta.snapshot().map_err(write_err)?;
+                CommitBuilder::from(properties)
+                    .with_actions(actions)
+                    .build(Some(snapshot), delta.log_store(), operation)
+                    .await
+                    .map_err(write_err)?
+                    .version
+            }
+            None => {
+                let columns: StructType = schema::of(self.table)
+                    .as_ref()
+                    .try_into_kernel()
+                    .map_err(|e| write_err(e.into()))?;
+                let log_store = DeltaTableBuilder::from_url(self.url.clone())
+                    .and_then(|b| b.build())
+                    .map_err(write_err)?
+                    .log_store();
+                let created = CreateBuilder::new()
+                    .with_log_store(log_store)
+                    .with_table_name(self.table)
+                    .with_columns(columns.fields().cloned())
+                    .with_partition_columns([PERIOD])
+                    .with_commit_properties(properties)
+                    .with_actions(actions)
+                    .await
+                    .map_err(write_err)?;
+                created.version().unwrap_or_default()
+            }
+        };
+        self.committed = true;
+        Ok(WriteMetrics {
+            table: self.table.into(),
+            version: version as u64,
+            rows: self.rows,
+            periods: periods.to_vec(),
+        })
+    }
+}
+
+impl Drop for TableWrite {
+    fn drop(&mut self) {
+        if self.committed {
+            return;
+        }
+        // Close the writer first, so that no upload is left half-open.
+        drop(self.writer.take());
+        for file in data_files(&self.path).difference(&self.before) {
+            let _ = std::fs::remove_file(file);
+        }
+        let _ = remove_empty_folders(&self.path);
+    }
+}
+
+/// Remove the folders under `root` (not `root`) that hold nothing.
+fn remove_empty_folders(root: &Path) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(root)?.flatten() {
+        let path = entry.path();
+        if path.is_dir() && !path.ends_with("_delta_log") {
+            remove_empty_folders(&path)?;
+            if std::fs::read_dir(&path)?.next().is_none() {
+                std::fs::remove_dir(&path)?;
+            }
+        }
+    }
+    Ok(())
 }

@@ -4,11 +4,22 @@
 use std::path::{Path, PathBuf};
 
 use super::{PullError, Wanted};
-use crate::extract::{Extract, Format};
-use crate::validate::internships::is_internship_header;
+use crate::extract::{Body, Extract, Format};
+use crate::validate::person_rows::is_internship_header;
+
+/// The first line of a file (or as much of it as fits in 64 KiB).
+fn first_line(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut head = Vec::with_capacity(1 << 16);
+    std::fs::File::open(path)?
+        .take(1 << 16)
+        .read_to_end(&mut head)?;
+    let line = head.split(|b| *b == b'\n').next().unwrap_or_default();
+    Ok(String::from_utf8_lossy(line).into_owned())
+}
 
 /// What a file holds, by its name and first line.
-fn format_of(path: &Path, body: &[u8]) -> Format {
+fn format_of(path: &Path, first: &str) -> Format {
     let extension = path
         .extension()
         .and_then(|e| e.to_str())
@@ -18,8 +29,7 @@ fn format_of(path: &Path, body: &[u8]) -> Format {
         "parquet" => Format::InternshipsParquet,
         "jsonl" | "ndjson" => Format::InternshipsJsonl,
         _ => {
-            let first = body.split(|b| *b == b'\n').next().unwrap_or_default();
-            if is_internship_header(&String::from_utf8_lossy(first)) {
+            if is_internship_header(first) {
                 Format::InternshipsCsv
             } else {
                 Format::OutcomesCsv
@@ -57,13 +67,13 @@ pub(super) fn pull(path: &Path, wanted: &Wanted) -> Result<Vec<Extract>, PullErr
     files
         .iter()
         .map(|file| {
-            let body = std::fs::read(file).map_err(|e| read_err(file, e))?;
-            let format = format_of(file, &body);
-            Ok(Extract::new(
+            // Only the first line is read here: the body streams when it is landed.
+            let first = first_line(file).map_err(|e| read_err(file, e))?;
+            Ok(Extract::with_body(
                 "file",
                 file.display().to_string(),
-                format,
-                body,
+                format_of(file, &first),
+                Body::File(file.clone()),
                 period,
             ))
         })

@@ -9,6 +9,7 @@
 //! An empty cell is a missing value. Shares take a decimal point or comma.
 
 pub mod internships;
+pub mod person_rows;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -20,7 +21,8 @@ use datafusion::arrow::record_batch::RecordBatch;
 
 use crate::area::Areas;
 use crate::benefit::BenefitGroup;
-use crate::extract::{Extract, Format};
+use crate::extract::Format;
+use crate::land::Landed;
 use crate::period::Period;
 use crate::schema;
 use crate::source::jobindsats::{Settings, parse};
@@ -41,6 +43,12 @@ const SHARE_TOLERANCE: f64 = 0.05 + 1e-9;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ValidateError {
+    #[error("cannot read {input}")]
+    Read {
+        input: String,
+        #[source]
+        cause: std::io::Error,
+    },
     #[error("{input}: line {line}: the file is not readable CSV")]
     Csv {
         input: String,
@@ -161,24 +169,28 @@ pub struct Context<'a> {
 }
 
 /// Validate an extract, whatever format its source delivers.
-pub fn validate(extract: &Extract, context: Context<'_>) -> Result<Validated, ValidateError> {
+pub fn validate(extract: &Landed, context: Context<'_>) -> Result<Validated, ValidateError> {
     let records = match extract.format {
         Format::OutcomesCsv => csv_records(extract)?,
         Format::JobindsatsV3 | Format::JobindsatsV2 => parse::records(extract, context.jobindsats)?,
         Format::InternshipsCsv | Format::InternshipsParquet | Format::InternshipsJsonl => {
-            return internships::validate(extract, context.person_salt);
+            return Err(ValidateError::Shape {
+                input: extract.input.clone(),
+                expected: "an outcomes table (person-level extracts are checked as they stream, by `internships::validate`)".into(),
+            });
         }
     };
     check(extract, &records)
 }
 
 /// The records of an outcomes CSV.
-fn csv_records(extract: &Extract) -> Result<Vec<Record>, ValidateError> {
+fn csv_records(extract: &Landed) -> Result<Vec<Record>, ValidateError> {
     let input = extract.input.as_str();
-    let body = extract
-        .body
-        .strip_prefix(b"\xEF\xBB\xBF")
-        .unwrap_or(&extract.body);
+    let body = extract.bytes().map_err(|cause| ValidateError::Read {
+        input: input.into(),
+        cause,
+    })?;
+    let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&body);
     let mut reader = csv::ReaderBuilder::new().from_reader(body);
     let headers = reader
         .headers()
@@ -217,7 +229,7 @@ fn csv_records(extract: &Extract) -> Result<Vec<Record>, ValidateError> {
 }
 
 /// Check every record; the first bad cell rejects the whole extract.
-fn check(extract: &Extract, records: &[Record]) -> Result<Validated, ValidateError> {
+fn check(extract: &Landed, records: &[Record]) -> Result<Validated, ValidateError> {
     let input = extract.input.as_str();
     let areas = Areas::builtin();
     let mut cols = Columns::default();
@@ -393,7 +405,7 @@ fn check_share_agrees(
 }
 
 /// The provenance columns every table ends with: source, extract SHA-256, pulled at.
-pub(crate) fn provenance_columns(extract: &Extract, rows: usize) -> [ArrayRef; 3] {
+pub(crate) fn provenance_columns(extract: &Landed, rows: usize) -> [ArrayRef; 3] {
     let pulled_at =
         TimestampMicrosecondArray::from(vec![extract.pulled_at.timestamp_micros(); rows])
             .with_timezone("UTC");
@@ -404,7 +416,7 @@ pub(crate) fn provenance_columns(extract: &Extract, rows: usize) -> [ArrayRef; 3
     ]
 }
 
-fn to_batch(cols: Columns, extract: &Extract) -> RecordBatch {
+fn to_batch(cols: Columns, extract: &Landed) -> RecordBatch {
     let rows = cols.period.len();
     let mut columns: Vec<ArrayRef> = vec![
         Arc::new(StringArray::from(cols.period)),

@@ -428,3 +428,67 @@ fn the_type_report_shows_what_the_query_and_duckdb_compute() {
         );
     }
 }
+
+/// More rows than one batch, so that files are written before the bad row
+/// is met: the rejection must take them away again.
+#[test]
+fn a_bad_row_after_many_good_ones_leaves_the_table_as_it_was() {
+    let work = Workdir::new();
+    work.write("good.csv", danish_csv());
+    work.ok(&["pull", "--source", "file:good.csv"]);
+    let before = work.table_files_of("internships");
+    work.ok(&["demo", "generate", "--rows", "150000", "--out", "big.csv"]);
+    let big = work.read("big.csv");
+    let lines = big.lines().count();
+    assert!(lines > 150_000, "{lines} lines");
+    let first = big.lines().nth(1).unwrap();
+    let id = first.split(';').next().unwrap();
+
+    // The first row's id again on the last line: a duplicate far apart.
+    work.write("dup.csv", format!("{big}{first}\n"));
+    let stderr = work.fails(&["pull", "--source", "file:dup.csv"], 1);
+    assert!(
+        stderr.contains(&format!(
+            "line {} has the internship id `{id}` of line 2",
+            lines + 1
+        )),
+        "{stderr}"
+    );
+    assert_eq!(
+        work.table_files_of("internships"),
+        before,
+        "after the duplicate"
+    );
+
+    // An unknown municipality on the last line.
+    let mut cells: Vec<&str> = first.split(';').collect();
+    cells[0] = "NEW-1";
+    cells[2] = "999";
+    work.write("bad.csv", format!("{big}{}\n", cells.join(";")));
+    let stderr = work.fails(&["pull", "--source", "file:bad.csv"], 1);
+    assert!(
+        stderr.contains(&format!(
+            "line {}, column `municipality_code`: `999`",
+            lines + 1
+        )),
+        "{stderr}"
+    );
+    assert_eq!(
+        work.table_files_of("internships"),
+        before,
+        "after the bad municipality"
+    );
+
+    // The good big file goes in whole, in one commit.
+    work.ok(&["pull", "--source", "file:big.csv"]);
+    let count = work
+        .ok(&[
+            "query",
+            "SELECT count(*) AS n FROM internships",
+            "--format",
+            "csv",
+        ])
+        .0;
+    // Its quarters include the small file's (2023Q2), which it replaces.
+    assert_eq!(count.lines().nth(1), Some((lines - 1).to_string().as_str()));
+}

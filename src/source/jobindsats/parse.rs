@@ -37,13 +37,14 @@ fn shape(extract: &Extract, expected: &str) -> ValidateError {
 
 /// The columns and rows of a body, whichever API version sent it.
 fn table(extract: &Extract) -> Result<(Vec<Column>, Vec<Vec<Value>>), ValidateError> {
-    let body = extract
-        .body
-        .strip_prefix(b"\xEF\xBB\xBF")
-        .unwrap_or(&extract.body);
+    let bytes = extract.bytes().map_err(|cause| ValidateError::Read {
+        input: extract.input.clone(),
+        cause,
+    })?;
+    let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
     let json: Value = serde_json::from_slice(body).map_err(|cause| ValidateError::Json {
         input: extract.input.clone(),
-        bytes: extract.body.len(),
+        bytes: bytes.len(),
         cause,
     })?;
     let rows = |value: Option<&Value>, expected: &str| -> Result<Vec<Vec<Value>>, ValidateError> {

@@ -1,0 +1,396 @@
+//! Reading a person-level extract row by row, whatever it is written in:
+//! CSV (`;` or `,`, UTF-8 with or without BOM, or Windows-1252), JSON lines
+//! or Parquet, with Danish or English headers. Rows stream from the body;
+//! no format is held whole in memory.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::fmt;
+use std::io::BufRead;
+
+use datafusion::arrow::array::{Array, ArrayRef, StringArray};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::record_batch::RecordBatchReader;
+use datafusion::parquet::arrow::arrow_reader::{
+    ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder,
+};
+
+use super::ValidateError;
+use crate::extract::{Body, Extract};
+
+/// The columns of a person-level extract: our name, the names case systems
+/// use (compared in lower case, with spaces and dots as underscores), and
+/// whether the column must be there.
+pub const COLUMNS: [(&str, &[&str], bool); 12] = [
+    (
+        "internship_id",
+        &[
+            "internship_id",
+            "praktik_id",
+            "praktikid",
+            "forløb_id",
+            "forloeb_id",
+        ],
+        true,
+    ),
+    (
+        "person",
+        &[
+            "person_key",
+            "person",
+            "cpr",
+            "cpr_nr",
+            "cprnr",
+            "borger",
+            "personnummer",
+        ],
+        true,
+    ),
+    (
+        "municipality_code",
+        &[
+            "municipality_code",
+            "municipality",
+            "kommune",
+            "kommunekode",
+            "kommune_kode",
+        ],
+        true,
+    ),
+    ("benefit_group", &["benefit_group", "ydelsesgruppe"], true),
+    ("internship_type", &["internship_type", "praktiktype"], true),
+    ("start_date", &["start_date", "startdato"], true),
+    ("end_date", &["end_date", "slutdato"], true),
+    ("industry", &["industry", "branche"], false),
+    (
+        "hours_per_week",
+        &["hours_per_week", "timer_pr_uge", "ugentlige_timer"],
+        false,
+    ),
+    (
+        "status_3m",
+        &[
+            "status_3m",
+            "status_3_mdr",
+            "status_3_mdr_",
+            "status_3_måneder",
+        ],
+        false,
+    ),
+    (
+        "status_6m",
+        &[
+            "status_6m",
+            "status_6_mdr",
+            "status_6_mdr_",
+            "status_6_måneder",
+        ],
+        false,
+    ),
+    (
+        "status_12m",
+        &[
+            "status_12m",
+            "status_12_mdr",
+            "status_12_mdr_",
+            "status_12_måneder",
+        ],
+        false,
+    ),
+];
+
+/// One row's cells, trimmed, in the order of [`COLUMNS`]; a missing cell is "".
+pub type Cells<'a> = [&'a str; 12];
+
+/// Where a row is in its input, for error messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    Line(u64),
+    Row(u64),
+}
+
+impl fmt::Display for Place {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Place::Line(n) => write!(f, "line {n}"),
+            Place::Row(n) => write!(f, "row {n}"),
+        }
+    }
+}
+
+/// What to do after a row: read on, or stop.
+pub type Flow = std::ops::ControlFlow<()>;
+
+fn normalise(header: &str) -> String {
+    let lower = header
+        .trim()
+        .trim_start_matches('\u{feff}')
+        .to_lowercase()
+        .replace([' ', '.', '-'], "_");
+    lower
+        .split('_')
+        .filter(|part| !part.is_empty())
+        .collect::<Vec<_>>()
+        .join("_")
+}
+
+fn column_of(header: &str) -> Option<usize> {
+    let wanted = normalise(header);
+    COLUMNS
+        .iter()
+        .position(|(_, aliases, _)| aliases.iter().any(|a| normalise(a) == wanted))
+}
+
+/// Which of [`COLUMNS`] each header is; unknown or missing columns are errors.
+fn map_headers<S: AsRef<str>>(
+    input: &str,
+    headers: &[S],
+) -> Result<[Option<usize>; 12], ValidateError> {
+    let mut index = [None; 12];
+    for (position, header) in headers.iter().enumerate() {
+        let column =
+            column_of(header.as_ref()).ok_or_else(|| ValidateError::UnknownPersonColumn {
+                input: input.into(),
+                column: header.as_ref().to_string(),
+            })?;
+        index[column] = Some(position);
+    }
+    for (i, (name, _, required)) in COLUMNS.iter().enumerate() {
+        if *required && index[i].is_none() {
+            return Err(ValidateError::MissingPersonColumn {
+                input: input.into(),
+                column: name,
+            });
+        }
+    }
+    Ok(index)
+}
+
+/// Whether a CSV header line is a person-level extract's.
+pub fn is_internship_header(first_line: &str) -> bool {
+    first_line
+        .split([';', ','])
+        .any(|h| column_of(h) == Some(0))
+}
+
+/// Text as UTF-8, or else as Windows-1252 (what Danish Excel writes).
+pub(crate) fn text(bytes: &[u8]) -> Cow<'_, str> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => Cow::Borrowed(text),
+        Err(_) => {
+            encoding_rs::WINDOWS_1252
+                .decode_without_bom_handling(bytes)
+                .0
+        }
+    }
+}
+
+fn read_error(extract: &Extract, cause: std::io::Error) -> ValidateError {
+    ValidateError::Read {
+        input: extract.input.clone(),
+        cause,
+    }
+}
+
+/// A Parquet reader over the body, in memory or in a file.
+pub(crate) fn parquet_reader(extract: &Extract) -> Result<ParquetRecordBatchReader, String> {
+    let built = match &extract.body {
+        Body::Bytes(bytes) => {
+            ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(bytes.clone()))
+                .and_then(|b| b.build())
+        }
+        Body::File(path) => {
+            let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+            ParquetRecordBatchReaderBuilder::try_new(file).and_then(|b| b.build())
+        }
+    };
+    built.map_err(|e| e.to_string())
+}
+
+/// Call `each` with every row of a person-level extract until it says stop.
+pub fn for_each_row(
+    extract: &Extract,
+    each: &mut dyn FnMut(Place, &Cells<'_>) -> Result<Flow, ValidateError>,
+) -> Result<(), ValidateError> {
+    match extract.format {
+        crate::extract::Format::InternshipsParquet => parquet_rows(extract, each),
+        crate::extract::Format::InternshipsJsonl => jsonl_rows(extract, each),
+        _ => csv_rows(extract, each),
+    }
+}
+
+fn csv_rows(
+    extract: &Extract,
+    each: &mut dyn FnMut(Place, &Cells<'_>) -> Result<Flow, ValidateError>,
+) -> Result<(), ValidateError> {
+    let input = extract.input.as_str();
+    let mut body = extract.reader().map_err(|e| read_error(extract, e))?;
+    let first = body.fill_buf().map_err(|e| read_error(extract, e))?;
+    let first = first.split(|b| *b == b'\n').next().unwrap_or_default();
+    let count = |d: u8| first.iter().filter(|b| **b == d).count();
+    let delimiter = if count(b';') > count(b',') {
+        b';'
+    } else {
+        b','
+    };
+    let csv_error = |cause: csv::Error| ValidateError::Csv {
+        input: input.into(),
+        line: cause.position().map_or(1, |p| p.line()),
+        cause,
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .buffer_capacity(1 << 16)
+        .from_reader(body);
+    let headers: Vec<String> = reader
+        .byte_headers()
+        .map_err(csv_error)?
+        .iter()
+        .map(|h| text(h).into_owned())
+        .collect();
+    let index = map_headers(input, &headers)?;
+    let mut record = csv::ByteRecord::new();
+    while reader.read_byte_record(&mut record).map_err(csv_error)? {
+        let line = record.position().map_or(0, |p| p.line());
+        let cells: [Cow<'_, str>; 12] = std::array::from_fn(|i| {
+            index[i]
+                .and_then(|p| record.get(p))
+                .map_or(Cow::Borrowed(""), text)
+        });
+        if each(Place::Line(line), &cells.each_ref().map(|c| c.trim()))?.is_break() {
+            break;
+        }
+    }
+    Ok(())
+}
+
+fn jsonl_rows(
+    extract: &Extract,
+    each: &mut dyn FnMut(Place, &Cells<'_>) -> Result<Flow, ValidateError>,
+) -> Result<(), ValidateError> {
+    use serde_json::{Map, Value};
+    let input = extract.input.as_str();
+    let mut body = extract.reader().map_err(|e| read_error(extract, e))?;
+    // Key → column, learned from the keys met so far.
+    let mut known: HashMap<String, usize> = HashMap::new();
+    let mut bytes = Vec::new();
+    let mut number = 0u64;
+    loop {
+        bytes.clear();
+        if body
+            .read_until(b'\n', &mut bytes)
+            .map_err(|e| read_error(extract, e))?
+            == 0
+        {
+            break;
+        }
+        number += 1;
+        let line = text(&bytes);
+        if line.trim().is_empty() {
+            continue;
+        }
+        let object: Map<String, Value> =
+            serde_json::from_str(&line).map_err(|cause| ValidateError::Json {
+                input: format!("{input}: line {number}"),
+                bytes: line.len(),
+                cause,
+            })?;
+        if known.is_empty() {
+            let keys: Vec<&String> = object.keys().collect();
+            let index = map_headers(input, &keys)?;
+            for (column, position) in index.iter().enumerate() {
+                if let Some(p) = position {
+                    known.insert(keys[*p].clone(), column);
+                }
+            }
+        }
+        let mut cells: [Cow<'_, str>; 12] = Default::default();
+        for (key, value) in &object {
+            let column = match known.get(key) {
+                Some(c) => *c,
+                None => {
+                    let c = column_of(key).ok_or_else(|| ValidateError::UnknownPersonColumn {
+                        input: input.into(),
+                        column: key.clone(),
+                    })?;
+                    known.insert(key.clone(), c);
+                    c
+                }
+            };
+            cells[column] = match value {
+                Value::Null => Cow::Borrowed(""),
+                Value::String(s) => Cow::Borrowed(s.as_str()),
+                other => Cow::Owned(other.to_string()),
+            };
+        }
+        if each(Place::Line(number), &cells.each_ref().map(|c| c.trim()))?.is_break() {
+            break;
+        }
+    }
+    Ok(())
+}
+
+fn parquet_rows(
+    extract: &Extract,
+    each: &mut dyn FnMut(Place, &Cells<'_>) -> Result<Flow, ValidateError>,
+) -> Result<(), ValidateError> {
+    let input = extract.input.as_str();
+    let bad = |detail: String| ValidateError::Shape {
+        input: input.into(),
+        expected: format!("a readable Parquet file ({detail})"),
+    };
+    let reader = parquet_reader(extract).map_err(bad)?;
+    let headers: Vec<String> = reader
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    let index = map_headers(input, &headers)?;
+    let mut row = 0u64;
+    for batch in reader {
+        let batch = batch.map_err(|e| bad(e.to_string()))?;
+        let texts: Vec<ArrayRef> = batch
+            .columns()
+            .iter()
+            .map(|c| cast(c, &DataType::Utf8))
+            .collect::<Result<_, _>>()
+            .map_err(|e| bad(e.to_string()))?;
+        let texts: Vec<&StringArray> = texts
+            .iter()
+            .filter_map(|c| c.as_any().downcast_ref::<StringArray>())
+            .collect();
+        for i in 0..batch.num_rows() {
+            row += 1;
+            let cells: Cells<'_> = std::array::from_fn(|k| {
+                index[k]
+                    .and_then(|p| texts.get(p))
+                    .filter(|c| !c.is_null(i))
+                    .map_or("", |c| c.value(i).trim())
+            });
+            if each(Place::Row(row), &cells)?.is_break() {
+                return Ok(());
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_1252_is_read_as_such() {
+        assert_eq!(text(b"R\xe5stof og \xf8l"), "Råstof og øl");
+        assert_eq!(text("æøå".as_bytes()), "æøå");
+    }
+
+    #[test]
+    fn headers_in_danish_or_english() {
+        assert!(is_internship_header("\u{feff}Praktik ID;CPR-nr;Kommune"));
+        assert!(is_internship_header("internship_id,person_key"));
+        assert!(!is_internship_header("period,area_code,share"));
+    }
+}
