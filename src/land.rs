@@ -7,6 +7,7 @@
 use std::io::{BufRead, BufWriter, Write};
 use std::ops::Deref;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
 
@@ -36,8 +37,8 @@ pub enum LandError {
     Rejected(#[from] ValidateError),
 }
 
-/// A body as kept under `raw/`: the extract (now reading from the kept
-/// file), its SHA-256 and whether it was new.
+/// A body as kept under `raw/`: the extract (reading the kept bytes), its
+/// SHA-256 and whether it was new.
 #[derive(Debug, Clone)]
 pub struct Landed {
     pub extract: Extract,
@@ -47,6 +48,8 @@ pub struct Landed {
     /// False when the same bytes were already there.
     pub new: bool,
     pub bytes: u64,
+    /// The copy into `raw/` still under way, if any.
+    copying: Arc<Mutex<Copying>>,
 }
 
 impl Deref for Landed {
@@ -111,77 +114,240 @@ pub(crate) fn write_error(extract: &Extract, path: &Path, cause: std::io::Error)
     }
 }
 
-/// Screen the body and write it to `raw_dir/<sha256>.<ext>` (if not already
-/// there), recording where it came from in `raw_dir/index.jsonl`. `salt`
-/// turns CPR numbers into pseudonymous keys; without it a body holding one
-/// is rejected and nothing is kept.
-pub fn land(raw_dir: &Path, extract: Extract, salt: Option<&str>) -> Result<Landed, LandError> {
-    std::fs::create_dir_all(raw_dir).map_err(|e| write_error(&extract, raw_dir, e))?;
-    if extract.format == Format::InternshipsParquet {
-        privacy::check_parquet(&extract)?;
-    }
-    // Write under a temporary name and rename, so a killed or rejected pull
-    // never leaves a body under a hash name (the temporary file is removed
-    // when it is dropped).
-    let staging = tempfile::Builder::new()
-        .prefix(".landing-")
-        .suffix(".partial")
-        .tempfile_in(raw_dir)
-        .map_err(|e| write_error(&extract, raw_dir, e))?;
-    let staging_path = staging.path().to_path_buf();
-    let (hasher, bytes) = {
-        let mut out = Hashing {
-            inner: BufWriter::with_capacity(1 << 20, staging.as_file()),
-            hasher: Sha256::new(),
-            bytes: 0,
-        };
-        let mut input = extract
-            .reader()
-            .map_err(|cause| read_error(&extract, cause))?;
-        match extract.format {
-            Format::InternshipsCsv | Format::InternshipsJsonl => {
-                privacy::screen_text(&extract, salt, &mut input, &mut out, &staging_path)?
-            }
-            _ => copy(&extract, &mut input, &mut out, &staging_path)?,
-        }
-        out.flush()
-            .map_err(|e| write_error(&extract, &staging_path, e))?;
-        (out.hasher, out.bytes)
+/// The SHA-256 and length of the body as it will be kept (screened), and
+/// whether screening changed it; or the screened body written to `out`.
+fn screened(
+    extract: &Extract,
+    salt: Option<&str>,
+    out: &mut dyn Write,
+    staging: &Path,
+) -> Result<(String, u64, usize), LandError> {
+    let mut out = Hashing {
+        inner: out,
+        hasher: Sha256::new(),
+        bytes: 0,
     };
-    let sha256 = hex::encode(hasher.finalize());
-    let path = raw_dir.join(format!("{sha256}.{}", extract.format.extension()));
-    let new = !path.exists();
-    if new {
+    let mut input = extract
+        .reader()
+        .map_err(|cause| read_error(extract, cause))?;
+    let replaced = match extract.format {
+        Format::InternshipsCsv | Format::InternshipsJsonl => {
+            privacy::screen_text(extract, salt, &mut input, &mut out, staging)?
+        }
+        _ => {
+            copy(extract, &mut input, &mut out, staging)?;
+            0
+        }
+    };
+    out.flush().map_err(|e| write_error(extract, staging, e))?;
+    Ok((hex::encode(out.hasher.finalize()), out.bytes, replaced))
+}
+
+/// What the index of `raw/` says about one body.
+#[derive(Debug, Clone)]
+struct Entry {
+    sha256: String,
+    path: PathBuf,
+    source: String,
+    input: String,
+    period: Option<crate::period::Period>,
+    pulled_at: chrono::DateTime<chrono::Utc>,
+    bytes: u64,
+}
+
+impl Entry {
+    /// Move a fully written staging file to its hash name and index it.
+    fn keep(&self, staging: tempfile::NamedTempFile, raw_dir: &Path) -> Result<(), LandError> {
+        let fail = |path: &Path, cause| LandError::Write {
+            input: self.input.clone(),
+            path: path.to_path_buf(),
+            cause,
+        };
         staging
-            .persist(&path)
-            .map_err(|e| write_error(&extract, &path, e.error))?;
+            .persist(&self.path)
+            .map_err(|e| fail(&self.path, e.error))?;
         let index = raw_dir.join("index.jsonl");
         let entry = serde_json::json!({
-            "sha256": sha256,
-            "file": path.file_name().and_then(|n| n.to_str()),
-            "source": extract.source,
-            "input": extract.input,
-            "period": extract.period.map(|p| p.to_string()),
-            "pulled_at": extract.pulled_at.to_rfc3339(),
-            "bytes": bytes,
+            "sha256": self.sha256,
+            "file": self.path.file_name().and_then(|n| n.to_str()),
+            "source": self.source,
+            "input": self.input,
+            "period": self.period.map(|p| p.to_string()),
+            "pulled_at": self.pulled_at.to_rfc3339(),
+            "bytes": self.bytes,
         });
         let mut file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&index)
-            .map_err(|e| write_error(&extract, &index, e))?;
-        writeln!(file, "{entry}").map_err(|e| write_error(&extract, &index, e))?;
+            .map_err(|e| fail(&index, e))?;
+        writeln!(file, "{entry}").map_err(|e| fail(&index, e))
     }
+}
+
+/// A copy of a large file into `raw/` that runs while the body is checked.
+/// Dropping it waits for it, so that no half copy is left behind.
+#[derive(Debug, Default)]
+struct Copying(Option<std::thread::JoinHandle<Result<(), LandError>>>);
+
+impl Copying {
+    fn wait(&mut self) -> Result<(), LandError> {
+        match self.0.take().map(std::thread::JoinHandle::join) {
+            None => Ok(()),
+            Some(Ok(result)) => result,
+            Some(Err(_)) => Err(LandError::Write {
+                input: String::new(),
+                path: PathBuf::new(),
+                cause: std::io::Error::other("the copy into raw/ stopped unexpectedly"),
+            }),
+        }
+    }
+}
+
+impl Drop for Copying {
+    fn drop(&mut self) {
+        let _ = self.wait();
+    }
+}
+
+fn staging(extract: &Extract, raw_dir: &Path) -> Result<tempfile::NamedTempFile, LandError> {
+    // Write under a temporary name and rename, so a killed or rejected pull
+    // never leaves a body under a hash name (the temporary file is removed
+    // when it is dropped).
+    tempfile::Builder::new()
+        .prefix(".landing-")
+        .suffix(".partial")
+        .tempfile_in(raw_dir)
+        .map_err(|e| write_error(extract, raw_dir, e))
+}
+
+/// Keep the body under `raw_dir/<sha256>.<ext>` (if not already there),
+/// recording where it came from in `raw_dir/index.jsonl`. `salt` turns CPR
+/// numbers into pseudonymous keys; without it a body holding one is
+/// rejected and nothing is kept.
+///
+/// The body is first read once to screen and hash it. If screening changed
+/// nothing, the bytes to keep are the body's own: a file is then copied on a
+/// thread of its own while the caller checks it ([`Landed::finish`] waits
+/// for the copy). Otherwise the screened body is written, and read from
+/// `raw/` from then on.
+pub fn land(raw_dir: &Path, extract: Extract, salt: Option<&str>) -> Result<Landed, LandError> {
+    std::fs::create_dir_all(raw_dir).map_err(|e| write_error(&extract, raw_dir, e))?;
+    if extract.format == Format::InternshipsParquet {
+        privacy::check_parquet(&extract)?;
+    }
+    let before = source_state(&extract);
+    let (sha256, bytes, replaced) = screened(&extract, salt, &mut std::io::sink(), raw_dir)?;
+    let path = raw_dir.join(format!("{sha256}.{}", extract.format.extension()));
+    let new = !path.exists();
+    let entry = Entry {
+        sha256: sha256.clone(),
+        path: path.clone(),
+        source: extract.source.clone(),
+        input: extract.input.clone(),
+        period: extract.period,
+        pulled_at: extract.pulled_at,
+        bytes,
+    };
+    let mut copying = Copying::default();
+    let body = if replaced > 0 {
+        tracing::info!(input = %extract.input, values = replaced, "CPR numbers replaced by pseudonymous keys before landing");
+        if new {
+            let staged = staging(&extract, raw_dir)?;
+            let mut out = BufWriter::with_capacity(1 << 20, staged.as_file());
+            screened(&extract, salt, &mut out, staged.path())?;
+            out.flush()
+                .map_err(|e| write_error(&extract, staged.path(), e))?;
+            drop(out);
+            entry.keep(staged, raw_dir)?;
+        }
+        Body::File(path.clone())
+    } else {
+        if new {
+            let staged = staging(&extract, raw_dir)?;
+            match &extract.body {
+                Body::Bytes(body) => {
+                    std::fs::write(staged.path(), body)
+                        .map_err(|e| write_error(&extract, staged.path(), e))?;
+                    entry.keep(staged, raw_dir)?;
+                }
+                Body::File(source) => {
+                    let (source, raw_dir, entry) =
+                        (source.clone(), raw_dir.to_path_buf(), entry.clone());
+                    copying.0 = Some(std::thread::spawn(move || {
+                        copy_file(&source, staged, &raw_dir, &entry, before)
+                    }));
+                }
+            }
+        }
+        extract.body.clone()
+    };
     Ok(Landed {
-        extract: Extract {
-            body: Body::File(path.clone()),
-            ..extract
-        },
+        extract: Extract { body, ..extract },
         sha256,
         path,
         new,
         bytes,
+        copying: Arc::new(Mutex::new(copying)),
     })
+}
+
+/// A file's length and modification time, to notice a file that changes
+/// while it is being landed.
+fn source_state(extract: &Extract) -> Option<(u64, std::time::SystemTime)> {
+    match &extract.body {
+        Body::File(path) => {
+            let meta = std::fs::metadata(path).ok()?;
+            Some((meta.len(), meta.modified().ok()?))
+        }
+        Body::Bytes(_) => None,
+    }
+}
+
+fn copy_file(
+    source: &Path,
+    mut staged: tempfile::NamedTempFile,
+    raw_dir: &Path,
+    entry: &Entry,
+    before: Option<(u64, std::time::SystemTime)>,
+) -> Result<(), LandError> {
+    let fail = |path: &Path, cause| LandError::Write {
+        input: entry.input.clone(),
+        path: path.to_path_buf(),
+        cause,
+    };
+    let mut from = std::fs::File::open(source).map_err(|e| fail(source, e))?;
+    // Within the kernel where it can (copy_file_range).
+    std::io::copy(&mut from, staged.as_file_mut()).map_err(|e| fail(staged.path(), e))?;
+    let after = std::fs::metadata(source)
+        .ok()
+        .and_then(|m| Some((m.len(), m.modified().ok()?)));
+    if after != before {
+        return Err(fail(
+            source,
+            std::io::Error::other(
+                "the file changed while it was being pulled; pull it again once it is written",
+            ),
+        ));
+    }
+    entry.keep(staged, raw_dir)
+}
+
+impl Landed {
+    /// Wait until the body is kept under `raw/`; a table may refer to it
+    /// only after that.
+    pub fn finish(&self) -> Result<(), LandError> {
+        let mut copying = self
+            .copying
+            .lock()
+            .map_err(|_| write_error(self, &self.path, std::io::Error::other("a copy failed")))?;
+        copying.wait().map_err(|e| match e {
+            LandError::Write { path, cause, .. } if path.as_os_str().is_empty() => {
+                write_error(self, &self.path, cause)
+            }
+            other => other,
+        })
+    }
 }
 
 #[cfg(test)]

@@ -107,6 +107,20 @@ impl From<land::LandError> for Error {
     }
 }
 
+/// Whether the error, or one of its causes, is a closed pipe on output.
+pub fn is_broken_pipe(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(error);
+    while let Some(c) = cause {
+        if let Some(io) = c.downcast_ref::<std::io::Error>()
+            && io.kind() == std::io::ErrorKind::BrokenPipe
+        {
+            return true;
+        }
+        cause = c.source();
+    }
+    false
+}
+
 /// An error and its causes as lines for a person: `error: …`, then one
 /// `caused by: …` per cause, leaving out causes that only repeat the line
 /// before (DataFusion's errors often do).

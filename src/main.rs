@@ -37,6 +37,8 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(cli::run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
+        // `praktik query … | head`: the reader has all it wants.
+        Err(error) if praktik::is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("{}", praktik::describe_error(&error));
             ExitCode::from(error.exit_code())

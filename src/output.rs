@@ -39,8 +39,46 @@ impl FromStr for QueryFormat {
     }
 }
 
-/// Write `batches` to `out` in `format`.
+/// Notes a closed pipe, which Arrow's writers report only as text.
+struct Watched<'a> {
+    inner: &'a mut dyn Write,
+    closed: bool,
+}
+
+impl Write for Watched<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.inner.write(buf).inspect_err(|e| {
+            self.closed |= e.kind() == std::io::ErrorKind::BrokenPipe;
+        })
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush().inspect_err(|e| {
+            self.closed |= e.kind() == std::io::ErrorKind::BrokenPipe;
+        })
+    }
+}
+
+/// Write `batches` to `out` in `format`. A reader that closed the pipe
+/// early (`| head`) gives an [`std::io::ErrorKind::BrokenPipe`] error.
 pub fn write(
+    batches: &[RecordBatch],
+    format: QueryFormat,
+    out: &mut dyn Write,
+) -> Result<(), OutputError> {
+    let mut watched = Watched {
+        inner: out,
+        closed: false,
+    };
+    write_to(batches, format, &mut watched).map_err(|e| {
+        if watched.closed {
+            OutputError::Io(std::io::ErrorKind::BrokenPipe.into())
+        } else {
+            e
+        }
+    })
+}
+
+fn write_to(
     batches: &[RecordBatch],
     format: QueryFormat,
     out: &mut dyn Write,

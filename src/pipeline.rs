@@ -185,6 +185,10 @@ pub async fn pull(config: &Config, source: &Source, wanted: &Wanted) -> Result<P
         info!(input = %extract.input, table, rows = written.rows, "checked and written");
         periods.extend(written.periods);
     }
+    // Every body is kept under raw/ before a table refers to it.
+    for kept in &landed {
+        kept.finish()?;
+    }
     unchanged.sort();
     unchanged.dedup();
     let mut commits = Vec::new();

@@ -21,73 +21,95 @@ fn rejected(extract: &Extract, place: String) -> ValidateError {
     }
 }
 
-/// Runs of digits and dashes in one line that look like CPR numbers. Digits
+/// Runs of digits and dashes in `text` that look like CPR numbers. Digits
 /// and dashes are ASCII in UTF-8 and Windows-1252 alike, so the bytes are
-/// scanned as they are, without decoding.
-fn cpr_runs(line: &[u8]) -> Vec<std::ops::Range<usize>> {
+/// scanned as they are, without decoding. `text` ends at a line end, so no
+/// run continues past it.
+fn cpr_runs(text: &[u8]) -> Vec<std::ops::Range<usize>> {
     let mut found = Vec::new();
-    let mut start = None;
-    for (i, byte) in line.iter().chain(std::iter::once(&b'\n')).enumerate() {
-        if byte.is_ascii_digit() || *byte == b'-' {
-            start.get_or_insert(i);
-            continue;
+    let mut run = 0;
+    let mut check = |end: usize, run: usize| {
+        if (run == 10 || run == 11) && looks_like_cpr(&text[end - run..end]) {
+            found.push(end - run..end);
         }
-        if let Some(s) = start.take()
-            && std::str::from_utf8(&line[s..i]).is_ok_and(looks_like_cpr)
-        {
-            found.push(s..i);
+    };
+    for (i, byte) in text.iter().enumerate() {
+        if byte.is_ascii_digit() || *byte == b'-' {
+            run += 1;
+        } else {
+            check(i, run);
+            run = 0;
         }
     }
+    check(text.len(), run);
     found
 }
 
-/// Copy a text body line by line to `out`, with every CPR-like value
-/// replaced by its pseudonymous key.
+/// Copy a text body to `out`, whole lines at a time, with every CPR-like
+/// value replaced by its pseudonymous key; how many were replaced.
 pub fn screen_text(
     extract: &Extract,
     salt: Option<&str>,
     input: &mut dyn BufRead,
     out: &mut dyn Write,
     staging: &Path,
-) -> Result<(), LandError> {
-    let mut line = Vec::with_capacity(4096);
-    let mut number = 0usize;
+) -> Result<usize, LandError> {
+    let write = |out: &mut dyn Write, bytes: &[u8]| {
+        out.write_all(bytes)
+            .map_err(|cause| write_error(extract, staging, cause))
+    };
+    let mut lines_before = 0usize;
     let mut replaced = 0usize;
+    // A line longer than the reader's buffer is gathered here.
+    let mut long = Vec::new();
     loop {
-        line.clear();
-        let read = input
-            .read_until(b'\n', &mut line)
+        let buffer = input
+            .fill_buf()
             .map_err(|cause| read_error(extract, cause))?;
-        if read == 0 {
+        if buffer.is_empty() {
             break;
         }
-        number += 1;
-        let runs = cpr_runs(&line);
-        let write = |out: &mut dyn Write, bytes: &[u8]| {
-            out.write_all(bytes)
-                .map_err(|cause| write_error(extract, staging, cause))
+        // The whole lines in the buffer; a last line without its end is
+        // gathered whole first.
+        let (chunk, gathered): (&[u8], bool) = match buffer.iter().rposition(|b| *b == b'\n') {
+            Some(last) => (&buffer[..=last], false),
+            None => {
+                long.clear();
+                input
+                    .read_until(b'\n', &mut long)
+                    .map_err(|cause| read_error(extract, cause))?;
+                (&long, true)
+            }
         };
+        let taken = chunk.len();
+        let runs = cpr_runs(chunk);
         if runs.is_empty() {
-            write(out, &line)?;
-            continue;
+            write(out, chunk)?;
+        } else {
+            let salt = salt.filter(|s| !s.is_empty()).ok_or_else(|| {
+                let line = lines_before + 1 + newlines(&chunk[..runs[0].start]);
+                rejected(extract, format!("line {line}"))
+            })?;
+            let mut copied = 0;
+            for range in runs {
+                write(out, &chunk[copied..range.start])?;
+                let cpr = String::from_utf8_lossy(&chunk[range.clone()]);
+                write(out, pseudonym(salt, &cpr).as_bytes())?;
+                copied = range.end;
+                replaced += 1;
+            }
+            write(out, &chunk[copied..])?;
         }
-        let salt = salt
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| rejected(extract, format!("line {number}")))?;
-        let mut copied = 0;
-        for range in runs {
-            write(out, &line[copied..range.start])?;
-            let cpr = String::from_utf8_lossy(&line[range.clone()]);
-            write(out, pseudonym(salt, &cpr).as_bytes())?;
-            copied = range.end;
-            replaced += 1;
+        lines_before += newlines(chunk);
+        if !gathered {
+            input.consume(taken);
         }
-        write(out, &line[copied..])?;
     }
-    if replaced > 0 {
-        tracing::info!(input = %extract.input, values = replaced, "CPR numbers replaced by pseudonymous keys before landing");
-    }
-    Ok(())
+    Ok(replaced)
+}
+
+fn newlines(bytes: &[u8]) -> usize {
+    bytes.iter().filter(|b| **b == b'\n').count()
 }
 
 /// A Parquet file is not rewritten: one holding a CPR-like value is rejected.

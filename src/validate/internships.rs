@@ -4,7 +4,7 @@
 //! stored (the landing screen replaced it, and a value that still looks like
 //! one becomes an HMAC-SHA-256 with the secret salt, or rejects the extract).
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::ops::ControlFlow;
 use std::sync::Arc;
 
@@ -16,7 +16,7 @@ use sha2::Sha256;
 
 use super::ValidateError;
 use super::person_rows::{COLUMNS, Cells, Flow, Place, for_each_row};
-use crate::area::{AreaKind, Areas};
+use crate::area::{Area, AreaKind, Areas};
 use crate::benefit::BenefitGroup;
 use crate::internship::{InternshipType, Status};
 use crate::land::Landed;
@@ -37,8 +37,8 @@ pub struct Summary {
 }
 
 /// Ten digits, with or without a dash after the sixth, whose first six are a date.
-pub fn looks_like_cpr(text: &str) -> bool {
-    let bytes = text.as_bytes();
+pub fn looks_like_cpr(text: impl AsRef<[u8]>) -> bool {
+    let bytes = text.as_ref();
     let digits: [u8; 10] = match bytes.len() {
         10 => match bytes.try_into() {
             Ok(d) => d,
@@ -86,8 +86,50 @@ fn date(text: &str) -> Option<NaiveDate> {
     NaiveDate::from_ymd_opt(year as i32, month, day)
 }
 
+/// Hours per week, `18,5` or `18.5`, between 0 and 80.
+fn hours(text: &str) -> Option<f64> {
+    // A decimal comma becomes a point in a buffer on the stack.
+    let mut buffer = [0u8; 24];
+    let bytes = text.as_bytes();
+    let copy = buffer.get_mut(..bytes.len())?;
+    for (to, from) in copy.iter_mut().zip(bytes) {
+        *to = if *from == b',' { b'.' } else { *from };
+    }
+    std::str::from_utf8(copy)
+        .ok()?
+        .parse::<f64>()
+        .ok()
+        .filter(|h| (0.0..=80.0).contains(h))
+}
+
 fn days(d: NaiveDate) -> i32 {
     (d - NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default()).num_days() as i32
+}
+
+/// Parsed values by their text: a column such as the benefit group holds a
+/// handful of distinct values, so each is parsed once.
+struct Memo<T> {
+    seen: HashMap<Box<str>, T, ahash::RandomState>,
+}
+
+impl<T: Copy> Memo<T> {
+    fn new() -> Memo<T> {
+        Memo {
+            seen: HashMap::default(),
+        }
+    }
+
+    fn get<E>(&mut self, text: &str, parse: impl FnOnce(&str) -> Result<T, E>) -> Result<T, E> {
+        if let Some(value) = self.seen.get(text) {
+            return Ok(*value);
+        }
+        let value = parse(text)?;
+        // Bounded: a column of many distinct values is parsed every time.
+        if self.seen.len() < 4096 {
+            self.seen.insert(text.into(), value);
+        }
+        Ok(value)
+    }
 }
 
 /// The `internships` columns being filled for the next batch.
@@ -104,6 +146,9 @@ struct Builders {
     hours: Float64Builder,
     status: [StringBuilder; 3],
     rows: usize,
+    /// The provenance columns of a full batch, the same in every row; a
+    /// batch takes a slice of them.
+    provenance: Option<[ArrayRef; 3]>,
 }
 
 impl Builders {
@@ -122,6 +167,7 @@ impl Builders {
             hours: Float64Builder::with_capacity(BATCH_ROWS),
             status: std::array::from_fn(|_| text()),
             rows: 0,
+            provenance: None,
         }
     }
 
@@ -143,7 +189,10 @@ impl Builders {
             Arc::new(s6.finish()),
             Arc::new(s12.finish()),
         ];
-        columns.extend(super::provenance_columns(extract, rows));
+        let provenance = self
+            .provenance
+            .get_or_insert_with(|| super::provenance_columns(extract, BATCH_ROWS));
+        columns.extend(provenance.iter().map(|c| c.slice(0, rows)));
         RecordBatch::try_new(schema::internships(), columns).map_err(|e| ValidateError::Shape {
             input: extract.input.clone(),
             expected: format!("rows for the internships table ({e})"),
@@ -157,10 +206,15 @@ struct Checker<'a> {
     salt: Option<&'a str>,
     as_of: NaiveDate,
     areas: &'static Areas,
-    /// 64-bit hashes of the ids seen; a repeated hash is confirmed against
-    /// the ids themselves before it counts as a duplicate.
-    seen: HashSet<u64, ahash::RandomState>,
-    ids: ahash::RandomState,
+    /// A 64-bit hash of every id, in row order; sorted at the end, a
+    /// repeated hash is confirmed against the ids themselves. (A hash set
+    /// would find repeats at once, but at millions of rows each insert is a
+    /// cache miss; appending and one sort are several times cheaper.)
+    id_hashes: Vec<u64>,
+    municipalities: Memo<&'static Area>,
+    groups: Memo<BenefitGroup>,
+    kinds: Memo<InternshipType>,
+    statuses: Memo<Status>,
     labels: BTreeMap<Period, String>,
     summary: Summary,
     builders: Builders,
@@ -190,16 +244,7 @@ impl Checker<'_> {
                 });
             }
         }
-        if !self.seen.insert(self.ids.hash_one(id))
-            && let Some(first) = first_place_of(self.extract, id, place)?
-        {
-            return Err(ValidateError::DuplicateId {
-                input: input.into(),
-                place: place.to_string(),
-                first_place: first.to_string(),
-                id: id.into(),
-            });
-        }
+        self.id_hashes.push(ID_HASH.hash_one(id));
         let person = cells[1];
         let pseudonymous;
         let person = if looks_like_cpr(person) {
@@ -219,17 +264,24 @@ impl Checker<'_> {
         } else {
             person
         };
+        let areas = self.areas;
         let municipality = self
-            .areas
-            .find(cells[2])
-            .filter(|a| a.kind == AreaKind::Kommune)
-            .ok_or_else(|| bad(2, "a municipality code such as 101, or its name".into()))?;
-        let group: BenefitGroup = cells[3]
-            .parse()
-            .map_err(|e: crate::benefit::UnknownBenefitGroup| bad(3, e.to_string()))?;
-        let kind: InternshipType = cells[4]
-            .parse()
-            .map_err(|e: crate::internship::NotOneOf| bad(4, e.to_string()))?;
+            .municipalities
+            .get(cells[2], |text| {
+                areas
+                    .find(text)
+                    .filter(|a| a.kind == AreaKind::Kommune)
+                    .ok_or(())
+            })
+            .map_err(|()| bad(2, "a municipality code such as 101, or its name".into()))?;
+        let group = self
+            .groups
+            .get(cells[3], str::parse::<BenefitGroup>)
+            .map_err(|e| bad(3, e.to_string()))?;
+        let kind = self
+            .kinds
+            .get(cells[4], str::parse::<InternshipType>)
+            .map_err(|e| bad(4, e.to_string()))?;
         let start = date(cells[5])
             .ok_or_else(|| bad(5, "a date such as 2024-05-31 or 31-05-2024".into()))?;
         let end = date(cells[6])
@@ -252,24 +304,12 @@ impl Checker<'_> {
         }
         let hours = match cells[8] {
             "" => None,
-            text => {
-                let parsed = if text.contains(',') {
-                    text.replace(',', ".").parse::<f64>()
-                } else {
-                    text.parse::<f64>()
-                };
-                Some(
-                    parsed
-                        .ok()
-                        .filter(|h| (0.0..=80.0).contains(h))
-                        .ok_or_else(|| {
-                            bad(
-                                8,
-                                "hours per week between 0 and 80, such as 15 or 18,5".into(),
-                            )
-                        })?,
+            text => Some(hours(text).ok_or_else(|| {
+                bad(
+                    8,
+                    "hours per week between 0 and 80, such as 15 or 18,5".into(),
                 )
-            }
+            })?),
         };
         let mut status: [Option<&'static str>; 3] = [None; 3];
         for (k, months) in [3u32, 6, 12].into_iter().enumerate() {
@@ -286,9 +326,10 @@ impl Checker<'_> {
                     ),
                 ));
             }
-            let value: Status = cells[i]
-                .parse()
-                .map_err(|e: crate::internship::NotOneOf| bad(i, e.to_string()))?;
+            let value = self
+                .statuses
+                .get(cells[i], str::parse::<Status>)
+                .map_err(|e| bad(i, e.to_string()))?;
             status[k] = Some(value.code());
         }
 
@@ -318,25 +359,55 @@ impl Checker<'_> {
     }
 }
 
-/// Where `id` first appears before `place`, reading the extract again; `None`
-/// when it does not (two ids whose hashes met).
-fn first_place_of(
-    extract: &Landed,
-    id: &str,
-    place: Place,
-) -> Result<Option<Place>, ValidateError> {
+/// Ids hash alike in every run, so that a rare pair of ids whose hashes meet
+/// is reproducible.
+const ID_HASH: ahash::RandomState = ahash::RandomState::with_seeds(1, 2, 3, 4);
+
+/// The first id that appears twice, if any: the hashes of all ids are
+/// sorted to find repeated hashes, and the rows holding those are read again
+/// to compare the ids themselves.
+fn check_unique_ids(extract: &Landed, mut hashes: Vec<u64>) -> Result<(), ValidateError> {
+    hashes.sort_unstable();
+    let mut repeated: HashSet<u64> = hashes
+        .windows(2)
+        .filter(|pair| pair[0] == pair[1])
+        .map(|pair| pair[0])
+        .collect();
+    drop(hashes);
+    if repeated.is_empty() {
+        return Ok(());
+    }
+    let mut first: HashMap<String, Place> = HashMap::new();
     let mut found = None;
-    for_each_row(extract, &mut |at, cells| {
-        if at == place {
+    for_each_row(extract, &mut |place, cells| {
+        let id = cells[0];
+        if !repeated.contains(&ID_HASH.hash_one(id)) {
+            return Ok(ControlFlow::Continue(()));
+        }
+        if let Some(earlier) = first.get(id) {
+            found = Some((place, *earlier, id.to_string()));
             return Ok(ControlFlow::Break(()));
         }
-        if cells[0] == id {
-            found = Some(at);
-            return Ok(ControlFlow::Break(()));
-        }
+        first.insert(id.to_string(), place);
         Ok(ControlFlow::Continue(()))
     })?;
-    Ok(found)
+    repeated.clear();
+    match found {
+        Some((place, first_place, id)) => Err(ValidateError::DuplicateId {
+            input: extract.input.clone(),
+            place: place.to_string(),
+            first_place: first_place.to_string(),
+            id,
+        }),
+        // Different ids whose hashes met.
+        None => Ok(()),
+    }
+}
+
+/// About how many rows a body holds (a row of a case system's export is
+/// seldom under 100 bytes), so that the id set is sized once.
+fn expected_rows(extract: &Landed) -> usize {
+    (extract.bytes / 128).min(1 << 26) as usize
 }
 
 /// Check a person-level extract as it streams, handing `emit` a batch of
@@ -353,8 +424,11 @@ pub fn validate(
         salt,
         as_of: extract.pulled_at.date_naive(),
         areas: Areas::builtin(),
-        seen: HashSet::default(),
-        ids: ahash::RandomState::with_seeds(1, 2, 3, 4),
+        id_hashes: Vec::with_capacity(expected_rows(extract)),
+        municipalities: Memo::new(),
+        groups: Memo::new(),
+        kinds: Memo::new(),
+        statuses: Memo::new(),
         labels: BTreeMap::new(),
         summary: Summary::default(),
         builders: Builders::new(),
@@ -376,7 +450,11 @@ pub fn validate(
             input: extract.input.clone(),
         });
     }
-    if !stopped && checker.builders.rows > 0 {
+    if stopped {
+        return Ok(checker.summary);
+    }
+    check_unique_ids(extract, std::mem::take(&mut checker.id_hashes))?;
+    if checker.builders.rows > 0 {
         let batch = checker.builders.finish(extract)?;
         let _ = emit(batch);
     }
@@ -410,6 +488,17 @@ mod tests {
             pseudonym("salt", "0101901234"),
             pseudonym("other", "0101901234")
         );
+    }
+
+    #[test]
+    fn hours_with_a_comma_or_a_point() {
+        assert_eq!(hours("18,5"), Some(18.5));
+        assert_eq!(hours("18.5"), Some(18.5));
+        assert_eq!(hours("37"), Some(37.0));
+        assert_eq!(hours("0,1"), "0.1".parse().ok());
+        for bad in ["80,5", "-1", "x", "1,2,3", "123456789012345678901234567"] {
+            assert_eq!(hours(bad), None, "{bad}");
+        }
     }
 
     #[test]

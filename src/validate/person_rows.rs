@@ -253,12 +253,29 @@ fn csv_rows(
     let mut record = csv::ByteRecord::new();
     while reader.read_byte_record(&mut record).map_err(csv_error)? {
         let line = record.position().map_or(0, |p| p.line());
-        let cells: [Cow<'_, str>; 12] = std::array::from_fn(|i| {
-            index[i]
-                .and_then(|p| record.get(p))
-                .map_or(Cow::Borrowed(""), text)
-        });
-        if each(Place::Line(line), &cells.each_ref().map(|c| c.trim()))?.is_break() {
+        // One UTF-8 check for the whole record (its fields lie end to end,
+        // split at ASCII delimiters); Windows-1252 field by field only when
+        // it fails.
+        let flow = match std::str::from_utf8(record.as_slice()) {
+            Ok(all) => {
+                let cells: Cells<'_> = std::array::from_fn(|i| {
+                    index[i]
+                        .and_then(|p| record.range(p))
+                        .and_then(|r| all.get(r))
+                        .map_or("", str::trim)
+                });
+                each(Place::Line(line), &cells)?
+            }
+            Err(_) => {
+                let cells: [Cow<'_, str>; 12] = std::array::from_fn(|i| {
+                    index[i]
+                        .and_then(|p| record.get(p))
+                        .map_or(Cow::Borrowed(""), text)
+                });
+                each(Place::Line(line), &cells.each_ref().map(|c| c.trim()))?
+            }
+        };
+        if flow.is_break() {
             break;
         }
     }

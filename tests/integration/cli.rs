@@ -318,3 +318,27 @@ fn the_sql_shell_runs_statements_from_stdin_and_survives_errors() {
     );
     assert!(!stdout.contains("| 3 "), "\\q ended the shell");
 }
+
+#[test]
+fn a_reader_that_stops_early_is_no_error() {
+    use std::io::BufRead;
+    let work = Workdir::new();
+    work.ok(&["pull"]);
+    // As `praktik query … | head -1`: read one line, close the pipe.
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("praktik"))
+        .current_dir(work.path())
+        .args(["query", "SELECT * FROM outcomes", "--format", "csv"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.starts_with("period,"), "{first}");
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{:?}: {stderr}", output.status);
+    assert!(!stderr.contains("error"), "{stderr}");
+}
