@@ -143,6 +143,50 @@ fn screened(
     Ok((hex::encode(out.hasher.finalize()), out.bytes, replaced))
 }
 
+/// The first read of a body: its SHA-256 and length as it will be kept, and
+/// how many CPR numbers screening replaces. A text file is scanned and
+/// hashed on two threads at once; only if the scan replaces something is
+/// the screened text hashed again.
+fn first_read(
+    extract: &Extract,
+    salt: Option<&str>,
+    raw_dir: &Path,
+) -> Result<(String, u64, usize), LandError> {
+    let text = matches!(
+        extract.format,
+        Format::InternshipsCsv | Format::InternshipsJsonl
+    );
+    let Body::File(path) = &extract.body else {
+        return screened(extract, salt, &mut std::io::sink(), raw_dir);
+    };
+    if !text {
+        return screened(extract, salt, &mut std::io::sink(), raw_dir);
+    }
+    let file = path.clone();
+    let hashing = std::thread::spawn(move || -> std::io::Result<(String, u64)> {
+        let mut out = Hashing {
+            inner: std::io::sink(),
+            hasher: Sha256::new(),
+            bytes: 0,
+        };
+        std::io::copy(&mut std::fs::File::open(file)?, &mut out)?;
+        Ok((hex::encode(out.hasher.finalize()), out.bytes))
+    });
+    let mut input = extract
+        .reader()
+        .map_err(|cause| read_error(extract, cause))?;
+    let replaced = privacy::screen_text(extract, salt, &mut input, &mut std::io::sink(), raw_dir);
+    let hashed = hashing
+        .join()
+        .unwrap_or_else(|_| Err(std::io::Error::other("the hashing thread stopped")));
+    let replaced = replaced?;
+    if replaced > 0 {
+        return screened(extract, salt, &mut std::io::sink(), raw_dir);
+    }
+    let (sha256, bytes) = hashed.map_err(|cause| read_error(extract, cause))?;
+    Ok((sha256, bytes, 0))
+}
+
 /// What the index of `raw/` says about one body.
 #[derive(Debug, Clone)]
 struct Entry {
@@ -237,7 +281,7 @@ pub fn land(raw_dir: &Path, extract: Extract, salt: Option<&str>) -> Result<Land
         privacy::check_parquet(&extract)?;
     }
     let before = source_state(&extract);
-    let (sha256, bytes, replaced) = screened(&extract, salt, &mut std::io::sink(), raw_dir)?;
+    let (sha256, bytes, replaced) = first_read(&extract, salt, raw_dir)?;
     let path = raw_dir.join(format!("{sha256}.{}", extract.format.extension()));
     let new = !path.exists();
     let entry = Entry {

@@ -26,22 +26,33 @@ fn rejected(extract: &Extract, place: String) -> ValidateError {
 /// scanned as they are, without decoding. `text` ends at a line end, so no
 /// run continues past it.
 fn cpr_runs(text: &[u8]) -> Vec<std::ops::Range<usize>> {
+    let in_run = |b: &u8| b.is_ascii_digit() || *b == b'-';
     let mut found = Vec::new();
-    let mut run = 0;
-    let mut check = |end: usize, run: usize| {
-        if (run == 10 || run == 11) && looks_like_cpr(&text[end - run..end]) {
-            found.push(end - run..end);
+    // Invariant: no run that could be a CPR number starts before `i`, and
+    // the byte before `i` is not in a run still to be looked at.
+    let mut i = 0;
+    while i + 10 <= text.len() {
+        // A run of ten or more starting in i..=i+9 covers i+9: if that byte
+        // is not a digit or dash, skip all ten at once.
+        if !in_run(&text[i + 9]) {
+            i += 10;
+            continue;
         }
-    };
-    for (i, byte) in text.iter().enumerate() {
-        if byte.is_ascii_digit() || *byte == b'-' {
-            run += 1;
-        } else {
-            check(i, run);
-            run = 0;
+        let start = i + text[i..i + 9]
+            .iter()
+            .rposition(|b| !in_run(b))
+            .map_or(0, |p| p + 1);
+        let end = i
+            + 9
+            + text[i + 9..]
+                .iter()
+                .position(|b| !in_run(b))
+                .unwrap_or(text.len() - i - 9);
+        if matches!(end - start, 10 | 11) && looks_like_cpr(&text[start..end]) {
+            found.push(start..end);
         }
+        i = end + 1;
     }
-    check(text.len(), run);
     found
 }
 
@@ -164,5 +175,23 @@ mod tests {
         assert_eq!(&line[runs[0].clone()], b"010190-1234");
         assert_eq!(&line[runs[1].clone()], b"0101901234");
         assert!(cpr_runs(b"P-000123;2024-05-31;12345678901\n").is_empty());
+        // At the very start and end, next to letters, and runs too long.
+        assert_eq!(cpr_runs(b"0101901234").len(), 1);
+        assert_eq!(cpr_runs(b"x0101901234").len(), 1);
+        assert_eq!(cpr_runs(b"ab;010190-1234").len(), 1);
+        assert!(cpr_runs(b"101019012345;1-0101901234").is_empty());
+        // The skipping scan finds what a byte-by-byte scan finds.
+        let text = b"K001;010190-1234;101;x;31-05-2024;0101901234\nK002;P1;2412851111;1;18,5\n";
+        let slow: Vec<_> = (0..text.len())
+            .flat_map(|s| [s + 10, s + 11].map(move |e| s..e))
+            .filter(|r| r.end <= text.len())
+            .filter(|r| {
+                r.start == 0 || !text[r.start - 1].is_ascii_digit() && text[r.start - 1] != b'-'
+            })
+            .filter(|r| r.end == text.len() || !text[r.end].is_ascii_digit() && text[r.end] != b'-')
+            .filter(|r| looks_like_cpr(&text[r.clone()]))
+            .collect();
+        assert_eq!(cpr_runs(text), slow);
+        assert_eq!(slow.len(), 3);
     }
 }

@@ -12,6 +12,9 @@ use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
 use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
 use deltalake::kernel::{Action, StructType};
 use deltalake::operations::create::CreateBuilder;
+use deltalake::parquet::basic::Compression;
+use deltalake::parquet::file::properties::WriterProperties;
+use deltalake::parquet::schema::types::ColumnPath;
 use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::writer::{DeltaWriter, RecordBatchWriter};
 use deltalake::{DeltaTable, DeltaTableBuilder};
@@ -202,7 +205,8 @@ impl Store {
             Some(vec![PERIOD.to_string()]),
             None,
         )
-        .map_err(write_err)?;
+        .map_err(write_err)?
+        .with_writer_properties(writer_properties());
         Ok(TableWrite {
             table,
             url,
@@ -253,6 +257,16 @@ impl Store {
             })
             .collect())
     }
+}
+
+/// Parquet settings: Snappy, and no dictionary for the columns whose values
+/// are (nearly) all different, where building one is wasted work.
+fn writer_properties() -> WriterProperties {
+    let mut builder = WriterProperties::builder().set_compression(Compression::SNAPPY);
+    for column in ["internship_id", "person_key"] {
+        builder = builder.set_column_dictionary_enabled(ColumnPath::from(column), false);
+    }
+    builder.build()
 }
 
 /// Every file under a table's folder except its log, so that a write that
