@@ -69,7 +69,8 @@ pub fn screen_text(
         out.write_all(bytes)
             .map_err(|cause| write_error(extract, staging, cause))
     };
-    let mut lines_before = 0usize;
+    // Bytes before the chunk; a line number is counted only for an error.
+    let mut offset = 0usize;
     let mut replaced = 0usize;
     // A line longer than the reader's buffer is gathered here.
     let mut long = Vec::new();
@@ -98,7 +99,7 @@ pub fn screen_text(
             write(out, chunk)?;
         } else {
             let salt = salt.filter(|s| !s.is_empty()).ok_or_else(|| {
-                let line = lines_before + 1 + newlines(&chunk[..runs[0].start]);
+                let line = line_at(extract, offset + runs[0].start);
                 rejected(extract, format!("line {line}"))
             })?;
             let mut copied = 0;
@@ -111,7 +112,7 @@ pub fn screen_text(
             }
             write(out, &chunk[copied..])?;
         }
-        lines_before += newlines(chunk);
+        offset += taken;
         if !gathered {
             input.consume(taken);
         }
@@ -119,8 +120,17 @@ pub fn screen_text(
     Ok(replaced)
 }
 
-fn newlines(bytes: &[u8]) -> usize {
-    bytes.iter().filter(|b| **b == b'\n').count()
+/// The line number of byte `offset` of the body, read again from the start.
+fn line_at(extract: &Extract, offset: usize) -> String {
+    use std::io::Read;
+    let mut before = Vec::with_capacity(offset);
+    match extract.reader() {
+        Ok(reader) => match reader.take(offset as u64).read_to_end(&mut before) {
+            Ok(_) => (1 + before.iter().filter(|b| **b == b'\n').count()).to_string(),
+            Err(_) => "?".into(),
+        },
+        Err(_) => "?".into(),
+    }
 }
 
 /// A Parquet file is not rewritten: one holding a CPR-like value is rejected.
