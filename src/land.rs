@@ -169,7 +169,8 @@ fn first_read(
             hasher: Sha256::new(),
             bytes: 0,
         };
-        std::io::copy(&mut std::fs::File::open(file)?, &mut out)?;
+        let mut file = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(file)?);
+        std::io::copy(&mut file, &mut out)?;
         Ok((hex::encode(out.hasher.finalize()), out.bytes))
     });
     let mut input = extract
