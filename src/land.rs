@@ -236,15 +236,12 @@ impl Entry {
 struct Copying(Option<std::thread::JoinHandle<Result<(), LandError>>>);
 
 impl Copying {
-    fn wait(&mut self) -> Result<(), LandError> {
+    /// Wait for the copy; `None` if it panicked.
+    fn wait(&mut self) -> Option<Result<(), LandError>> {
         match self.0.take().map(std::thread::JoinHandle::join) {
-            None => Ok(()),
-            Some(Ok(result)) => result,
-            Some(Err(_)) => Err(LandError::Write {
-                input: String::new(),
-                path: PathBuf::new(),
-                cause: std::io::Error::other("the copy into raw/ stopped unexpectedly"),
-            }),
+            None => Some(Ok(())),
+            Some(Ok(result)) => Some(result),
+            Some(Err(_)) => None,
         }
     }
 }
@@ -382,16 +379,15 @@ impl Landed {
     /// Wait until the body is kept under `raw/`; a table may refer to it
     /// only after that.
     pub fn finish(&self) -> Result<(), LandError> {
-        let mut copying = self
-            .copying
-            .lock()
-            .map_err(|_| write_error(self, &self.path, std::io::Error::other("a copy failed")))?;
-        copying.wait().map_err(|e| match e {
-            LandError::Write { path, cause, .. } if path.as_os_str().is_empty() => {
-                write_error(self, &self.path, cause)
-            }
-            other => other,
-        })
+        let stopped = || {
+            write_error(
+                self,
+                &self.path,
+                std::io::Error::other("the copy into raw/ stopped unexpectedly"),
+            )
+        };
+        let mut copying = self.copying.lock().map_err(|_| stopped())?;
+        copying.wait().unwrap_or_else(|| Err(stopped()))
     }
 }
 
@@ -428,5 +424,50 @@ mod tests {
             .map(|e| e.file_name())
             .collect();
         assert_eq!(names.len(), 2, "no staging file is left: {names:?}");
+    }
+
+    #[test]
+    fn a_file_is_copied_alongside_and_a_cpr_is_replaced_before_it_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let raw = dir.path().join("raw");
+        let source = dir.path().join("people.csv");
+        let clean = "Praktik_id;Person\nK1;P1\nK2;P2\n";
+        std::fs::write(&source, clean).unwrap();
+        let from_file = |format| {
+            Extract::with_body(
+                "file",
+                "people.csv".into(),
+                format,
+                Body::File(source.clone()),
+                None,
+            )
+        };
+        let landed = land(&raw, from_file(Format::InternshipsCsv), None).unwrap();
+        landed.finish().unwrap();
+        assert!(landed.new);
+        assert_eq!(std::fs::read_to_string(&landed.path).unwrap(), clean);
+        assert_eq!(landed.sha256, hex::encode(Sha256::digest(clean)));
+        // Nothing replaced: the checker reads the file where it is.
+        assert!(matches!(&landed.body, Body::File(p) if *p == source));
+
+        std::fs::write(&source, "Praktik_id;Person\nK1;010190-1234\n").unwrap();
+        let rejected = land(&raw, from_file(Format::InternshipsCsv), None);
+        assert!(
+            matches!(rejected, Err(LandError::Rejected(_))),
+            "{rejected:?}"
+        );
+        let landed = land(&raw, from_file(Format::InternshipsCsv), Some("salt")).unwrap();
+        landed.finish().unwrap();
+        let kept = std::fs::read_to_string(&landed.path).unwrap();
+        assert!(!kept.contains("010190"), "{kept}");
+        assert_eq!(landed.sha256, hex::encode(Sha256::digest(&kept)));
+        // Replaced: the checker reads the screened copy.
+        assert!(matches!(&landed.body, Body::File(p) if *p == landed.path));
+        let staging: Vec<_> = std::fs::read_dir(&raw)
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".partial"))
+            .collect();
+        assert!(staging.is_empty());
     }
 }
