@@ -130,14 +130,11 @@ fn screened(
     let mut input = extract
         .reader()
         .map_err(|cause| read_error(extract, cause))?;
-    let replaced = match extract.format {
-        Format::InternshipsCsv | Format::InternshipsJsonl => {
-            privacy::screen_text(extract, salt, &mut input, &mut out, staging)?
-        }
-        _ => {
-            copy(extract, &mut input, &mut out, staging)?;
-            0
-        }
+    let replaced = if extract.format.is_screened_text() {
+        privacy::screen_text(extract, salt, &mut input, &mut out, staging)?
+    } else {
+        copy(extract, &mut input, &mut out, staging)?;
+        0
     };
     out.flush().map_err(|e| write_error(extract, staging, e))?;
     Ok((hex::encode(out.hasher.finalize()), out.bytes, replaced))
@@ -152,16 +149,10 @@ fn first_read(
     salt: Option<&str>,
     raw_dir: &Path,
 ) -> Result<(String, u64, usize), LandError> {
-    let text = matches!(
-        extract.format,
-        Format::InternshipsCsv | Format::InternshipsJsonl
-    );
-    let Body::File(path) = &extract.body else {
-        return screened(extract, salt, &mut std::io::sink(), raw_dir);
+    let path = match &extract.body {
+        Body::File(path) if extract.format.is_screened_text() => path,
+        _ => return screened(extract, salt, &mut std::io::sink(), raw_dir),
     };
-    if !text {
-        return screened(extract, salt, &mut std::io::sink(), raw_dir);
-    }
     let file = path.clone();
     let hashing = std::thread::spawn(move || -> std::io::Result<(String, u64)> {
         let mut out = Hashing {

@@ -10,7 +10,7 @@ use crate::extract::Extract;
 use crate::land::{LandError, read_error, write_error};
 use crate::validate::ValidateError;
 use crate::validate::internships::{SALT_ENV, looks_like_cpr, pseudonym};
-use crate::validate::person_rows::parquet_reader;
+use crate::validate::person_rows::{parquet_reader, unreadable_parquet};
 
 fn rejected(extract: &Extract, place: String) -> ValidateError {
     ValidateError::Cpr {
@@ -139,10 +139,7 @@ pub fn check_parquet(extract: &Extract) -> Result<(), ValidateError> {
     use datafusion::arrow::compute::cast;
     use datafusion::arrow::datatypes::DataType;
 
-    let bad = |detail: String| ValidateError::Shape {
-        input: extract.input.clone(),
-        expected: format!("a readable Parquet file ({detail})"),
-    };
+    let bad = |detail: String| unreadable_parquet(extract, detail);
     let mut row = 0usize;
     for batch in parquet_reader(extract).map_err(bad)? {
         let batch = batch.map_err(|e| bad(e.to_string()))?;

@@ -191,10 +191,7 @@ impl Store {
     /// [`TableWrite::commit`]. A write that is dropped before it commits
     /// removes what it wrote, so the table stays as it was.
     pub async fn begin_write(&self, table: &'static str) -> Result<TableWrite, StoreError> {
-        let write_err = |cause| StoreError::Stage {
-            table: table.into(),
-            cause: Box::new(cause),
-        };
+        let write_err = |cause| stage_error(table, cause);
         let url = self.url(table)?;
         let path = self.table_path(table);
         let before = data_files(&path);
@@ -292,6 +289,13 @@ fn data_files(root: &Path) -> HashSet<PathBuf> {
     found
 }
 
+fn stage_error(table: &str, cause: deltalake::DeltaTableError) -> StoreError {
+    StoreError::Stage {
+        table: table.into(),
+        cause: Box::new(cause),
+    }
+}
+
 /// Rows on their way into one table; see [`Store::begin_write`].
 pub struct TableWrite {
     table: &'static str,
@@ -307,13 +311,6 @@ pub struct TableWrite {
 }
 
 impl TableWrite {
-    fn error(&self, cause: deltalake::DeltaTableError) -> StoreError {
-        StoreError::Stage {
-            table: self.table.into(),
-            cause: Box::new(cause),
-        }
-    }
-
     /// Stream rows into the table's Parquet files (not yet visible).
     pub async fn write(&mut self, batch: RecordBatch) -> Result<(), StoreError> {
         let rows = batch.num_rows();
@@ -321,7 +318,7 @@ impl TableWrite {
             return Ok(());
         };
         let written = writer.write(batch).await;
-        written.map_err(|e| self.error(e))?;
+        written.map_err(|e| stage_error(self.table, e))?;
         self.rows += rows;
         Ok(())
     }

@@ -193,6 +193,14 @@ fn read_error(extract: &Extract, cause: std::io::Error) -> ValidateError {
     }
 }
 
+/// The error for a Parquet body that cannot be read.
+pub(crate) fn unreadable_parquet(extract: &Extract, detail: String) -> ValidateError {
+    ValidateError::Shape {
+        input: extract.input.clone(),
+        expected: format!("a readable Parquet file ({detail})"),
+    }
+}
+
 /// A Parquet reader over the body, in memory or in a file.
 pub(crate) fn parquet_reader(extract: &Extract) -> Result<ParquetRecordBatchReader, String> {
     let built = match &extract.body {
@@ -353,10 +361,7 @@ fn parquet_rows(
     each: &mut dyn FnMut(Place, &Cells<'_>) -> Result<Flow, ValidateError>,
 ) -> Result<(), ValidateError> {
     let input = extract.input.as_str();
-    let bad = |detail: String| ValidateError::Shape {
-        input: input.into(),
-        expected: format!("a readable Parquet file ({detail})"),
-    };
+    let bad = |detail: String| unreadable_parquet(extract, detail);
     let reader = parquet_reader(extract).map_err(bad)?;
     let headers: Vec<String> = reader
         .schema()
