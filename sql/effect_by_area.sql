@@ -11,8 +11,8 @@
 -- ranked, position NULL) and for each area of the set. Ranks compare shares
 -- as shown (one decimal); tied areas share a rank, and `tied` says how many
 -- areas of the set have that share. A share built from fewer than 5 ended
--- internships is `suppressed`: reports do not show it, and it is neither
--- ranked nor compared. Areas without a shown share are not ranked and not
+-- internships is `suppressed`: its counts and share are NULL, and it is
+-- neither ranked nor compared. Areas without a shown share are not ranked and not
 -- counted in `set_size`.
 WITH chosen AS (
     SELECT
@@ -37,11 +37,11 @@ SELECT
     area_name,
     area_kind,
     benefit_group,
-    ended,
-    in_work_or_education,
-    share_pct,
+    CASE WHEN suppressed THEN NULL ELSE ended END AS ended,
+    CASE WHEN suppressed THEN NULL ELSE in_work_or_education END AS in_work_or_education,
+    CASE WHEN suppressed THEN NULL ELSE share_pct END AS share_pct,
     suppressed,
-    MAX(CASE WHEN is_country THEN share_pct END)
+    MAX(CASE WHEN is_country AND NOT suppressed THEN share_pct END)
         OVER (PARTITION BY benefit_group) AS country_share_pct,
     ROUND(shown_pct - MAX(CASE WHEN is_country THEN shown_pct END)
         OVER (PARTITION BY benefit_group), 1) AS diff_pp,

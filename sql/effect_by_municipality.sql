@@ -8,7 +8,9 @@
 --
 -- n counts the internships with a known 3-month status, x those in work or
 -- education. The national share is computed from the same aggregate (one
--- scan of the data). Shares of fewer than 5 are `suppressed` and not ranked.
+-- scan of the data). A cell of fewer than 5 internships is `suppressed`:
+-- its n, x and share are NULL (the national share still counts it), and it
+-- is not ranked.
 WITH counted AS (
     SELECT
         municipality_code,
@@ -22,9 +24,9 @@ WITH counted AS (
 SELECT
     municipality_code,
     benefit_group,
-    n,
-    x,
-    ROUND(100.0 * x / NULLIF(n, 0), 1) AS share_pct,
+    CASE WHEN n < 5 THEN NULL ELSE n END AS n,
+    CASE WHEN n < 5 THEN NULL ELSE x END AS x,
+    CASE WHEN n < 5 THEN NULL ELSE ROUND(100.0 * x / NULLIF(n, 0), 1) END AS share_pct,
     ROUND(100.0 * SUM(x) OVER (PARTITION BY benefit_group)
         / NULLIF(SUM(n) OVER (PARTITION BY benefit_group), 0), 1) AS national_share_pct,
     CASE WHEN n >= 5 THEN

@@ -15,7 +15,9 @@
 --                work or education at 12 months.
 -- n counts the internships whose status at that horizon is known; x those
 -- that met the measure. The interval is the 95 % Wilson score interval.
--- `suppressed` marks shares built from fewer than 5 internships.
+-- A cell built from fewer than 5 internships or 5 people is `suppressed`:
+-- its n, x, share and interval are NULL (and internships and people where
+-- fewer than 5 people stand behind the type and group).
 WITH counted AS (
     SELECT
         internship_type,
@@ -56,20 +58,25 @@ measured AS (
         END AS DOUBLE) AS x
     FROM counted c
     CROSS JOIN (VALUES ('3m', 1), ('6m', 2), ('12m', 3), ('purpose', 4)) AS m(measure, position)
+),
+judged AS (
+    SELECT *, n < 5 OR people < 5 AS hidden FROM measured
 )
 SELECT
     internship_type,
     benefit_group,
     measure,
-    internships,
-    people,
-    CAST(n AS BIGINT) AS n,
-    CAST(x AS BIGINT) AS x,
-    ROUND(100.0 * x / NULLIF(n, 0), 1) AS share_pct,
-    ROUND(100.0 * (x / n + 3.8416 / (2 * n) - 1.96 * sqrt(x / n * (1 - x / n) / n + 3.8416 / (4 * n * n)))
-        / (1 + 3.8416 / n), 1) AS low_pct,
-    ROUND(100.0 * (x / n + 3.8416 / (2 * n) + 1.96 * sqrt(x / n * (1 - x / n) / n + 3.8416 / (4 * n * n)))
-        / (1 + 3.8416 / n), 1) AS high_pct,
-    n < 5 AS suppressed
-FROM measured
+    CASE WHEN people < 5 THEN NULL ELSE internships END AS internships,
+    CASE WHEN people < 5 THEN NULL ELSE people END AS people,
+    CASE WHEN hidden THEN NULL ELSE CAST(n AS BIGINT) END AS n,
+    CASE WHEN hidden THEN NULL ELSE CAST(x AS BIGINT) END AS x,
+    CASE WHEN hidden THEN NULL ELSE ROUND(100.0 * x / NULLIF(n, 0), 1) END AS share_pct,
+    CASE WHEN hidden THEN NULL ELSE
+        ROUND(100.0 * (x / n + 3.8416 / (2 * n) - 1.96 * sqrt(x / n * (1 - x / n) / n + 3.8416 / (4 * n * n)))
+            / (1 + 3.8416 / n), 1) END AS low_pct,
+    CASE WHEN hidden THEN NULL ELSE
+        ROUND(100.0 * (x / n + 3.8416 / (2 * n) + 1.96 * sqrt(x / n * (1 - x / n) / n + 3.8416 / (4 * n * n)))
+            / (1 + 3.8416 / n), 1) END AS high_pct,
+    hidden AS suppressed
+FROM judged
 ORDER BY internship_type, benefit_group = 'alle' DESC, benefit_group, position

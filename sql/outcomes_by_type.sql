@@ -9,6 +9,8 @@
 -- One row per type × horizon × status (ordinary_job, education, fleksjob,
 -- foertidspension, on_benefit, other). Internships whose status at a horizon
 -- is not known yet are left out of that horizon; share_pct is of those known.
+-- A status of fewer than 5 internships is `suppressed`: its count and share
+-- are NULL.
 WITH chosen AS (
     SELECT internship_type, status_3m, status_6m, status_12m
     FROM internships
@@ -27,8 +29,11 @@ SELECT
     internship_type,
     horizon_months,
     status,
-    COUNT(*) AS internships,
-    ROUND(100.0 * COUNT(*) / SUM(COUNT(*)) OVER (PARTITION BY internship_type, horizon_months), 1) AS share_pct
+    CASE WHEN COUNT(*) < 5 THEN NULL ELSE COUNT(*) END AS internships,
+    CASE WHEN COUNT(*) < 5 THEN NULL ELSE
+        ROUND(100.0 * COUNT(*) / SUM(COUNT(*)) OVER (PARTITION BY internship_type, horizon_months), 1)
+    END AS share_pct,
+    COUNT(*) < 5 AS suppressed
 FROM long
 WHERE status IS NOT NULL
 GROUP BY internship_type, horizon_months, status

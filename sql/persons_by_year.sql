@@ -2,7 +2,8 @@
 -- ended an internship, per municipality and calendar year of the end, and
 -- how many internships they ended.
 --
--- No parameters. One row per municipality and year.
+-- No parameters. One row per municipality and year; where fewer than 5
+-- people stand behind it, it is `suppressed` and its counts are NULL.
 --
 -- Counted in two groupings (per person, then per municipality and year)
 -- rather than with COUNT(DISTINCT person_key): the distinct count keeps a set
@@ -19,8 +20,9 @@ WITH per_person AS (
 SELECT
     municipality_code,
     year,
-    COUNT(*) AS people,
-    SUM(internships) AS internships
+    CASE WHEN COUNT(*) < 5 THEN NULL ELSE COUNT(*) END AS people,
+    CASE WHEN COUNT(*) < 5 THEN NULL ELSE SUM(internships) END AS internships,
+    COUNT(*) < 5 AS suppressed
 FROM per_person
 GROUP BY municipality_code, year
 ORDER BY municipality_code, year

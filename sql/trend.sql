@@ -7,15 +7,17 @@
 --   $quarters  how many quarters, e.g. 8
 --
 -- One row per benefit group and quarter, oldest first. A quarter the store
--- lacks for the area has no row.
+-- lacks for the area has no row. A quarter of fewer than 5 ended
+-- internships is `suppressed`: its counts and shares are NULL.
 WITH chosen AS (
     SELECT
         period,
         benefit_group,
         area_code,
-        ended,
-        in_work_or_education,
-        share_pct,
+        CASE WHEN ended < 5 THEN NULL ELSE ended END AS ended,
+        CASE WHEN ended < 5 THEN NULL ELSE in_work_or_education END AS in_work_or_education,
+        CASE WHEN ended < 5 THEN NULL ELSE share_pct END AS share_pct,
+        COALESCE(ended < 5, false) AS suppressed,
         CAST(substr(period, 1, 4) AS INT) * 4 + CAST(substr(period, 6, 1) AS INT) AS quarter_index
     FROM outcomes
     WHERE area_code = $area OR area_code = '000'
@@ -28,7 +30,8 @@ SELECT
     MAX(CASE WHEN area_code = $area THEN share_pct END) AS share_pct,
     MAX(CASE WHEN area_code = '000' THEN share_pct END) AS country_share_pct,
     ROUND(MAX(CASE WHEN area_code = $area THEN share_pct END)
-        - MAX(CASE WHEN area_code = '000' THEN share_pct END), 1) AS diff_pp
+        - MAX(CASE WHEN area_code = '000' THEN share_pct END), 1) AS diff_pp,
+    COALESCE(bool_or(area_code = $area AND suppressed), false) AS suppressed
 FROM chosen
 WHERE quarter_index
     BETWEEN CAST(substr($period, 1, 4) AS INT) * 4 + CAST(substr($period, 6, 1) AS INT)

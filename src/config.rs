@@ -28,7 +28,7 @@ pub struct Config {
     pub jobindsats: jobindsats::Settings,
     /// The secret that turns CPR numbers into pseudonymous person keys; only
     /// from the environment (`PRAKTIK_PERSON_SALT`), never from a file.
-    pub person_salt: Option<String>,
+    pub person_salt: Option<Secret>,
 }
 
 impl Default for Config {
@@ -43,6 +43,27 @@ impl Default for Config {
             jobindsats: jobindsats::Settings::default(),
             person_salt: None,
         }
+    }
+}
+
+/// A secret value: its `Debug` shows nothing of it, and nothing prints it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    /// The value, for the one place that uses it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(not shown)")
     }
 }
 
@@ -204,7 +225,7 @@ impl Config {
                         })?
             }
             "PRAKTIK_JOBINDSATS_URL" => self.jobindsats.url = value.to_string(),
-            "PRAKTIK_PERSON_SALT" => self.person_salt = Some(value.to_string()),
+            "PRAKTIK_PERSON_SALT" => self.person_salt = Some(Secret(value.to_string())),
             "PRAKTIK_CONFIG" | "PRAKTIK_LOG" => {}
             other => return Err(ConfigError::UnknownEnv { name: other.into() }),
         }
@@ -215,6 +236,17 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_shows_no_secret() {
+        let config = Config {
+            person_salt: Some(Secret::new("pepper-4711")),
+            ..Config::default()
+        };
+        let shown = format!("{config:?} {config:#?}");
+        assert!(!shown.contains("pepper-4711"), "{shown}");
+        assert!(shown.contains("not shown"));
+    }
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs

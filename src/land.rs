@@ -11,9 +11,11 @@ use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
 
-use crate::extract::{Body, Extract, Format};
-use crate::privacy;
-use crate::validate::ValidateError;
+use crate::classify::{self, HEAD_BYTES};
+use crate::extract::{Body, Extract};
+use crate::privacy::screen::Screen;
+use crate::privacy::{self, Layout, ScreenError};
+use crate::validate::person_rows::column_of;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LandError {
@@ -32,9 +34,16 @@ pub enum LandError {
         #[source]
         cause: std::io::Error,
     },
+    /// What the body holds could not be told; nothing was kept.
+    #[error("{input}: rejected before anything of it was kept: {reason}")]
+    Unclassified { input: String, reason: String },
     /// The CPR screen turned the body away; nothing was kept.
-    #[error(transparent)]
-    Rejected(#[from] ValidateError),
+    #[error("{input}: rejected before anything of it was kept: {cause}")]
+    Screened {
+        input: String,
+        #[source]
+        cause: ScreenError,
+    },
 }
 
 /// A body as kept under `raw/`: the extract (reading the kept bytes), its
@@ -114,10 +123,49 @@ pub(crate) fn write_error(extract: &Extract, path: &Path, cause: std::io::Error)
     }
 }
 
+/// Whether a JSON key names the person.
+fn is_person_key(key: &str) -> bool {
+    column_of(key) == Some(1)
+}
+
+/// The screen error as a landing error of `extract`.
+fn screen_error(extract: &Extract, staging: &Path, error: ScreenError) -> LandError {
+    match error {
+        ScreenError::Read(cause) => read_error(extract, cause),
+        ScreenError::Write(cause) => write_error(extract, staging, cause),
+        cause => LandError::Screened {
+            input: extract.input.clone(),
+            cause,
+        },
+    }
+}
+
+/// Screen `input` into `out`, with a screen for `layout`; how many CPR
+/// numbers it replaced.
+fn screen(
+    extract: &Extract,
+    layout: Layout,
+    salt: Option<&str>,
+    input: &mut dyn BufRead,
+    out: &mut dyn Write,
+    staging: &Path,
+) -> Result<usize, LandError> {
+    let screen = Screen {
+        layout,
+        is_person_key: &is_person_key,
+        salt,
+    };
+    screen
+        .run(input, out)
+        .map_err(|e| screen_error(extract, staging, e))
+}
+
 /// The SHA-256 and length of the body as it will be kept (screened), and
-/// whether screening changed it; or the screened body written to `out`.
+/// how many CPR numbers screening replaced; the screened body is written to
+/// `out`.
 fn screened(
     extract: &Extract,
+    layout: Layout,
     salt: Option<&str>,
     out: &mut dyn Write,
     staging: &Path,
@@ -130,11 +178,11 @@ fn screened(
     let mut input = extract
         .reader()
         .map_err(|cause| read_error(extract, cause))?;
-    let replaced = if extract.format.is_screened_text() {
-        privacy::screen_text(extract, salt, &mut input, &mut out, staging)?
-    } else {
+    let replaced = if layout == Layout::Parquet {
         copy(extract, &mut input, &mut out, staging)?;
         0
+    } else {
+        screen(extract, layout, salt, &mut input, &mut out, staging)?
     };
     out.flush().map_err(|e| write_error(extract, staging, e))?;
     Ok((hex::encode(out.hasher.finalize()), out.bytes, replaced))
@@ -146,12 +194,13 @@ fn screened(
 /// the screened text hashed again.
 fn first_read(
     extract: &Extract,
+    layout: Layout,
     salt: Option<&str>,
     raw_dir: &Path,
 ) -> Result<(String, u64, usize), LandError> {
     let path = match &extract.body {
-        Body::File(path) if extract.format.is_screened_text() => path,
-        _ => return screened(extract, salt, &mut std::io::sink(), raw_dir),
+        Body::File(path) if layout != Layout::Parquet => path,
+        _ => return screened(extract, layout, salt, &mut std::io::sink(), raw_dir),
     };
     let file = path.clone();
     let hashing = std::thread::spawn(move || -> std::io::Result<(String, u64)> {
@@ -167,16 +216,65 @@ fn first_read(
     let mut input = extract
         .reader()
         .map_err(|cause| read_error(extract, cause))?;
-    let replaced = privacy::screen_text(extract, salt, &mut input, &mut std::io::sink(), raw_dir);
+    let replaced = screen(
+        extract,
+        layout,
+        salt,
+        &mut input,
+        &mut std::io::sink(),
+        raw_dir,
+    );
     let hashed = hashing
         .join()
         .unwrap_or_else(|_| Err(std::io::Error::other("the hashing thread stopped")));
     let replaced = replaced?;
     if replaced > 0 {
-        return screened(extract, salt, &mut std::io::sink(), raw_dir);
+        return screened(extract, layout, salt, &mut std::io::sink(), raw_dir);
     }
     let (sha256, bytes) = hashed.map_err(|cause| read_error(extract, cause))?;
     Ok((sha256, bytes, 0))
+}
+
+/// The first bytes of a body, for classifying it.
+fn head(extract: &Extract) -> Result<Vec<u8>, LandError> {
+    use std::io::Read;
+    let mut head = Vec::with_capacity(HEAD_BYTES);
+    extract
+        .reader()
+        .and_then(|r| r.take(HEAD_BYTES as u64).read_to_end(&mut head))
+        .map_err(|cause| read_error(extract, cause))?;
+    Ok(head)
+}
+
+/// How the body is laid out, checked against the format its source gave;
+/// a Parquet body is checked for CPR numbers here.
+fn classify(extract: &Extract) -> Result<Layout, LandError> {
+    let head = head(extract)?;
+    let (format, layout) = classify::classify(&extract.input, &head, Some(extract.format))
+        .map_err(|reason| LandError::Unclassified {
+            input: extract.input.clone(),
+            reason: reason.0,
+        })?;
+    if format != extract.format {
+        return Err(LandError::Unclassified {
+            input: extract.input.clone(),
+            reason: format!(
+                "it holds {format:?}, not the {:?} its source named",
+                extract.format
+            ),
+        });
+    }
+    if layout == Layout::Parquet {
+        let checked = match &extract.body {
+            Body::Bytes(bytes) => privacy::parquet::check(bytes::Bytes::from(bytes.clone())),
+            Body::File(path) => {
+                let file = std::fs::File::open(path).map_err(|e| read_error(extract, e))?;
+                privacy::parquet::check(file)
+            }
+        };
+        checked.map_err(|e| screen_error(extract, Path::new(""), e))?;
+    }
+    Ok(layout)
 }
 
 /// What the index of `raw/` says about one body.
@@ -265,12 +363,10 @@ fn staging(extract: &Extract, raw_dir: &Path) -> Result<tempfile::NamedTempFile,
 /// for the copy). Otherwise the screened body is written, and read from
 /// `raw/` from then on.
 pub fn land(raw_dir: &Path, extract: Extract, salt: Option<&str>) -> Result<Landed, LandError> {
+    let layout = classify(&extract)?;
     std::fs::create_dir_all(raw_dir).map_err(|e| write_error(&extract, raw_dir, e))?;
-    if extract.format == Format::InternshipsParquet {
-        privacy::check_parquet(&extract)?;
-    }
     let before = source_state(&extract);
-    let (sha256, bytes, replaced) = first_read(&extract, salt, raw_dir)?;
+    let (sha256, bytes, replaced) = first_read(&extract, layout, salt, raw_dir)?;
     let path = raw_dir.join(format!("{sha256}.{}", extract.format.extension()));
     let new = !path.exists();
     let entry = Entry {
@@ -288,7 +384,7 @@ pub fn land(raw_dir: &Path, extract: Extract, salt: Option<&str>) -> Result<Land
         if new {
             let staged = staging(&extract, raw_dir)?;
             let mut out = BufWriter::with_capacity(1 << 20, staged.as_file());
-            screened(&extract, salt, &mut out, staged.path())?;
+            screened(&extract, layout, salt, &mut out, staged.path())?;
             out.flush()
                 .map_err(|e| write_error(&extract, staged.path(), e))?;
             drop(out);
@@ -385,11 +481,12 @@ impl Landed {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::extract::Format;
 
     #[test]
     fn keeps_the_body_by_hash_once() {
         let dir = tempfile::tempdir().unwrap();
-        let body = b"a,b\n1,2\n".to_vec();
+        let body = b"period,area_code,area_name,benefit_group,ended,in_work_or_education,share_pct\n2019Q3,101,K,dagpenge,10,3,30.0\n".to_vec();
         let extract = || {
             Extract::new(
                 "file",
@@ -422,8 +519,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let raw = dir.path().join("raw");
         let source = dir.path().join("people.csv");
-        let clean = "Praktik_id;Person\nK1;P1\nK2;P2\n";
-        std::fs::write(&source, clean).unwrap();
+        let header = "Praktik_id;Person;Kommune;Ydelsesgruppe;Praktiktype;Startdato;Slutdato\n";
+        let clean = format!("{header}K1;P1;101;dagpenge;jobpraktik;2024-01-01;2024-02-01\n");
+        std::fs::write(&source, &clean).unwrap();
         let from_file = |format| {
             Extract::with_body(
                 "file",
@@ -437,14 +535,18 @@ mod tests {
         landed.finish().unwrap();
         assert!(landed.new);
         assert_eq!(std::fs::read_to_string(&landed.path).unwrap(), clean);
-        assert_eq!(landed.sha256, hex::encode(Sha256::digest(clean)));
+        assert_eq!(landed.sha256, hex::encode(Sha256::digest(&clean)));
         // Nothing replaced: the checker reads the file where it is.
         assert!(matches!(&landed.body, Body::File(p) if *p == source));
 
-        std::fs::write(&source, "Praktik_id;Person\nK1;010190-1234\n").unwrap();
+        std::fs::write(
+            &source,
+            format!("{header}K1;010190-1234;101;dagpenge;jobpraktik;2024-01-01;2024-02-01\n"),
+        )
+        .unwrap();
         let rejected = land(&raw, from_file(Format::InternshipsCsv), None);
         assert!(
-            matches!(rejected, Err(LandError::Rejected(_))),
+            matches!(rejected, Err(LandError::Screened { .. })),
             "{rejected:?}"
         );
         let landed = land(&raw, from_file(Format::InternshipsCsv), Some("salt")).unwrap();

@@ -22,6 +22,7 @@ macro_rules! deserialize_from_str {
 
 pub mod area;
 pub mod benefit;
+pub mod classify;
 pub mod config;
 pub mod engine;
 pub mod extract;
@@ -49,7 +50,7 @@ pub enum Error {
     #[error(transparent)]
     Pull(#[from] source::PullError),
     #[error(transparent)]
-    Land(land::LandError),
+    Land(#[from] land::LandError),
     #[error("the extract was rejected and the store is unchanged")]
     Validate(#[from] validate::ValidateError),
     #[error(transparent)]
@@ -61,9 +62,9 @@ pub enum Error {
     #[error(transparent)]
     Output(#[from] output::OutputError),
     #[error(
-        "another praktik (process {pid}) is writing to the store; wait for it, or remove {path} if no such process runs"
+        "another praktik is writing to the store ({holder}, holding the lock {path}); try again when it has finished"
     )]
-    Locked { path: PathBuf, pid: String },
+    Locked { path: PathBuf, holder: String },
     #[error("cannot take the store's lock {path}")]
     Lock {
         path: PathBuf,
@@ -93,16 +94,6 @@ impl Error {
             | Error::Report(R::Query(Q::UnknownQuery(_)))
             | Error::Output(output::OutputError::UnknownFormat(_)) => 2,
             _ => 1,
-        }
-    }
-}
-
-impl From<land::LandError> for Error {
-    /// A body the CPR screen turned away is a rejected extract like any other.
-    fn from(error: land::LandError) -> Error {
-        match error {
-            land::LandError::Rejected(rejected) => Error::Validate(rejected),
-            other => Error::Land(other),
         }
     }
 }

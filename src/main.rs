@@ -9,6 +9,9 @@ use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
+    // Fault injection for the durability tests (`FAILPOINTS=name=return`).
+    #[cfg(feature = "failpoints")]
+    let _failpoints = fail::FailScenario::setup();
     let cli = cli::Cli::parse();
     // A scheduled run (stderr not a terminal) logs what it pulled, line by
     // line; at a terminal the progress bar says it, and -v adds the lines.

@@ -3,10 +3,10 @@
 use std::io::Write;
 use std::str::FromStr;
 
-use datafusion::arrow::csv::WriterBuilder;
-use datafusion::arrow::json::ArrayWriter;
-use datafusion::arrow::record_batch::RecordBatch;
-use datafusion::arrow::util::pretty::pretty_format_batches;
+use arrow::csv::WriterBuilder;
+use arrow::json::ArrayWriter;
+use arrow::record_batch::RecordBatch;
+use arrow::util::pretty::pretty_format_batches;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum QueryFormat {
@@ -21,7 +21,7 @@ pub enum OutputError {
     #[error("`{0}` is not an output format: use table, csv or json")]
     UnknownFormat(String),
     #[error("cannot format the result")]
-    Arrow(#[from] datafusion::arrow::error::ArrowError),
+    Arrow(#[from] arrow::error::ArrowError),
     #[error("cannot write the result")]
     Io(#[from] std::io::Error),
 }

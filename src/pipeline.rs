@@ -3,19 +3,20 @@
 
 use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use datafusion::arrow::record_batch::RecordBatch;
+use arrow::record_batch::RecordBatch;
 use tracing::info;
 
 use crate::Error;
-use crate::config::Config;
+use crate::config::{Config, Secret};
 use crate::engine::{Engine, Params};
+use crate::extract::Format;
 use crate::land::{Landed, land};
 use crate::period::Period;
 use crate::report::{self, Output, OutputFormat, definition};
 use crate::schema::{INTERNSHIPS, OUTCOMES};
-use crate::source::{Source, Wanted};
+use crate::source::{Source, Wanted, jobindsats};
 use crate::store::{Store, TableWrite, WriteMetrics};
 use crate::validate;
 use crate::validate::internships::{self, Summary};
@@ -61,56 +62,64 @@ pub struct QueryOptions {
     pub as_of: Option<u64>,
 }
 
-/// A lock file in the store: one writer at a time.
+/// One writer at a time: an operating-system lock (`flock`) on a file in
+/// the store, held while the process lives and released by the kernel when
+/// it ends, however it ends. The file is never removed; it names the holder.
 struct Lock {
-    path: PathBuf,
+    _file: std::fs::File,
 }
 
 impl Lock {
     fn take(store: &Store) -> Result<Lock, Error> {
+        use std::io::{Read, Seek, Write};
         let path = store.root().join(".praktik.lock");
-        for _ in 0..2 {
-            match std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&path)
-            {
-                Ok(_) => {
-                    std::fs::write(&path, std::process::id().to_string()).map_err(|cause| {
-                        Error::Lock {
-                            path: path.clone(),
-                            cause,
-                        }
-                    })?;
-                    return Ok(Lock { path });
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    let holder = std::fs::read_to_string(&path).unwrap_or_default();
-                    let alive = !holder.trim().is_empty()
-                        && Path::new("/proc").join(holder.trim()).exists();
-                    if alive {
-                        return Err(Error::Locked {
-                            path,
-                            pid: holder.trim().to_string(),
-                        });
-                    }
-                    // The holder died: take the lock over.
-                    let _ = std::fs::remove_file(&path);
-                }
-                Err(cause) => return Err(Error::Lock { path, cause }),
+        let failed = |cause| Error::Lock {
+            path: path.clone(),
+            cause,
+        };
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(&path)
+            .map_err(failed)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = file.read_to_string(&mut holder);
+                let holder = holder.trim();
+                return Err(Error::Locked {
+                    path,
+                    holder: if holder.is_empty() {
+                        "a process that has not yet said who it is".into()
+                    } else {
+                        holder.to_string()
+                    },
+                });
             }
+            Err(std::fs::TryLockError::Error(cause)) => return Err(failed(cause)),
         }
-        Err(Error::Locked {
-            path,
-            pid: "unknown".into(),
-        })
+        let holder = format!(
+            "process {} on {} since {}",
+            std::process::id(),
+            hostname(),
+            chrono::Utc::now().format("%Y-%m-%d %H:%M:%S UTC")
+        );
+        file.set_len(0)
+            .and_then(|()| file.rewind())
+            .and_then(|()| file.write_all(holder.as_bytes()))
+            .and_then(|()| file.flush())
+            .map_err(failed)?;
+        Ok(Lock { _file: file })
     }
 }
 
-impl Drop for Lock {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
-    }
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "this machine".into())
 }
 
 /// Per table, the extract each stored quarter came from.
@@ -145,9 +154,9 @@ pub async fn pull(config: &Config, source: &Source, wanted: &Wanted) -> Result<P
         .filter_map(|p| p.parse().ok())
         .collect();
     let extracts = source.pull(wanted, &held, &config.jobindsats).await?;
-    let context = validate::Context {
+    let context = Context {
         jobindsats: &config.jobindsats,
-        person_salt: config.person_salt.as_deref(),
+        person_salt: config.person_salt.as_ref().map(Secret::expose),
     };
     let count = extracts.len();
     let mut landed = Vec::with_capacity(count);
@@ -231,12 +240,51 @@ pub async fn pull(config: &Config, source: &Source, wanted: &Wanted) -> Result<P
     })
 }
 
+/// What checking an extract needs beyond the extract.
+#[derive(Debug, Clone, Copy)]
+struct Context<'a> {
+    jobindsats: &'a jobindsats::Settings,
+    /// The secret that turns CPR numbers into pseudonymous keys.
+    person_salt: Option<&'a str>,
+}
+
+/// Read an outcomes extract, whatever its source's format, and check it.
+fn outcomes(extract: &Landed, context: Context<'_>) -> Result<validate::Validated, Error> {
+    let records = match extract.format {
+        Format::JobindsatsV3 | Format::JobindsatsV2 => {
+            jobindsats::parse::records(extract, context.jobindsats)?
+        }
+        _ => validate::csv_records(extract)?,
+    };
+    Ok(validate::check(extract, &records)?)
+}
+
+/// Land `extract` under `raw_dir` and check it whole without writing any
+/// table; the quarters it holds. What the front door does to every body,
+/// for the property tests and for checking a body again.
+pub fn check_body(
+    raw_dir: &Path,
+    extract: crate::extract::Extract,
+    jobindsats: &jobindsats::Settings,
+    person_salt: Option<&str>,
+) -> Result<Vec<Period>, Error> {
+    let landed = land(raw_dir, extract, person_salt)?;
+    landed.finish()?;
+    check_only(
+        &landed,
+        Context {
+            jobindsats,
+            person_salt,
+        },
+    )
+}
+
 /// Check an extract without writing it; the quarters it holds.
-fn check_only(extract: &Landed, context: validate::Context<'_>) -> Result<Vec<Period>, Error> {
+fn check_only(extract: &Landed, context: Context<'_>) -> Result<Vec<Period>, Error> {
     let periods = if extract.format.table() == INTERNSHIPS {
         internships::validate(extract, context.person_salt, &mut |_| Flow::Continue(()))?.periods
     } else {
-        validate::validate(extract, context)?.periods
+        outcomes(extract, context)?.periods
     };
     Ok(periods.into_iter().collect())
 }
@@ -245,11 +293,11 @@ fn check_only(extract: &Landed, context: validate::Context<'_>) -> Result<Vec<Pe
 /// checked on a thread of their own while the previous batch is encoded.
 async fn write_extract(
     extract: &Landed,
-    context: validate::Context<'_>,
+    context: Context<'_>,
     write: &mut TableWrite,
 ) -> Result<Summary, Error> {
     if extract.format.table() != INTERNSHIPS {
-        let valid = validate::validate(extract, context)?;
+        let valid = outcomes(extract, context)?;
         let rows = valid.batch.num_rows();
         write.write(valid.batch).await?;
         return Ok(Summary {

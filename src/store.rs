@@ -7,18 +7,18 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use datafusion::arrow::record_batch::RecordBatch;
+use arrow::record_batch::RecordBatch;
 use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
 use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
 use deltalake::kernel::{Action, StructType};
 use deltalake::operations::create::CreateBuilder;
-use deltalake::parquet::basic::Compression;
-use deltalake::parquet::file::properties::WriterProperties;
-use deltalake::parquet::schema::types::ColumnPath;
 use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::writer::{DeltaWriter, RecordBatchWriter};
 use deltalake::{DeltaTable, DeltaTableBuilder};
 use futures::TryStreamExt;
+use parquet::basic::Compression;
+use parquet::file::properties::WriterProperties;
+use parquet::schema::types::ColumnPath;
 use url::Url;
 
 use crate::period::Period;
@@ -61,6 +61,14 @@ pub enum StoreError {
         table: String,
         #[source]
         cause: Box<deltalake::DeltaTableError>,
+    },
+    #[error(
+        "the table `{table}` committed version {version}, but what followed failed: {detail}; the commit stands (see `praktik status`)"
+    )]
+    AfterCommit {
+        table: String,
+        version: u64,
+        detail: String,
     },
     #[error("cannot read the history of the table `{table}`")]
     History {
@@ -343,7 +351,11 @@ impl TableWrite {
         .into_iter()
         .map(Action::Add)
         .collect();
-        let properties = CommitProperties::default().with_metadata(metadata);
+        // Every version stays readable (`--as-of`): no log file is ever
+        // cleaned up after a commit.
+        let properties = CommitProperties::default()
+            .with_metadata(metadata)
+            .with_cleanup_expired_logs(Some(false));
         let version = match &self.delta {
             Some(delta) => {
                 let replaced: Vec<_> = delta
@@ -370,12 +382,32 @@ impl TableWrite {
                     predicate: Some(format!("{PERIOD} IN ({})", quoted.join(", "))),
                 };
                 let snapshot = delta.snapshot().map_err(write_err)?;
-                CommitBuilder::from(properties)
+                let prepared = CommitBuilder::from(properties)
                     .with_actions(actions)
                     .build(Some(snapshot), delta.log_store(), operation)
+                    .into_prepared_commit_future()
                     .await
-                    .map_err(write_err)?
-                    .version
+                    .map_err(write_err)?;
+                // Once the log entry exists the commit stands: nothing this
+                // write made may be taken away after this point.
+                let post_commit = prepared.await.map_err(write_err)?;
+                self.committed = true;
+                let version = post_commit.version;
+                fail::fail_point!("store-after-log-entry", |_| Err(StoreError::AfterCommit {
+                    table: self.table.into(),
+                    version: version as u64,
+                    detail: "failpoint".into(),
+                }));
+                // Reloading the snapshot and writing a checkpoint are
+                // conveniences: their failure is a warning, not a failed commit.
+                if let Err(e) = post_commit.await {
+                    tracing::warn!(
+                        table = self.table,
+                        version,
+                        "a step after the commit failed; the commit stands: {e}"
+                    );
+                }
+                version
             }
             None => {
                 let columns: StructType = schema::of(self.table)
@@ -386,6 +418,7 @@ impl TableWrite {
                     .and_then(|b| b.build())
                     .map_err(write_err)?
                     .log_store();
+                let first_entry = self.path.join("_delta_log").join(format!("{:020}.json", 0));
                 let created = CreateBuilder::new()
                     .with_log_store(log_store)
                     .with_table_name(self.table)
@@ -393,9 +426,20 @@ impl TableWrite {
                     .with_partition_columns([PERIOD])
                     .with_commit_properties(properties)
                     .with_actions(actions)
-                    .await
-                    .map_err(write_err)?;
-                created.version().unwrap_or_default()
+                    .await;
+                match created {
+                    Ok(created) => created.version().unwrap_or_default(),
+                    // The first log entry exists: the table was created, and
+                    // only a step after it failed.
+                    Err(e) if first_entry.exists() => {
+                        tracing::warn!(
+                            table = self.table,
+                            "a step after creating the table failed; the table stands: {e}"
+                        );
+                        0
+                    }
+                    Err(e) => return Err(write_err(e)),
+                }
             }
         };
         self.committed = true;

@@ -54,7 +54,7 @@ pub enum ReportError {
         query: String,
         column: String,
         #[source]
-        cause: datafusion::arrow::error::ArrowError,
+        cause: arrow::error::ArrowError,
     },
     #[error(
         "the store has no figures for {period}; pull them with `praktik pull --period {period}`"

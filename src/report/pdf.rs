@@ -40,7 +40,12 @@ pub fn print(chromium: &Path, html: &Path, pdf: &Path) -> Result<(), ReportError
     let staging = pdf.with_extension("pdf.partial");
     let url = url::Url::from_file_path(html)
         .map_err(|()| failed(format!("{} is not an absolute path", html.display())))?;
+    // A cleared environment: the browser never sees the Jobindsats token or
+    // the person salt. It needs only a home for its profile and a PATH.
     let mut child = Command::new(chromium)
+        .env_clear()
+        .env("HOME", profile.path())
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
         .args([
             "--headless",
             "--no-sandbox",

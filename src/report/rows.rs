@@ -1,10 +1,10 @@
 //! Reading query results by column name, whatever physical type the engine
 //! chose (the store gives `Utf8View` strings and dictionary-encoded periods).
 
-use datafusion::arrow::array::{Array, AsArray};
-use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type};
-use datafusion::arrow::record_batch::RecordBatch;
+use arrow::array::{Array, AsArray};
+use arrow::compute::cast;
+use arrow::datatypes::{DataType, Float64Type, Int64Type};
+use arrow::record_batch::RecordBatch;
 
 use super::ReportError;
 

@@ -27,7 +27,7 @@ struct Row {
     kind: String,
     group: String,
     measure: String,
-    internships: i64,
+    internships: Option<i64>,
     share: Option<(f64, f64, f64)>,
 }
 
@@ -103,7 +103,7 @@ pub async fn context(
             kind: kinds[i].clone().unwrap_or_default(),
             group: groups[i].clone().unwrap_or_default(),
             measure: measures[i].clone().unwrap_or_default(),
-            internships: counts[i].unwrap_or_default(),
+            internships: counts[i],
             share: match (suppressed[i].as_deref(), shares[i], lows[i], highs[i]) {
                 (Some("false"), Some(s), Some(l), Some(h)) => Some((s, l, h)),
                 _ => None,
@@ -146,7 +146,13 @@ pub async fn context(
         table.push(TypeRow {
             name: name(kind.code()),
             purpose: kind.purpose().to_string(),
-            internships: format::count(first.internships),
+            internships: first.internships.map_or_else(
+                || {
+                    hidden = true;
+                    "–¹".to_string()
+                },
+                format::count,
+            ),
             cells,
         });
         purposes.push(type_narrative::purpose_sentence(

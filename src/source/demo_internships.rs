@@ -212,10 +212,10 @@ pub fn generate_csv(rows: usize, out: &mut dyn Write) -> std::io::Result<()> {
 pub fn generate_parquet(rows: usize, out: std::fs::File) -> Result<(), String> {
     use std::sync::Arc;
 
-    use datafusion::arrow::array::{ArrayRef, Date32Array, Float64Array, StringArray};
-    use datafusion::arrow::datatypes::{DataType, Field, Schema};
-    use datafusion::arrow::record_batch::RecordBatch;
-    use datafusion::parquet::arrow::ArrowWriter;
+    use arrow::array::{ArrayRef, Date32Array, Float64Array, StringArray};
+    use arrow::datatypes::{DataType, Field, Schema};
+    use arrow::record_batch::RecordBatch;
+    use parquet::arrow::ArrowWriter;
 
     const CHUNK: usize = 262_144;
     let text = |name: &str| Field::new(name, DataType::Utf8, true);

@@ -4,38 +4,17 @@
 use std::path::{Path, PathBuf};
 
 use super::{PullError, Wanted};
-use crate::extract::{Body, Extract, Format};
-use crate::validate::person_rows::is_internship_header;
+use crate::classify::{HEAD_BYTES, classify};
+use crate::extract::{Body, Extract};
 
-/// The first line of a file (or as much of it as fits in 64 KiB).
-fn first_line(path: &Path) -> std::io::Result<String> {
+/// The first bytes of a file, for classifying it.
+fn head(path: &Path) -> std::io::Result<Vec<u8>> {
     use std::io::Read;
-    let mut head = Vec::with_capacity(1 << 16);
+    let mut head = Vec::with_capacity(HEAD_BYTES);
     std::fs::File::open(path)?
-        .take(1 << 16)
+        .take(HEAD_BYTES as u64)
         .read_to_end(&mut head)?;
-    let line = head.split(|b| *b == b'\n').next().unwrap_or_default();
-    Ok(String::from_utf8_lossy(line).into_owned())
-}
-
-/// What a file holds, by its name and first line.
-fn format_of(path: &Path, first: &str) -> Format {
-    let extension = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .unwrap_or_default()
-        .to_lowercase();
-    match extension.as_str() {
-        "parquet" => Format::InternshipsParquet,
-        "jsonl" | "ndjson" => Format::InternshipsJsonl,
-        _ => {
-            if is_internship_header(first) {
-                Format::InternshipsCsv
-            } else {
-                Format::OutcomesCsv
-            }
-        }
-    }
+    Ok(head)
 }
 
 pub(super) fn pull(path: &Path, wanted: &Wanted) -> Result<Vec<Extract>, PullError> {
@@ -67,12 +46,18 @@ pub(super) fn pull(path: &Path, wanted: &Wanted) -> Result<Vec<Extract>, PullErr
     files
         .iter()
         .map(|file| {
-            // Only the first line is read here: the body streams when it is landed.
-            let first = first_line(file).map_err(|e| read_err(file, e))?;
+            // Only the head is read here: the body streams when it is landed.
+            let head = head(file).map_err(|e| read_err(file, e))?;
+            let name = file.display().to_string();
+            let (format, _) =
+                classify(&name, &head, None).map_err(|reason| PullError::Unclassified {
+                    path: file.clone(),
+                    reason: reason.0,
+                })?;
             Ok(Extract::with_body(
                 "file",
-                file.display().to_string(),
-                format_of(file, &first),
+                name,
+                format,
                 Body::File(file.clone()),
                 period,
             ))

@@ -50,6 +50,8 @@ pub enum PullError {
         #[source]
         cause: std::io::Error,
     },
+    #[error("{path}: rejected before anything of it was kept: {reason}")]
+    Unclassified { path: PathBuf, reason: String },
     #[error(
         "a file extract holds the quarters it holds: give one --period to check it against, or none"
     )]

@@ -14,18 +14,15 @@ pub mod person_rows;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
-use datafusion::arrow::array::{
-    ArrayRef, Float64Array, Int64Array, StringArray, TimestampMicrosecondArray,
-};
-use datafusion::arrow::record_batch::RecordBatch;
+use arrow::array::{ArrayRef, Float64Array, Int64Array, StringArray, TimestampMicrosecondArray};
+use arrow::record_batch::RecordBatch;
 
 use crate::area::Areas;
 use crate::benefit::BenefitGroup;
-use crate::extract::Format;
 use crate::land::Landed;
 use crate::period::Period;
+use crate::privacy::cpr::shown;
 use crate::schema;
-use crate::source::jobindsats::{Settings, parse};
 
 /// The columns an outcomes extract has, in the order the demo writes them.
 pub const OUTCOME_COLUMNS: [&str; 7] = [
@@ -58,9 +55,9 @@ pub enum ValidateError {
     },
     #[error("{input}: the header lacks the column `{column}` (an outcomes extract has the columns {expected})", expected = OUTCOME_COLUMNS.join(","))]
     MissingColumn { input: String, column: &'static str },
-    #[error("{input}: the header has the column `{column}`, which an outcomes extract does not have (expected {expected})", expected = OUTCOME_COLUMNS.join(","))]
+    #[error("{input}: the header has the column `{}`, which an outcomes extract does not have (expected {expected})", shown(.column), expected = OUTCOME_COLUMNS.join(","))]
     UnknownColumn { input: String, column: String },
-    #[error("{input}: {place}, column `{column}`: `{value}` is not valid: {expected}")]
+    #[error("{input}: {place}, column `{column}`: `{}` is not valid: {expected}", shown(.value))]
     Cell {
         input: String,
         place: String,
@@ -68,7 +65,7 @@ pub enum ValidateError {
         value: String,
         expected: String,
     },
-    #[error("{input}: {place} repeats the key ({key}) of {first_place}; each key may appear once")]
+    #[error("{input}: {place} repeats the key ({}) of {first_place}; each key may appear once", shown(.key))]
     DuplicateKey {
         input: String,
         place: String,
@@ -107,7 +104,7 @@ pub enum ValidateError {
         salt_env: &'static str,
     },
     #[error(
-        "{input}: {place} has the internship id `{id}` of {first_place} again; each internship may appear once"
+        "{input}: {place} has the internship id `{}` of {first_place} again; each internship may appear once", shown(.id)
     )]
     DuplicateId {
         input: String,
@@ -116,13 +113,13 @@ pub enum ValidateError {
         id: String,
     },
     #[error(
-        "{input}: the header has the column `{column}`, which a person-level extract does not have (known: internship_id, person_key, municipality_code, benefit_group, internship_type, start_date, end_date, industry, hours_per_week, status_3m, status_6m, status_12m, or their Danish names such as Praktiktype and Slutdato)"
+        "{input}: the header has the column `{}`, which a person-level extract does not have (known: internship_id, person_key, municipality_code, benefit_group, internship_type, start_date, end_date, industry, hours_per_week, status_3m, status_6m, status_12m, or their Danish names such as Praktiktype and Slutdato)", shown(.column)
     )]
     UnknownPersonColumn { input: String, column: String },
     #[error("{input}: the header lacks the column `{column}`, which a person-level extract needs")]
     MissingPersonColumn { input: String, column: &'static str },
     #[error(
-        "{input}: {place}: the area `{name}` is not a known municipality, jobcentre or the whole country; map it under [jobindsats.areas] in praktik.toml, or set unknown_areas = \"skip\""
+        "{input}: {place}: the area `{}` is not a known municipality, jobcentre or the whole country; map it under [jobindsats.areas] in praktik.toml, or set unknown_areas = \"skip\"", shown(.name)
     )]
     UnknownArea {
         input: String,
@@ -160,31 +157,8 @@ struct Columns {
     share: Vec<Option<f64>>,
 }
 
-/// What validation needs beyond the extract.
-#[derive(Debug, Clone, Copy)]
-pub struct Context<'a> {
-    pub jobindsats: &'a Settings,
-    /// The secret that turns CPR numbers into pseudonymous keys.
-    pub person_salt: Option<&'a str>,
-}
-
-/// Validate an extract, whatever format its source delivers.
-pub fn validate(extract: &Landed, context: Context<'_>) -> Result<Validated, ValidateError> {
-    let records = match extract.format {
-        Format::OutcomesCsv => csv_records(extract)?,
-        Format::JobindsatsV3 | Format::JobindsatsV2 => parse::records(extract, context.jobindsats)?,
-        Format::InternshipsCsv | Format::InternshipsParquet | Format::InternshipsJsonl => {
-            return Err(ValidateError::Shape {
-                input: extract.input.clone(),
-                expected: "an outcomes table (person-level extracts are checked as they stream, by `internships::validate`)".into(),
-            });
-        }
-    };
-    check(extract, &records)
-}
-
 /// The records of an outcomes CSV.
-fn csv_records(extract: &Landed) -> Result<Vec<Record>, ValidateError> {
+pub fn csv_records(extract: &Landed) -> Result<Vec<Record>, ValidateError> {
     let input = extract.input.as_str();
     let body = extract.bytes().map_err(|cause| ValidateError::Read {
         input: input.into(),
@@ -229,7 +203,7 @@ fn csv_records(extract: &Landed) -> Result<Vec<Record>, ValidateError> {
 }
 
 /// Check every record; the first bad cell rejects the whole extract.
-fn check(extract: &Landed, records: &[Record]) -> Result<Validated, ValidateError> {
+pub fn check(extract: &Landed, records: &[Record]) -> Result<Validated, ValidateError> {
     let input = extract.input.as_str();
     let areas = Areas::builtin();
     let mut cols = Columns::default();

@@ -161,7 +161,7 @@ fn catalogue() -> Vec<(&'static str, String, &'static str)> {
         (
             "unknown header",
             good.replacen("Branche", "Brancheområde", 1),
-            "the header has the column `Brancheområde`, which a person-level extract does not have",
+            "the header has the column `Brancheområde`, which neither",
         ),
         (
             "missing column",

@@ -5,8 +5,11 @@
 mod bad_extracts;
 mod cli;
 mod crosscheck;
+mod durability;
 mod internships;
 mod jobindsats;
 mod letter;
+mod privacy;
+mod properties;
 mod slt;
 mod support;

@@ -1,0 +1,454 @@
+//! Privacy proven with adversarial files: every form of a CPR number, in
+//! every format and column type, and files that cannot be classified. After
+//! all of them, independent readers (tests/privacy_scan.py: pyarrow for the
+//! Parquet values, JSON parsing for the Delta log and its statistics) find
+//! no form of any CPR number in the store, `raw/`, the index, the reports or
+//! the log lines written at `-vv`.
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+
+use arrow::array::{
+    ArrayRef, BinaryArray, Decimal128Array, DictionaryArray, Float64Array, Int32Array, Int64Array,
+    StringArray, UInt64Array,
+};
+use arrow::datatypes::{Field, Int32Type, Schema};
+use arrow::record_batch::RecordBatch;
+
+use crate::support::Workdir;
+
+const SALT: &str = "test-pepper-4711";
+
+/// One person's CPR number as test inputs write it: ten digits, with a dash,
+/// with a space, nine digits (Excel dropped the leading zero), nine digits
+/// (a digit lost), and a substitute number (day + 60) in two forms.
+const FORMS: [&str; 7] = [
+    "0703911234",
+    "070391-1234",
+    "070391 1234",
+    "703911234",
+    "070391234",
+    "670391-1234",
+    "6703911234",
+];
+
+const HEADER: &str = "Praktik_id;CPR;Kommune;Ydelsesgruppe;Praktiktype;Startdato;Slutdato;Branche";
+
+/// A person-level CSV of six internships; the first has `person`, `id` and
+/// `industry` as given.
+fn person_csv(person: &str, id: &str, industry: &str) -> String {
+    let mut text = format!("{HEADER}\n");
+    for i in 1..=6 {
+        let (person, id, industry) = if i == 1 {
+            (person.to_string(), id.to_string(), industry.to_string())
+        } else {
+            (format!("P{i}"), format!("K{i}"), "Handel".to_string())
+        };
+        text.push_str(&format!(
+            "{id};{person};101;dagpenge;jobpraktik;2024-01-0{i};2024-02-0{i};{industry}\n"
+        ));
+    }
+    text
+}
+
+fn person_jsonl(key: &str, value: &str) -> String {
+    (1..=6)
+        .map(|i| {
+            let person = if i == 1 && key == "person_key" { value.to_string() } else { format!("\"P{i}\"") };
+            let extra = if i == 1 && key != "person_key" { format!(",\"{key}\":{value}") } else { String::new() };
+            format!(
+                "{{\"internship_id\":\"J{i}\",\"person_key\":{person},\"municipality_code\":\"101\",\"benefit_group\":\"dagpenge\",\"internship_type\":\"jobpraktik\",\"start_date\":\"2024-01-0{i}\",\"end_date\":\"2024-02-0{i}\"{extra}}}\n"
+            )
+        })
+        .collect()
+}
+
+/// A person-level Parquet file whose person column is `person` (six rows).
+fn person_parquet(path: &Path, person: ArrayRef) {
+    let text = |f: &dyn Fn(usize) -> String| -> ArrayRef {
+        Arc::new(StringArray::from((1..=6).map(f).collect::<Vec<_>>()))
+    };
+    let columns: Vec<(&str, ArrayRef)> = vec![
+        ("internship_id", text(&|i| format!("Q{i}"))),
+        ("person_key", person),
+        ("municipality_code", text(&|_| "101".into())),
+        ("benefit_group", text(&|_| "dagpenge".into())),
+        ("internship_type", text(&|_| "jobpraktik".into())),
+        ("start_date", text(&|i| format!("2024-01-0{i}"))),
+        ("end_date", text(&|i| format!("2024-02-0{i}"))),
+    ];
+    let schema = Arc::new(Schema::new(
+        columns
+            .iter()
+            .map(|(name, array)| Field::new(*name, array.data_type().clone(), true))
+            .collect::<Vec<_>>(),
+    ));
+    let batch =
+        RecordBatch::try_new(schema.clone(), columns.into_iter().map(|c| c.1).collect()).unwrap();
+    let file = std::fs::File::create(path).unwrap();
+    let mut writer = parquet::arrow::ArrowWriter::try_new(file, schema, None).unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+}
+
+/// The CPR number in the first of six values, the others plain keys.
+fn first_of_six<T: Clone>(cpr: T, other: impl Fn(usize) -> T) -> Vec<T> {
+    (1..=6)
+        .map(|i| if i == 1 { cpr.clone() } else { other(i) })
+        .collect()
+}
+
+enum Expect {
+    /// Stored, with the CPR number replaced by its key.
+    Stored,
+    /// Rejected with exit 1 before anything was kept.
+    Rejected,
+}
+
+fn files_under(dir: &Path) -> Vec<String> {
+    let mut files = Vec::new();
+    if dir.exists() {
+        crate::support::collect_files(dir, &mut files);
+    }
+    let mut files: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn no_form_of_a_cpr_number_is_kept_anywhere() {
+    let work = Workdir::new();
+    let cases = work.path().join("cases");
+    std::fs::create_dir(&cases).unwrap();
+    let mut inputs: Vec<(String, bool, Expect)> = Vec::new();
+    let mut add = |name: &str, body: Vec<u8>, salt: bool, expect: Expect| {
+        std::fs::write(cases.join(name), body).unwrap();
+        inputs.push((name.to_string(), salt, expect));
+    };
+    // Each form in the person column: replaced by its key.
+    for (i, form) in FORMS.iter().enumerate() {
+        add(
+            &format!("person-form-{i}.csv"),
+            person_csv(form, "K1", "Handel").into_bytes(),
+            true,
+            Expect::Stored,
+        );
+    }
+    add(
+        "person-quoted.csv",
+        person_csv("\"070391-1234\"", "K1", "Handel").into_bytes(),
+        true,
+        Expect::Stored,
+    );
+    let cp1252 = encoding_rs::WINDOWS_1252
+        .encode(&person_csv("070391-1234", "K1", "Rådgivning"))
+        .0
+        .into_owned();
+    add("person-windows-1252.csv", cp1252, true, Expect::Stored);
+    add(
+        "person.jsonl",
+        person_jsonl("person_key", "\"070391 1234\"").into_bytes(),
+        true,
+        Expect::Stored,
+    );
+    // Without the salt, a CPR number in the person column is refused.
+    add(
+        "person-no-salt.csv",
+        person_csv("0703911234", "K1", "Handel").into_bytes(),
+        false,
+        Expect::Rejected,
+    );
+    add(
+        "person-9-digits-no-salt.csv",
+        person_csv("703911234", "K1", "Handel").into_bytes(),
+        false,
+        Expect::Rejected,
+    );
+    // Anywhere else: refused, whatever the form.
+    add(
+        "in-industry.csv",
+        person_csv("P1", "K1", "070391 1234").into_bytes(),
+        true,
+        Expect::Rejected,
+    );
+    add(
+        "case-id-like-a-cpr.csv",
+        person_csv("P1", "6703911234", "Handel").into_bytes(),
+        true,
+        Expect::Rejected,
+    );
+    add(
+        "in-jsonl-other-key.jsonl",
+        person_jsonl("note", "703911234").into_bytes(),
+        true,
+        Expect::Rejected,
+    );
+    add(
+        "outcomes-with-cpr.csv",
+        b"period,area_code,area_name,benefit_group,ended,in_work_or_education,share_pct\n2019Q3,101,070391-1234,dagpenge,10,3,30.0\n".to_vec(),
+        true,
+        Expect::Rejected,
+    );
+    // Files that cannot be classified: refused before landing.
+    add(
+        "headerless.csv",
+        person_csv("0703911234", "K1", "Handel")
+            .lines()
+            .skip(1)
+            .collect::<Vec<_>>()
+            .join("\n")
+            .into_bytes(),
+        true,
+        Expect::Rejected,
+    );
+    add(
+        "id-cpr-header.csv",
+        person_csv("0703911234", "K1", "Handel")
+            .replacen("Praktik_id;CPR", "ID;CPR", 1)
+            .into_bytes(),
+        true,
+        Expect::Rejected,
+    );
+    add(
+        "title-row.csv",
+        format!(
+            "Udtræk fra sagssystemet 070391-1234\n{}",
+            person_csv("P1", "K1", "Handel")
+        )
+        .into_bytes(),
+        true,
+        Expect::Rejected,
+    );
+    let utf16: Vec<u8> = [0xFF, 0xFE]
+        .into_iter()
+        .chain(
+            person_csv("0703911234", "K1", "Handel")
+                .encode_utf16()
+                .flat_map(u16::to_le_bytes),
+        )
+        .collect();
+    add("utf16.csv", utf16, true, Expect::Rejected);
+    add(
+        "workbook.xlsx",
+        b"PK\x03\x04\x14\x00\x00\x00 0703911234".to_vec(),
+        true,
+        Expect::Rejected,
+    );
+    add("empty.csv", Vec::new(), true, Expect::Rejected);
+    add(
+        "not-parquet.parquet",
+        person_csv("P1", "K1", "Handel").into_bytes(),
+        true,
+        Expect::Rejected,
+    );
+    // Parquet is checked in every column type, never rewritten.
+    let parquet_cases: Vec<(&str, ArrayRef)> = vec![
+        (
+            "text",
+            Arc::new(StringArray::from(first_of_six(
+                "070391-1234".to_string(),
+                |i| format!("P{i}"),
+            ))),
+        ),
+        (
+            "int64",
+            Arc::new(Int64Array::from(first_of_six(703911234, |i| i as i64))),
+        ),
+        (
+            "int32",
+            Arc::new(Int32Array::from(first_of_six(703911234, |i| i as i32))),
+        ),
+        (
+            "uint64",
+            Arc::new(UInt64Array::from(first_of_six(6703911234, |i| i as u64))),
+        ),
+        (
+            "float64",
+            Arc::new(Float64Array::from(first_of_six(703911234.0, |i| i as f64))),
+        ),
+        (
+            "decimal",
+            Arc::new(
+                Decimal128Array::from(first_of_six(703911234, |i| i as i128))
+                    .with_precision_and_scale(12, 0)
+                    .unwrap(),
+            ),
+        ),
+        (
+            "binary",
+            Arc::new(BinaryArray::from(first_of_six(&b"070391 1234"[..], |_| {
+                &b"P"[..]
+            }))),
+        ),
+        (
+            "dictionary",
+            Arc::new(
+                first_of_six("0703911234", |_| "P")
+                    .into_iter()
+                    .collect::<DictionaryArray<Int32Type>>(),
+            ),
+        ),
+    ];
+    for (name, person) in parquet_cases {
+        person_parquet(&cases.join(format!("person-{name}.parquet")), person);
+        inputs.push((format!("person-{name}.parquet"), true, Expect::Rejected));
+    }
+    // One line of 1 GiB: refused from its first 64 KiB.
+    {
+        use std::io::Write;
+        let mut file =
+            std::io::BufWriter::new(std::fs::File::create(cases.join("one-line.csv")).unwrap());
+        let block = vec![b'7'; 1 << 20];
+        for _ in 0..1024 {
+            file.write_all(&block).unwrap();
+        }
+        inputs.push(("one-line.csv".into(), true, Expect::Rejected));
+    }
+    assert!(inputs.len() >= 20);
+
+    let mut log = String::new();
+    let store = work.path().join("store");
+    for (name, salt, expect) in &inputs {
+        let before = (
+            files_under(&store.join("raw")),
+            work.table_files_of("internships"),
+            work.table_files(),
+        );
+        let mut command = work.praktik();
+        command.args(["pull", "-vv", "--source", &format!("file:cases/{name}")]);
+        if *salt {
+            command.env("PRAKTIK_PERSON_SALT", SALT);
+        }
+        let output = command.output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr).to_string();
+        log.push_str(&stderr);
+        log.push_str(&String::from_utf8_lossy(&output.stdout));
+        match expect {
+            Expect::Stored => assert!(output.status.success(), "{name}: {stderr}"),
+            Expect::Rejected => {
+                assert_eq!(output.status.code(), Some(1), "{name}: {stderr}");
+                assert!(
+                    stderr.contains(name.as_str()),
+                    "{name}: the error names the file: {stderr}"
+                );
+                let after = (
+                    files_under(&store.join("raw")),
+                    work.table_files_of("internships"),
+                    work.table_files(),
+                );
+                assert_eq!(before, after, "{name}: nothing is kept");
+            }
+        }
+    }
+    let keys = work
+        .ok(&[
+            "query",
+            "SELECT DISTINCT person_key FROM internships WHERE internship_id IN ('K1', 'J1')",
+            "--format",
+            "csv",
+        ])
+        .0;
+    assert!(keys.lines().skip(1).all(|k| k.len() == 64), "{keys}");
+    // Every form of the number gave the same key.
+    assert_eq!(keys.lines().count(), 2, "{keys}");
+
+    // The report and its log lines.
+    let output = work
+        .praktik()
+        .args(["report", "type-effects", "--period", "2024Q1", "-vv"])
+        .output()
+        .unwrap();
+    log.push_str(&String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for form in FORMS {
+        assert!(!log.contains(form), "a log line holds {form}:\n{log}");
+    }
+    for folder in ["store", "out"] {
+        let scan = Command::new("python3")
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/privacy_scan.py"
+            ))
+            .arg(work.path().join(folder))
+            .args(FORMS)
+            .output()
+            .expect("python3 runs");
+        assert!(
+            scan.status.success(),
+            "{folder}: {}{}",
+            String::from_utf8_lossy(&scan.stdout),
+            String::from_utf8_lossy(&scan.stderr)
+        );
+    }
+}
+
+#[test]
+fn the_salt_and_the_token_stay_out_of_every_output() {
+    let work = Workdir::new();
+    work.write("people.csv", person_csv("0703911234", "K1", "Handel"));
+    let output = work
+        .praktik()
+        .args(["pull", "-vv", "--source", "file:people.csv"])
+        .env("PRAKTIK_PERSON_SALT", SALT)
+        .env("JOBINDSATS_TOKEN", "token-0815-secret")
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let seen = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        !seen.contains(SALT) && !seen.contains("token-0815-secret"),
+        "{seen}"
+    );
+}
+
+#[test]
+fn sql_cannot_write_to_the_store_or_the_disk() {
+    let work = Workdir::new();
+    work.ok(&["pull", "--period", "2019Q3"]);
+    let before = work.table_files();
+    let target = work.path().join("copied.csv");
+    for statement in [
+        format!("COPY (SELECT * FROM outcomes) TO '{}'", target.display()),
+        format!("COPY outcomes TO '{}' STORED AS CSV", target.display()),
+        "INSERT INTO outcomes SELECT * FROM outcomes".to_string(),
+        "DELETE FROM outcomes".to_string(),
+        "UPDATE outcomes SET share_pct = 0".to_string(),
+        format!(
+            "CREATE EXTERNAL TABLE x STORED AS CSV LOCATION '{}'",
+            work.path().display()
+        ),
+        "CREATE TABLE x AS SELECT * FROM outcomes".to_string(),
+        "DROP TABLE outcomes".to_string(),
+    ] {
+        let stderr = work.fails(&["query", &statement], 1);
+        assert!(stderr.contains("error"), "{statement}: {stderr}");
+        let output = work
+            .praktik()
+            .arg("sql")
+            .write_stdin(format!("{statement};\n"))
+            .output()
+            .unwrap();
+        let said = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(
+            said.to_lowercase().contains("error") || said.contains("not supported"),
+            "{statement}: {said}"
+        );
+        assert!(!target.exists(), "{statement} wrote a file");
+        assert_eq!(work.table_files(), before, "{statement} changed the table");
+    }
+    // The table still answers.
+    work.ok(&["query", "SELECT COUNT(*) FROM outcomes"]);
+}
