@@ -137,7 +137,7 @@ impl Screen<'_> {
                     let name = header
                         .get(column)
                         .cloned()
-                        .unwrap_or_else(|| format!("{}", column + 1));
+                        .unwrap_or_else(|| (column + 1).to_string());
                     if person != Some(column) {
                         return Err(stop(name, Why::NotPerson));
                     }
