@@ -108,12 +108,6 @@ impl Format {
         }
     }
 
-    /// Whether bodies of this format are text in which CPR numbers are
-    /// replaced while landing (person-level CSV and JSON lines).
-    pub fn is_screened_text(self) -> bool {
-        matches!(self, Format::InternshipsCsv | Format::InternshipsJsonl)
-    }
-
     /// The file name extension a landed body gets.
     pub fn extension(self) -> &'static str {
         match self {

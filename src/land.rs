@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
 
-use crate::classify::{self, HEAD_BYTES};
+use crate::classify;
 use crate::extract::{Body, Extract};
 use crate::privacy::screen::Screen;
 use crate::privacy::{self, Layout, ScreenError};
@@ -235,21 +235,13 @@ fn first_read(
     Ok((sha256, bytes, 0))
 }
 
-/// The first bytes of a body, for classifying it.
-fn head(extract: &Extract) -> Result<Vec<u8>, LandError> {
-    use std::io::Read;
-    let mut head = Vec::with_capacity(HEAD_BYTES);
-    extract
-        .reader()
-        .and_then(|r| r.take(HEAD_BYTES as u64).read_to_end(&mut head))
-        .map_err(|cause| read_error(extract, cause))?;
-    Ok(head)
-}
-
 /// How the body is laid out, checked against the format its source gave;
 /// a Parquet body is checked for CPR numbers here.
 fn classify(extract: &Extract) -> Result<Layout, LandError> {
-    let head = head(extract)?;
+    let head = extract
+        .reader()
+        .and_then(classify::head)
+        .map_err(|cause| read_error(extract, cause))?;
     let (format, layout) = classify::classify(&extract.input, &head, Some(extract.format))
         .map_err(|reason| LandError::Unclassified {
             input: extract.input.clone(),

@@ -90,7 +90,8 @@ impl Screen<'_> {
                 .iter()
                 .position(|b| *b == b'\n')
                 .map_or(chunk.len(), |p| run.end + p + 1);
-            let mut in_line = vec![run.start - start..run.end - start];
+            let mut in_line = Vec::with_capacity(1);
+            in_line.push(run.start - start..run.end - start);
             while let Some(next) = runs.next_if(|r| r.start < end) {
                 in_line.push(next.start - start..next.end - start);
             }

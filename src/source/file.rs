@@ -4,18 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use super::{PullError, Wanted};
-use crate::classify::{HEAD_BYTES, classify};
+use crate::classify::{classify, head};
 use crate::extract::{Body, Extract};
-
-/// The first bytes of a file, for classifying it.
-fn head(path: &Path) -> std::io::Result<Vec<u8>> {
-    use std::io::Read;
-    let mut head = Vec::with_capacity(HEAD_BYTES);
-    std::fs::File::open(path)?
-        .take(HEAD_BYTES as u64)
-        .read_to_end(&mut head)?;
-    Ok(head)
-}
 
 pub(super) fn pull(path: &Path, wanted: &Wanted) -> Result<Vec<Extract>, PullError> {
     let period = match wanted {
@@ -47,7 +37,9 @@ pub(super) fn pull(path: &Path, wanted: &Wanted) -> Result<Vec<Extract>, PullErr
         .iter()
         .map(|file| {
             // Only the head is read here: the body streams when it is landed.
-            let head = head(file).map_err(|e| read_err(file, e))?;
+            let head = std::fs::File::open(file)
+                .and_then(head)
+                .map_err(|e| read_err(file, e))?;
             let name = file.display().to_string();
             let (format, _) =
                 classify(&name, &head, None).map_err(|reason| PullError::Unclassified {

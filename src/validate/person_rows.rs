@@ -185,7 +185,7 @@ fn read_error(extract: &Extract, cause: std::io::Error) -> ValidateError {
 }
 
 /// The error for a Parquet body that cannot be read.
-pub(crate) fn unreadable_parquet(extract: &Extract, detail: String) -> ValidateError {
+fn unreadable_parquet(extract: &Extract, detail: String) -> ValidateError {
     ValidateError::Shape {
         input: extract.input.clone(),
         expected: format!("a readable Parquet file ({detail})"),
@@ -193,7 +193,7 @@ pub(crate) fn unreadable_parquet(extract: &Extract, detail: String) -> ValidateE
 }
 
 /// A Parquet reader over the body, in memory or in a file.
-pub(crate) fn parquet_reader(extract: &Extract) -> Result<ParquetRecordBatchReader, String> {
+fn parquet_reader(extract: &Extract) -> Result<ParquetRecordBatchReader, String> {
     let built = match &extract.body {
         Body::Bytes(bytes) => {
             ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(bytes.clone()))

@@ -14,12 +14,7 @@ fn python_deltalake_and_duckdb_read_the_same_figures_as_praktik_query() {
     work.ok(&["run"]);
     // Make a second version that replaces 2019Q3, so a reader that ignored
     // the Delta log would see the superseded files too.
-    let changed = crate::support::with_row(
-        &crate::support::demo_csv("2019Q3"),
-        "101",
-        "dagpenge",
-        "200,70,35.0",
-    );
+    let changed = crate::support::changed_2019q3();
     work.write("changed.csv", changed);
     work.ok(&["pull", "--source", "file:changed.csv"]);
 

@@ -32,12 +32,7 @@ fn a_second_writer_is_refused_naming_the_holder_and_the_lock_dies_with_its_proce
 fn a_failure_after_the_log_entry_does_not_undo_the_commit() {
     let work = Workdir::new();
     work.ok(&["pull", "--period", "2019Q3"]);
-    let changed = crate::support::with_row(
-        &crate::support::demo_csv("2019Q3"),
-        "101",
-        "dagpenge",
-        "200,70,35.0",
-    );
+    let changed = crate::support::changed_2019q3();
     work.write("changed.csv", changed);
     let output = work
         .praktik()

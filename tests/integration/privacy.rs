@@ -13,8 +13,7 @@ use arrow::array::{
     ArrayRef, BinaryArray, Decimal128Array, DictionaryArray, Float64Array, Int32Array, Int64Array,
     StringArray, UInt64Array,
 };
-use arrow::datatypes::{Field, Int32Type, Schema};
-use arrow::record_batch::RecordBatch;
+use arrow::datatypes::Int32Type;
 
 use crate::support::Workdir;
 
@@ -78,18 +77,7 @@ fn person_parquet(path: &Path, person: ArrayRef) {
         ("start_date", text(&|i| format!("2024-01-0{i}"))),
         ("end_date", text(&|i| format!("2024-02-0{i}"))),
     ];
-    let schema = Arc::new(Schema::new(
-        columns
-            .iter()
-            .map(|(name, array)| Field::new(*name, array.data_type().clone(), true))
-            .collect::<Vec<_>>(),
-    ));
-    let batch =
-        RecordBatch::try_new(schema.clone(), columns.into_iter().map(|c| c.1).collect()).unwrap();
-    let file = std::fs::File::create(path).unwrap();
-    let mut writer = parquet::arrow::ArrowWriter::try_new(file, schema, None).unwrap();
-    writer.write(&batch).unwrap();
-    writer.close().unwrap();
+    std::fs::write(path, crate::support::parquet_bytes(columns)).unwrap();
 }
 
 /// The CPR number in the first of six values, the others plain keys.

@@ -6,8 +6,6 @@
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, StringArray};
-use arrow::datatypes::{Field, Schema};
-use arrow::record_batch::RecordBatch;
 use praktik::extract::{Extract, Format};
 use praktik::source::jobindsats::Settings;
 use proptest::prelude::*;
@@ -48,19 +46,7 @@ fn person_parquet() -> Vec<u8> {
         ("start_date", text(["2024-01-01", "2024-01-02"])),
         ("end_date", text(["2024-02-01", "2024-02-02"])),
     ];
-    let schema = Arc::new(Schema::new(
-        columns
-            .iter()
-            .map(|(n, a)| Field::new(*n, a.data_type().clone(), true))
-            .collect::<Vec<_>>(),
-    ));
-    let batch =
-        RecordBatch::try_new(schema.clone(), columns.into_iter().map(|c| c.1).collect()).unwrap();
-    let mut out = Vec::new();
-    let mut writer = parquet::arrow::ArrowWriter::try_new(&mut out, schema, None).unwrap();
-    writer.write(&batch).unwrap();
-    writer.close().unwrap();
-    out
+    crate::support::parquet_bytes(columns.to_vec())
 }
 
 fn fixture(name: &str) -> Vec<u8> {

@@ -129,6 +129,35 @@ pub fn with_row(csv: &str, area: &str, group: &str, counts: &str) -> String {
     text.join("\n") + "\n"
 }
 
+/// The demo extract of 2019Q3 with København's dagpenge row changed to 200
+/// ended, 70 in work or education, 35.0 %: pulled after the demo, it makes
+/// a version that replaces 2019Q3.
+pub fn changed_2019q3() -> String {
+    with_row(&demo_csv("2019Q3"), "101", "dagpenge", "200,70,35.0")
+}
+
+/// A Parquet file's bytes holding `columns` (each nullable), in one row group.
+pub fn parquet_bytes(columns: Vec<(&str, arrow::array::ArrayRef)>) -> Vec<u8> {
+    use arrow::datatypes::{Field, Schema};
+    let schema = std::sync::Arc::new(Schema::new(
+        columns
+            .iter()
+            .map(|(name, array)| Field::new(*name, array.data_type().clone(), true))
+            .collect::<Vec<_>>(),
+    ));
+    let batch = arrow::record_batch::RecordBatch::try_new(
+        schema.clone(),
+        columns.into_iter().map(|c| c.1).collect(),
+    )
+    .expect("columns of one length");
+    let mut out = Vec::new();
+    let mut writer =
+        parquet::arrow::ArrowWriter::try_new(&mut out, schema, None).expect("a writer");
+    writer.write(&batch).expect("write the batch");
+    writer.close().expect("close the file");
+    out
+}
+
 /// Every file below `dir`.
 pub fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap().flatten() {
