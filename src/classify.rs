@@ -13,6 +13,14 @@ use crate::validate::person_rows::{COLUMNS, column_of, text};
 /// How far into a body the classification looks.
 pub const HEAD_BYTES: usize = 1 << 16;
 
+/// The first [`HEAD_BYTES`] of a body, for classifying it.
+pub fn head(body: impl std::io::Read) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut head = Vec::with_capacity(HEAD_BYTES);
+    body.take(HEAD_BYTES as u64).read_to_end(&mut head)?;
+    Ok(head)
+}
+
 /// Why an input was not classified; never holds a cell's value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
@@ -125,9 +133,11 @@ pub fn classify(
         .filter(|(_, (person, outcome))| person.is_some() || **outcome)
         .map(|(cell, _)| *cell)
         .collect();
-    if known.is_empty() {
+    // A real header has at least the seven columns either kind needs; a line
+    // with fewer known names is more likely data, and none of it is shown.
+    if known.len() < 3 {
         return fail(format!(
-            "its first line is not a header: none of its {} cells is a column name praktik knows (the line is not shown, as it may be data). Put the header first: remove any title rows above it, or add one (person-level: {}; outcomes: {})",
+            "its first line is not a header: fewer than three of its {} cells are column names praktik knows (the line is not shown, as it may be data). Put the header first: remove any title rows above it, or add one (person-level: {}; outcomes: {})",
             cells.len(),
             COLUMNS.map(|c| c.0).join(";"),
             OUTCOME_COLUMNS.join(",")

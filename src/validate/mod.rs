@@ -104,13 +104,12 @@ pub enum ValidateError {
         salt_env: &'static str,
     },
     #[error(
-        "{input}: {place} has the internship id `{}` of {first_place} again; each internship may appear once", shown(.id)
+        "{input}: {place} has the same internship id as {first_place} (not shown); each internship may appear once"
     )]
     DuplicateId {
         input: String,
         place: String,
         first_place: String,
-        id: String,
     },
     #[error(
         "{input}: the header has the column `{}`, which a person-level extract does not have (known: internship_id, person_key, municipality_code, benefit_group, internship_type, start_date, end_date, industry, hours_per_week, status_3m, status_6m, status_12m, or their Danish names such as Praktiktype and Slutdato)", shown(.column)
