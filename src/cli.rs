@@ -11,7 +11,7 @@ use praktik::config::{Config, Overrides};
 use praktik::engine::{Params, named_query};
 use praktik::output::{self, QueryFormat};
 use praktik::period::Period;
-use praktik::pipeline::{self, PullReport, QueryOptions, ReportOptions};
+use praktik::pipeline::{self, PullReport, QueryOptions, ReportOptions, WriteOptions};
 use praktik::report::OutputFormat;
 use praktik::report::render::Rendered;
 use praktik::source::{Source, Wanted};
@@ -54,6 +54,9 @@ pub enum Command {
     Status(StatusArgs),
     /// An interactive SQL shell over the store (statements end with `;`)
     Sql(SqlArgs),
+    /// Check, clean or rebuild the store
+    #[command(subcommand)]
+    Store(StoreCommand),
     /// Demo data for trying praktik and for the benchmark
     #[command(subcommand)]
     Demo(DemoCommand),
@@ -64,6 +67,22 @@ pub struct SourceArg {
     /// demo, jobindsats, or file:PATH [default: from the configuration, else demo]
     #[arg(long, value_name = "SOURCE")]
     pub source: Option<Source>,
+    /// If another praktik is writing to the store, wait up to this long for it
+    #[arg(long, value_name = "SECONDS", default_value_t = 0)]
+    pub wait: u64,
+    /// Store a quarter even if it has less than half the rows, or fewer
+    /// benefit groups, than the store holds for it
+    #[arg(long)]
+    pub allow_shrink: bool,
+}
+
+impl SourceArg {
+    fn write_options(&self) -> WriteOptions {
+        WriteOptions {
+            lock_wait: std::time::Duration::from_secs(self.wait),
+            allow_shrink: self.allow_shrink,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -113,6 +132,29 @@ pub struct QueryArgs {
     /// Query this table version instead of the newest
     #[arg(long, value_name = "VERSION")]
     pub as_of: Option<u64>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StoreCommand {
+    /// Check every version's files, every log entry, every kept body and the
+    /// index; list leftovers (exit 1 if anything is wrong)
+    Check,
+    /// Remove leftovers of stopped writes (every version stays readable)
+    Vacuum {
+        /// Only list what would be removed
+        #[arg(long)]
+        dry_run: bool,
+        /// If another praktik is writing to the store, wait up to this long
+        #[arg(long, value_name = "SECONDS", default_value_t = 0)]
+        wait: u64,
+    },
+    /// Recreate the tables from raw/ and its index alone (the old tables
+    /// are kept under .replaced-TIME/)
+    Rebuild {
+        /// If another praktik is writing to the store, wait up to this long
+        #[arg(long, value_name = "SECONDS", default_value_t = 0)]
+        wait: u64,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -180,7 +222,7 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         Command::Run(args) => {
             let config = cli.config(args.source.as_ref())?;
             announce_source(&config.source);
-            let report = pipeline::run(&config).await?;
+            let report = pipeline::run(&config, &args.write_options()).await?;
             print_pull(&report.pull);
             for rendered in &report.rendered {
                 print_rendered(rendered);
@@ -191,10 +233,20 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
             announce_source(&config.source);
             let wanted = match (args.period, args.from, args.to) {
                 (Some(p), _, _) => Wanted::Periods(vec![p]),
+                (None, Some(from), Some(to)) if from > to => {
+                    use clap::CommandFactory;
+                    Cli::command()
+                        .error(
+                            clap::error::ErrorKind::ArgumentConflict,
+                            format!("--from {from} comes after --to {to}; give the earlier quarter first"),
+                        )
+                        .exit()
+                }
                 (None, Some(from), Some(to)) => Wanted::Periods(from.through(to).collect()),
                 _ => Wanted::All,
             };
-            let report = pipeline::pull(&config, &config.source, &wanted).await?;
+            let options = args.source.write_options();
+            let report = pipeline::pull(&config, &config.source, &wanted, &options).await?;
             print_pull(&report);
         }
         Command::Report(args) => {
@@ -264,6 +316,53 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
                 "praktik: wrote {rows} demo internships to {}",
                 out.display()
             );
+        }
+        Command::Store(command) => {
+            let config = cli.config(None)?;
+            let write = |wait: u64| WriteOptions {
+                lock_wait: std::time::Duration::from_secs(wait),
+                allow_shrink: false,
+            };
+            match command {
+                StoreCommand::Check => {
+                    let root = praktik::store::Store::open(&config.store)?;
+                    let problems = praktik::upkeep::check(root.root());
+                    for p in &problems {
+                        println!("{}: {}; {}", p.path.display(), p.what, p.fix);
+                    }
+                    if !problems.is_empty() {
+                        return Err(Error::StoreDamaged {
+                            problems: problems.len(),
+                        });
+                    }
+                    eprintln!("praktik: the store at {} is sound", root.root().display());
+                }
+                StoreCommand::Vacuum { dry_run, wait } => {
+                    let removed = pipeline::vacuum(&config, &write(*wait), *dry_run)?;
+                    for p in &removed {
+                        let verb = if *dry_run { "would remove" } else { "removed" };
+                        println!("{verb} {}: {}", p.path.display(), p.what);
+                    }
+                    eprintln!("praktik: {} leftover(s)", removed.len());
+                }
+                StoreCommand::Rebuild { wait } => {
+                    let report = pipeline::rebuild(&config, &write(*wait)).await?;
+                    for commit in &report.commits {
+                        eprintln!(
+                            "praktik: rebuilt `{}`: {} rows in {} quarters",
+                            commit.table,
+                            commit.rows,
+                            commit.periods.len()
+                        );
+                    }
+                    eprintln!(
+                        "praktik: {} bodies read from raw/, {} rejected again and left out; the old tables are under {}",
+                        report.bodies,
+                        report.rejected,
+                        report.replaced.display()
+                    );
+                }
+            }
         }
         Command::Status(args) => {
             let config = cli.config(None)?;

@@ -19,7 +19,7 @@ use crate::schema::{INTERNSHIPS, OUTCOMES};
 use crate::store::{Store, StoreError};
 
 /// The named queries, embedded from `sql/`.
-pub const NAMED_QUERIES: [(&str, &str); 8] = [
+pub const NAMED_QUERIES: [(&str, &str); 9] = [
     ("effect_by_area", include_str!("../sql/effect_by_area.sql")),
     ("trend", include_str!("../sql/trend.sql")),
     (
@@ -43,6 +43,7 @@ pub const NAMED_QUERIES: [(&str, &str); 8] = [
         "persons_by_year",
         include_str!("../sql/persons_by_year.sql"),
     ),
+    ("stored_groups", include_str!("../sql/stored_groups.sql")),
 ];
 
 /// The store's tables that the engine registers when they exist.

@@ -108,6 +108,32 @@ impl Format {
         }
     }
 
+    /// The name the index of `raw/` records the format by.
+    pub fn code(self) -> &'static str {
+        match self {
+            Format::OutcomesCsv => "outcomes_csv",
+            Format::JobindsatsV3 => "jobindsats_v3",
+            Format::JobindsatsV2 => "jobindsats_v2",
+            Format::InternshipsCsv => "internships_csv",
+            Format::InternshipsParquet => "internships_parquet",
+            Format::InternshipsJsonl => "internships_jsonl",
+        }
+    }
+
+    /// The format a [`Format::code`] names.
+    pub fn from_code(code: &str) -> Option<Format> {
+        [
+            Format::OutcomesCsv,
+            Format::JobindsatsV3,
+            Format::JobindsatsV2,
+            Format::InternshipsCsv,
+            Format::InternshipsParquet,
+            Format::InternshipsJsonl,
+        ]
+        .into_iter()
+        .find(|f| f.code() == code)
+    }
+
     /// The file name extension a landed body gets.
     pub fn extension(self) -> &'static str {
         match self {

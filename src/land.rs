@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 use sha2::{Digest, Sha256};
 
 use crate::classify;
+use crate::durable;
 use crate::extract::{Body, Extract};
 use crate::privacy::screen::Screen;
 use crate::privacy::{self, Layout, ScreenError};
@@ -269,10 +270,15 @@ fn classify(extract: &Extract) -> Result<Layout, LandError> {
     Ok(layout)
 }
 
+/// The index of `raw/`: one JSON line per body landed, and one more each
+/// time a body landed before is stored again, in the order they happened.
+pub const INDEX: &str = "index.jsonl";
+
 /// What the index of `raw/` says about one body.
 #[derive(Debug, Clone)]
 struct Entry {
     sha256: String,
+    format: crate::extract::Format,
     path: PathBuf,
     source: String,
     input: String,
@@ -282,32 +288,40 @@ struct Entry {
 }
 
 impl Entry {
-    /// Move a fully written staging file to its hash name and index it.
+    /// Move a fully written staging file to its hash name, durably, and
+    /// index it.
     fn keep(&self, staging: tempfile::NamedTempFile, raw_dir: &Path) -> Result<(), LandError> {
         let fail = |path: &Path, cause| LandError::Write {
             input: self.input.clone(),
             path: path.to_path_buf(),
             cause,
         };
-        staging
-            .persist(&self.path)
-            .map_err(|e| fail(&self.path, e.error))?;
-        let index = raw_dir.join("index.jsonl");
+        durable::persist(staging, &self.path).map_err(|e| fail(&self.path, e))?;
+        fail::fail_point!("land-before-index", |_| Err(fail(
+            &self.path,
+            std::io::Error::other("failpoint")
+        )));
+        self.record(raw_dir)
+    }
+
+    /// Append this body's line to `raw/index.jsonl`.
+    fn record(&self, raw_dir: &Path) -> Result<(), LandError> {
+        let index = raw_dir.join(INDEX);
         let entry = serde_json::json!({
             "sha256": self.sha256,
             "file": self.path.file_name().and_then(|n| n.to_str()),
+            "format": self.format.code(),
             "source": self.source,
             "input": self.input,
             "period": self.period.map(|p| p.to_string()),
             "pulled_at": self.pulled_at.to_rfc3339(),
             "bytes": self.bytes,
         });
-        let mut file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&index)
-            .map_err(|e| fail(&index, e))?;
-        writeln!(file, "{entry}").map_err(|e| fail(&index, e))
+        durable::append_line(&index, &entry.to_string()).map_err(|cause| LandError::Write {
+            input: self.input.clone(),
+            path: index.clone(),
+            cause,
+        })
     }
 }
 
@@ -337,11 +351,32 @@ fn staging(extract: &Extract, raw_dir: &Path) -> Result<tempfile::NamedTempFile,
     // Write under a temporary name and rename, so a killed or rejected pull
     // never leaves a body under a hash name (the temporary file is removed
     // when it is dropped).
-    tempfile::Builder::new()
-        .prefix(".landing-")
-        .suffix(".partial")
-        .tempfile_in(raw_dir)
-        .map_err(|e| write_error(extract, raw_dir, e))
+    durable::staging(raw_dir).map_err(|e| write_error(extract, raw_dir, e))
+}
+
+/// Whether the body kept at `path` has the length and SHA-256 it is named
+/// by; a damaged one is landed again.
+fn intact(path: &Path, sha256: &str, bytes: u64) -> bool {
+    let Ok(meta) = std::fs::metadata(path) else {
+        return false;
+    };
+    if meta.len() != bytes {
+        tracing::warn!(path = %path.display(), "a kept body has the wrong length; it is landed again");
+        return false;
+    }
+    let mut out = Hashing {
+        inner: std::io::sink(),
+        hasher: Sha256::new(),
+        bytes: 0,
+    };
+    let hashed = std::fs::File::open(path)
+        .map(|f| std::io::BufReader::with_capacity(1 << 20, f))
+        .and_then(|mut f| std::io::copy(&mut f, &mut out));
+    let same = hashed.is_ok() && hex::encode(out.hasher.finalize()) == sha256;
+    if !same {
+        tracing::warn!(path = %path.display(), "a kept body does not match its SHA-256; it is landed again");
+    }
+    same
 }
 
 /// Keep the body under `raw_dir/<sha256>.<ext>` (if not already there),
@@ -360,9 +395,10 @@ pub fn land(raw_dir: &Path, extract: Extract, salt: Option<&str>) -> Result<Land
     let before = source_state(&extract);
     let (sha256, bytes, replaced) = first_read(&extract, layout, salt, raw_dir)?;
     let path = raw_dir.join(format!("{sha256}.{}", extract.format.extension()));
-    let new = !path.exists();
+    let new = !intact(&path, &sha256, bytes);
     let entry = Entry {
         sha256: sha256.clone(),
+        format: extract.format,
         path: path.clone(),
         source: extract.source.clone(),
         input: extract.input.clone(),
@@ -388,7 +424,9 @@ pub fn land(raw_dir: &Path, extract: Extract, salt: Option<&str>) -> Result<Land
             let staged = staging(&extract, raw_dir)?;
             match &extract.body {
                 Body::Bytes(body) => {
-                    std::fs::write(staged.path(), body)
+                    staged
+                        .as_file()
+                        .write_all(body)
                         .map_err(|e| write_error(&extract, staged.path(), e))?;
                     entry.keep(staged, raw_dir)?;
                 }
@@ -455,6 +493,21 @@ fn copy_file(
 }
 
 impl Landed {
+    /// Record in the index that this body, landed before, was stored again.
+    pub fn record_stored_again(&self, raw_dir: &Path) -> Result<(), LandError> {
+        Entry {
+            sha256: self.sha256.clone(),
+            format: self.format,
+            path: self.path.clone(),
+            source: self.source.clone(),
+            input: self.input.clone(),
+            period: self.period,
+            pulled_at: self.pulled_at,
+            bytes: self.bytes,
+        }
+        .record(raw_dir)
+    }
+
     /// Wait until the body is kept under `raw/`; a table may refer to it
     /// only after that.
     pub fn finish(&self) -> Result<(), LandError> {

@@ -24,10 +24,13 @@ pub mod area;
 pub mod benefit;
 pub mod classify;
 pub mod config;
+pub mod durable;
 pub mod engine;
 pub mod extract;
+pub mod guard;
 pub mod internship;
 pub mod land;
+pub mod lock;
 pub mod output;
 pub mod period;
 pub mod pipeline;
@@ -38,6 +41,7 @@ pub mod shell;
 pub mod source;
 pub mod status;
 pub mod store;
+pub mod upkeep;
 pub mod validate;
 
 use std::path::PathBuf;
@@ -62,17 +66,49 @@ pub enum Error {
     #[error(transparent)]
     Output(#[from] output::OutputError),
     #[error(
-        "another praktik is writing to the store ({holder}, holding the lock {path}); try again when it has finished"
+        "another praktik is writing to the store ({holder}, holding the lock {path}); waited {waited} s. Try again when it has finished, or give --wait SECONDS"
     )]
-    Locked { path: PathBuf, holder: String },
+    Locked {
+        path: PathBuf,
+        holder: String,
+        waited: u64,
+    },
     #[error("cannot take the store's lock {path}")]
     Lock {
         path: PathBuf,
         #[source]
         cause: std::io::Error,
     },
+    #[error("the store has {problems} problem(s), listed above")]
+    StoreDamaged { problems: usize },
+    #[error("cannot change {path} in the store; check the folder's permissions and free space")]
+    StoreFiles {
+        path: PathBuf,
+        #[source]
+        cause: std::io::Error,
+    },
     #[error("two extracts of one pull hold the same quarter; pull them one at a time")]
     OverlappingExtracts,
+    #[error(
+        "the pull would shrink {period} of `{table}` from {before} rows to {after}; nothing was committed. If the source really holds that little now, pull again with --allow-shrink"
+    )]
+    Shrink {
+        table: String,
+        period: period::Period,
+        before: i64,
+        after: usize,
+    },
+    #[error(
+        "the pull would take the benefit group(s) {groups} out of {period}; nothing was committed. Map the source's labels under [jobindsats.benefit_groups] (see the warning above), or pull again with --allow-shrink"
+    )]
+    LostGroups {
+        period: period::Period,
+        groups: String,
+    },
+    #[error(
+        "the store holds real figures (source {sources}); the demo source would mix synthetic figures in. Use another store folder for the demo (--store demo-store)"
+    )]
+    DemoOnRealStore { sources: String },
     #[error("internal error: {0}; please report it")]
     Internal(String),
 }

@@ -332,13 +332,16 @@ impl TableWrite {
     }
 
     /// Commit what was written as the new content of `periods`, in one
-    /// version; rows of other periods are untouched.
+    /// version, taking away what the table held for `removed` (which holds
+    /// `periods`, and may hold quarters that are emptied); rows of other
+    /// periods are untouched.
     pub async fn commit(
         mut self,
         periods: &[Period],
+        removed: &[Period],
         metadata: Vec<(String, serde_json::Value)>,
     ) -> Result<WriteMetrics, StoreError> {
-        let listed = periods.iter().map(Period::to_string).collect::<Vec<_>>();
+        let listed = removed.iter().map(Period::to_string).collect::<Vec<_>>();
         let write_err = |cause| StoreError::Write {
             table: self.table.into(),
             periods: listed.join(","),

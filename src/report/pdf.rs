@@ -93,6 +93,9 @@ pub fn print(chromium: &Path, html: &Path, pdf: &Path) -> Result<(), ReportError
             "Chromium exited with {status} and printed nothing: {tail}"
         )));
     }
-    std::fs::rename(&staging, pdf)
+    std::fs::File::open(&staging)
+        .and_then(|f| f.sync_all())
+        .and_then(|()| std::fs::rename(&staging, pdf))
+        .and_then(|()| crate::durable::sync_folder(pdf.parent().unwrap_or(Path::new("."))))
         .map_err(|e| failed(format!("cannot move the PDF into place: {e}")))
 }

@@ -162,7 +162,5 @@ fn write_atomically(path: &Path, text: &str) -> Result<(), ReportError> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(failed)?;
     }
-    let staging = path.with_extension("partial");
-    std::fs::write(&staging, text).map_err(failed)?;
-    std::fs::rename(&staging, path).map_err(failed)
+    crate::durable::write(path, text.as_bytes()).map_err(failed)
 }

@@ -4,7 +4,7 @@
 //! stored (the landing screen replaced it, and a value that still looks like
 //! one becomes an HMAC-SHA-256 with the secret salt, or rejects the extract).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::ControlFlow;
 use std::sync::Arc;
 
@@ -32,7 +32,15 @@ pub const BATCH_ROWS: usize = 65_536;
 #[derive(Debug, Clone, Default)]
 pub struct Summary {
     pub rows: usize,
-    pub periods: BTreeSet<Period>,
+    /// How many rows each quarter got.
+    pub rows_by_period: BTreeMap<Period, usize>,
+}
+
+impl Summary {
+    /// The quarters the rows cover.
+    pub fn periods(&self) -> impl Iterator<Item = Period> + '_ {
+        self.rows_by_period.keys().copied()
+    }
 }
 
 /// `2024-05-31` or `31-05-2024`.
@@ -316,7 +324,7 @@ impl Checker<'_> {
             status[k] = Some(value.code());
         }
 
-        self.summary.periods.insert(period);
+        *self.summary.rows_by_period.entry(period).or_default() += 1;
         self.summary.rows += 1;
         let label = self
             .labels

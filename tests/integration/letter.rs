@@ -18,7 +18,7 @@ async fn render_demo_letter(dir: &std::path::Path, reports: Option<&str>) -> (St
         std::fs::write(config.reports.join("letter.toml"), text).unwrap();
     }
     let wanted = Wanted::Periods(vec!["2019Q3".parse().unwrap()]);
-    pipeline::pull(&config, &Source::Demo, &wanted)
+    pipeline::pull(&config, &Source::Demo, &wanted, &Default::default())
         .await
         .unwrap();
     let options = ReportOptions {
@@ -148,7 +148,7 @@ async fn the_type_report_matches_its_snapshot() {
         ..Config::default()
     };
     let wanted = Wanted::Periods(vec!["2024Q2".parse().unwrap()]);
-    pipeline::pull(&config, &Source::Demo, &wanted)
+    pipeline::pull(&config, &Source::Demo, &wanted, &Default::default())
         .await
         .unwrap();
     let options = ReportOptions {

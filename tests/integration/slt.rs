@@ -201,3 +201,8 @@ async fn effect_by_municipality() {
 async fn persons_by_year() {
     run_file("persons_by_year.slt").await;
 }
+
+#[tokio::test]
+async fn stored_groups() {
+    run_file("stored_groups.slt").await;
+}

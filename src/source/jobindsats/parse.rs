@@ -149,6 +149,7 @@ pub fn records(extract: &Extract, settings: &Settings) -> Result<Vec<Record>, Va
     let areas = Areas::builtin();
     let mut records = Vec::new();
     let mut unmapped = 0usize;
+    let mut unmapped_labels = std::collections::BTreeSet::new();
     for (i, row) in rows.iter().enumerate() {
         let place = format!("row {}", i + 1);
         let labels: Vec<String> = groups.iter().map(|g| text(row.get(*g))).collect();
@@ -156,6 +157,7 @@ pub fn records(extract: &Extract, settings: &Settings) -> Result<Vec<Record>, Va
         let Some(group) = settings.benefit_groups.get(&key) else {
             unmapped += 1;
             debug!(%place, group = %key, "benefit group not mapped; row left out");
+            unmapped_labels.insert(crate::privacy::cpr::shown(&key));
             continue;
         };
         let name = text(row.get(area));
@@ -193,7 +195,8 @@ pub fn records(extract: &Extract, settings: &Settings) -> Result<Vec<Record>, Va
         });
     }
     if unmapped > 0 {
-        debug!(input = %extract.input, rows = unmapped, "rows of benefit groups not in [jobindsats.benefit_groups] left out");
+        let labels: Vec<String> = unmapped_labels.into_iter().collect();
+        warn!(input = %extract.input, rows = unmapped, groups = %labels.join(" | "), "rows of benefit groups not in [jobindsats.benefit_groups] left out; map them there to store them");
     }
     Ok(records)
 }

@@ -1,0 +1,72 @@
+//! Writing files so that a crash, a kill or a full disk never leaves a
+//! half-written one under its real name, and a file that was said to be
+//! written survives a power cut: a unique temporary name in the same folder,
+//! fsync, rename, fsync the folder. Appended lines go out in one write each,
+//! from one writer at a time, and are fsynced.
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::Mutex;
+
+/// One appender at a time within the process (the store's lock keeps other
+/// processes out).
+static APPENDING: Mutex<()> = Mutex::new(());
+
+/// Make the folder's entries (a rename, a new file) durable.
+pub fn sync_folder(folder: &Path) -> std::io::Result<()> {
+    std::fs::File::open(folder)?.sync_all()
+}
+
+/// A staging file in `folder` whose name says it is unfinished.
+pub fn staging(folder: &Path) -> std::io::Result<tempfile::NamedTempFile> {
+    tempfile::Builder::new()
+        .prefix(".staging-")
+        .suffix(".partial")
+        .tempfile_in(folder)
+}
+
+/// Move a fully written staging file to `path`, durably.
+pub fn persist(staged: tempfile::NamedTempFile, path: &Path) -> std::io::Result<()> {
+    fail::fail_point!("durable-persist", |how| Err(injected(how)));
+    staged.as_file().sync_all()?;
+    staged.persist(path).map_err(|e| e.error)?;
+    sync_folder(path.parent().unwrap_or(Path::new(".")))
+}
+
+/// Write `bytes` to `path`: readers see the old file or the whole new one.
+pub fn write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let folder = path.parent().unwrap_or(Path::new("."));
+    let mut staged = staging(folder)?;
+    fail::fail_point!("durable-write", |how| Err(injected(how)));
+    staged.write_all(bytes)?;
+    persist(staged, path)
+}
+
+/// Append `line` (without its end) to `path` in one write, durably.
+pub fn append_line(path: &Path, line: &str) -> std::io::Result<()> {
+    fail::fail_point!("durable-append", |how| Err(injected(how)));
+    let _one = APPENDING
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let new = !path.exists();
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    file.write_all(format!("{line}\n").as_bytes())?;
+    file.sync_data()?;
+    if new {
+        sync_folder(path.parent().unwrap_or(Path::new(".")))?;
+    }
+    Ok(())
+}
+
+/// The error a failpoint injects: `return(enospc)` a full disk, anything
+/// else an I/O error.
+#[cfg_attr(not(feature = "failpoints"), allow(dead_code))]
+fn injected(how: Option<String>) -> std::io::Error {
+    match how.as_deref() {
+        Some("enospc") => std::io::Error::from_raw_os_error(28),
+        _ => std::io::Error::from_raw_os_error(5),
+    }
+}
