@@ -418,6 +418,13 @@ fn print_pull(report: &PullReport) {
         report.extracts, report.source, report.bytes, report.landed_new
     );
     for commit in &report.commits {
+        if commit.periods.is_empty() {
+            eprintln!(
+                "praktik: took the demo quarters out of `{}` as version {}",
+                commit.table, commit.version
+            );
+            continue;
+        }
         eprintln!(
             "praktik: stored {} rows for {} as version {} of `{}`",
             commit.rows,

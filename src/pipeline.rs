@@ -483,9 +483,13 @@ pub async fn rebuild(config: &Config, options: &WriteOptions) -> Result<RebuildR
             }
         }
     }
-    // The last body to hold a quarter gives it.
+    // The last body to hold a quarter gives it; as in a pull, a body from a
+    // real source takes the demo quarters away.
     let mut owner: BTreeMap<(&str, Period), usize> = BTreeMap::new();
     for (i, (body, periods)) in bodies.iter().enumerate() {
+        if body.source != DEMO {
+            owner.retain(|_, owner| bodies[*owner].0.source != DEMO);
+        }
         for period in periods {
             owner.insert((body.format.table(), *period), i);
         }
@@ -518,7 +522,8 @@ pub async fn rebuild(config: &Config, options: &WriteOptions) -> Result<RebuildR
             write_extract(body, context, &mut pending, Some(&owned)).await?;
             all.extend(owned);
         }
-        if all.is_empty() {
+        // A table the store had stays, if empty.
+        if all.is_empty() && !store.table_path(table).join("_delta_log").is_dir() {
             continue;
         }
         all.sort();
