@@ -133,16 +133,26 @@ pub async fn pull(
     let landed_new = landed.iter().filter(|l| l.new).count();
     let bytes = landed.iter().map(|l| l.bytes).sum();
 
+    let owned = match source {
+        Source::File(_) => authority(&landed, context)?,
+        _ => vec![None; landed.len()],
+    };
     let mut pending: BTreeMap<&'static str, Pending> = BTreeMap::new();
     let mut unchanged = Vec::new();
     let mut stored_again = Vec::new();
-    for extract in &landed {
+    for (extract, only) in landed.iter().zip(&owned) {
         let table = extract.format.table();
         let held = stored.hashes(table);
+        if only.as_ref().is_some_and(BTreeSet::is_empty) {
+            continue;
+        }
         // An extract stored before is checked without writing; its quarters
         // are unchanged if every one of them still comes from it.
         if held.values().any(|sha| *sha == extract.sha256) {
-            let periods = check_only(extract, context)?;
+            let periods = match only {
+                Some(only) => only.iter().copied().collect(),
+                None => check_only(extract, context)?,
+            };
             if periods
                 .iter()
                 .all(|p| held.get(p) == Some(&extract.sha256.as_str()))
@@ -159,7 +169,7 @@ pub async fn pull(
                 received: Vec::new(),
             }),
         };
-        let written = write_extract(extract, context, table_write, None).await?;
+        let written = write_extract(extract, context, table_write, only.as_ref()).await?;
         info!(input = %extract.input, table, rows = written, "checked and written");
         if !extract.new {
             stored_again.push(extract);
@@ -297,6 +307,78 @@ pub fn check_body(
     )
 }
 
+/// For a folder of extracts, which quarters each file gives: a quarter
+/// comes from the file that holds the most rows of it (on a tie, the last
+/// by name), so a stray late row in one file never replaces a quarter
+/// another file holds; the rows left out are named in a warning. `None`
+/// where a table has only one extract.
+fn authority(
+    landed: &[Landed],
+    context: Context<'_>,
+) -> Result<Vec<Option<BTreeSet<Period>>>, Error> {
+    let mut per_table: BTreeMap<&str, usize> = BTreeMap::new();
+    for extract in landed {
+        *per_table.entry(extract.format.table()).or_default() += 1;
+    }
+    let mut counts = Vec::with_capacity(landed.len());
+    for extract in landed {
+        counts.push(if per_table[extract.format.table()] > 1 {
+            Some(rows_by_period(extract, context)?)
+        } else {
+            None
+        });
+    }
+    let mut owner: BTreeMap<(&str, Period), (usize, usize)> = BTreeMap::new();
+    for (i, (extract, rows)) in landed.iter().zip(&counts).enumerate() {
+        for (period, n) in rows.iter().flatten() {
+            let best = owner.entry((extract.format.table(), *period)).or_insert((i, *n));
+            if *n >= best.1 {
+                *best = (i, *n);
+            }
+        }
+    }
+    Ok(landed
+        .iter()
+        .zip(&counts)
+        .enumerate()
+        .map(|(i, (extract, rows))| {
+            let rows = rows.as_ref()?;
+            let mut mine = BTreeSet::new();
+            for (period, n) in rows {
+                let (by, _) = owner[&(extract.format.table(), *period)];
+                if by == i {
+                    mine.insert(*period);
+                } else {
+                    tracing::warn!(
+                        input = %extract.input,
+                        %period,
+                        rows = n,
+                        authoritative = %landed[by].input,
+                        "rows of a quarter another file holds more of are left out"
+                    );
+                }
+            }
+            Some(mine)
+        })
+        .collect())
+}
+
+/// How many rows an extract holds in each quarter (it is checked whole).
+fn rows_by_period(
+    extract: &Landed,
+    context: Context<'_>,
+) -> Result<BTreeMap<Period, usize>, Error> {
+    if extract.format.table() == INTERNSHIPS {
+        return Ok(
+            internships::validate(extract, context.person_salt, &mut |_| Flow::Continue(()))?
+                .rows_by_period,
+        );
+    }
+    let mut incoming = Incoming::default();
+    count_outcomes(&outcomes(extract, context)?.batch, &mut incoming)?;
+    Ok(incoming.rows)
+}
+
 /// Check an extract without writing it; the quarters it holds.
 fn check_only(extract: &Landed, context: Context<'_>) -> Result<Vec<Period>, Error> {
     let periods = if extract.format.table() == INTERNSHIPS {
@@ -323,7 +405,9 @@ async fn write_extract(
         let batch = only_periods(valid.batch, only)?;
         let rows = batch.num_rows();
         count_outcomes(&batch, &mut pending.incoming)?;
-        pending.received.extend(valid.periods);
+        pending
+            .received
+            .extend(valid.periods.into_iter().filter(|p| only.is_none_or(|o| o.contains(p))));
         pending.write.write(batch).await?;
         return Ok(rows);
     }
@@ -362,9 +446,11 @@ async fn write_extract(
     if let Some(e) = failed {
         return Err(e);
     }
-    pending.received.extend(summary.periods());
     for (period, rows) in summary.rows_by_period {
-        *pending.incoming.rows.entry(period).or_default() += rows;
+        if only.is_none_or(|o| o.contains(&period)) {
+            pending.received.push(period);
+            *pending.incoming.rows.entry(period).or_default() += rows;
+        }
     }
     Ok(summary.rows)
 }

@@ -492,3 +492,40 @@ fn a_failure_after_the_log_entry_does_not_undo_the_commit() {
     // The next pull of the same file finds it stored.
     work.ok(&["pull", "--source", "file:changed.csv"]);
 }
+
+#[test]
+fn in_a_folder_one_file_gives_each_quarter_and_a_stray_row_changes_nothing() {
+    let work = Workdir::new();
+    std::fs::create_dir(work.path().join("in")).unwrap();
+    let q3 = crate::support::demo_csv("2019Q3");
+    work.write("in/a-2019Q3.csv", &q3);
+    // The 2019Q4 file holds one late row of 2019Q3 too.
+    let stray = q3.lines().nth(5).unwrap();
+    work.write(
+        "in/b-2019Q4.csv",
+        format!("{}{stray}\n", crate::support::demo_csv("2019Q4")),
+    );
+    let (_, stderr) = work.ok(&["pull", "--source", "file:in"]);
+    assert!(
+        stderr.contains("left out") && stderr.contains("b-2019Q4.csv") && stderr.contains("a-2019Q3.csv"),
+        "{stderr}"
+    );
+    let (rows, _) = work.ok(&[
+        "query",
+        "SELECT CAST(period AS VARCHAR) AS period, COUNT(*) AS n FROM outcomes GROUP BY period ORDER BY period",
+        "--format",
+        "csv",
+    ]);
+    let lines = |csv: &str| csv.lines().count() - 1;
+    assert_eq!(
+        rows,
+        format!(
+            "period,n\n2019Q3,{}\n2019Q4,{}\n",
+            lines(&q3),
+            lines(&crate::support::demo_csv("2019Q4"))
+        )
+    );
+    // The next run finds nothing to change: the store does not flip.
+    let (_, stderr) = work.ok(&["pull", "--source", "file:in"]);
+    assert!(stderr.contains("nothing changed"), "{stderr}");
+}
