@@ -460,6 +460,11 @@ fn print_rendered(rendered: &Rendered) {
 
 fn print_status(status: &status::Status) {
     let mut out = std::io::stdout().lock();
+    print_tables(status, &mut out);
+    print_runs_and_stale(status, &mut out);
+}
+
+fn print_tables(status: &status::Status, out: &mut dyn std::io::Write) {
     let _ = writeln!(out, "store: {}", status.store);
     match status.version {
         None => {
@@ -523,6 +528,30 @@ fn print_status(status: &status::Status) {
                 );
             }
         }
+    }
+}
+
+/// The run ledger's last lines and what is stale, after the tables.
+fn print_runs_and_stale(status: &status::Status, out: &mut dyn std::io::Write) {
+    if !status.runs.is_empty() {
+        let _ = writeln!(out, "last runs:");
+    }
+    for run in &status.runs {
+        let _ = writeln!(
+            out,
+            "  {}  {:<4}  {:<6}  source {}  {}",
+            run.started_at,
+            run.command,
+            run.outcome,
+            run.source,
+            run.versions
+                .as_deref()
+                .or(run.error.as_deref().and_then(|e| e.lines().next()))
+                .unwrap_or("")
+        );
+    }
+    for line in &status.stale {
+        let _ = writeln!(out, "stale: {line}");
     }
 }
 

@@ -15,11 +15,11 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 
 use crate::area::Areas;
 use crate::benefit::BenefitGroup;
-use crate::schema::{INTERNSHIPS, OUTCOMES};
+use crate::schema::{INTERNSHIPS, OUTCOMES, RUNS};
 use crate::store::{Store, StoreError};
 
 /// The named queries, embedded from `sql/`.
-pub const NAMED_QUERIES: [(&str, &str); 9] = [
+pub const NAMED_QUERIES: [(&str, &str); 10] = [
     ("effect_by_area", include_str!("../sql/effect_by_area.sql")),
     ("trend", include_str!("../sql/trend.sql")),
     (
@@ -44,6 +44,7 @@ pub const NAMED_QUERIES: [(&str, &str); 9] = [
         include_str!("../sql/persons_by_year.sql"),
     ),
     ("stored_groups", include_str!("../sql/stored_groups.sql")),
+    ("last_runs", include_str!("../sql/last_runs.sql")),
 ];
 
 /// The store's tables that the engine registers when they exist.
@@ -128,6 +129,18 @@ impl Engine {
             engine
                 .ctx
                 .register_table(table, provider)
+                .map_err(register)?;
+        }
+        // The run ledger, always at its newest: it is no report's data.
+        if let Some(delta) = store.table(RUNS, None).await? {
+            let register = |cause| QueryError::Register {
+                table: RUNS.into(),
+                cause: Box::new(cause),
+            };
+            let provider = delta.table_provider().await.map_err(register)?;
+            engine
+                .ctx
+                .register_table(RUNS, provider)
                 .map_err(register)?;
         }
         Ok(Engine { versions, ..engine })

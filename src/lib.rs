@@ -30,6 +30,7 @@ pub mod extract;
 pub mod guard;
 pub mod internship;
 pub mod land;
+pub mod ledger;
 pub mod lock;
 pub mod output;
 pub mod period;

@@ -71,7 +71,8 @@ impl Lock {
     }
 }
 
-fn hostname() -> String {
+/// This machine's name, for the lock holder and the run ledger.
+pub fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_string())
         .unwrap_or_else(|_| "this machine".into())

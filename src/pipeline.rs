@@ -15,6 +15,7 @@ use crate::engine::{Engine, Params};
 use crate::extract::Format;
 use crate::guard::{DEMO, Incoming, Stored};
 use crate::land::{Landed, land};
+use crate::ledger;
 use crate::lock::Lock;
 use crate::period::Period;
 use crate::report::{self, Output, OutputFormat, definition};
@@ -91,6 +92,21 @@ fn failpoint(name: &str) -> Error {
 /// what was written for it is taken away again. Every table of the pull is
 /// checked (and guarded, see [`crate::guard`]) before any is committed.
 pub async fn pull(
+    config: &Config,
+    source: &Source,
+    wanted: &Wanted,
+    options: &WriteOptions,
+) -> Result<PullReport, Error> {
+    let started = chrono::Utc::now();
+    let result = pull_unrecorded(config, source, wanted, options).await;
+    if let Ok(store) = Store::open(&config.store) {
+        let commits = result.as_ref().map(|r| r.commits.as_slice());
+        ledger::record(&store, "pull", &source.to_string(), started, commits).await;
+    }
+    result
+}
+
+async fn pull_unrecorded(
     config: &Config,
     source: &Source,
     wanted: &Wanted,
@@ -331,7 +347,9 @@ fn authority(
     let mut owner: BTreeMap<(&str, Period), (usize, usize)> = BTreeMap::new();
     for (i, (extract, rows)) in landed.iter().zip(&counts).enumerate() {
         for (period, n) in rows.iter().flatten() {
-            let best = owner.entry((extract.format.table(), *period)).or_insert((i, *n));
+            let best = owner
+                .entry((extract.format.table(), *period))
+                .or_insert((i, *n));
             if *n >= best.1 {
                 *best = (i, *n);
             }
@@ -405,9 +423,12 @@ async fn write_extract(
         let batch = only_periods(valid.batch, only)?;
         let rows = batch.num_rows();
         count_outcomes(&batch, &mut pending.incoming)?;
-        pending
-            .received
-            .extend(valid.periods.into_iter().filter(|p| only.is_none_or(|o| o.contains(p))));
+        pending.received.extend(
+            valid
+                .periods
+                .into_iter()
+                .filter(|p| only.is_none_or(|o| o.contains(p))),
+        );
         pending.write.write(batch).await?;
         return Ok(rows);
     }
@@ -666,7 +687,17 @@ fn run_id() -> String {
 /// The scheduled job: pull whatever the configured source has that the store
 /// lacks, then render every report definition.
 pub async fn run(config: &Config, options: &WriteOptions) -> Result<RunReport, Error> {
-    let pulled = pull(config, &config.source, &Wanted::All, options).await?;
+    let started = chrono::Utc::now();
+    let result = run_unrecorded(config, options).await;
+    if let Ok(store) = Store::open(&config.store) {
+        let commits = result.as_ref().map(|r| r.pull.commits.as_slice());
+        ledger::record(&store, "run", &config.source.to_string(), started, commits).await;
+    }
+    result
+}
+
+async fn run_unrecorded(config: &Config, options: &WriteOptions) -> Result<RunReport, Error> {
+    let pulled = pull_unrecorded(config, &config.source, &Wanted::All, options).await?;
     let store = Store::open(&config.store)?;
     let engine = Engine::open(&store, None).await?;
     let output = Output {

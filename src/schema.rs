@@ -30,11 +30,32 @@ pub const PERIOD: &str = "period";
 /// then only the share is known. Never zero for "unknown".
 /// The schema of the table named `table` (`outcomes` or `internships`).
 pub fn of(table: &str) -> SchemaRef {
-    if table == INTERNSHIPS {
-        internships()
-    } else {
-        outcomes()
+    match table {
+        INTERNSHIPS => internships(),
+        RUNS => runs(),
+        _ => outcomes(),
     }
+}
+
+/// Name of the run ledger.
+pub const RUNS: &str = "runs";
+
+/// `runs`: one row per `run` and `pull`, written even when it fails: when,
+/// where, from which source, how it ended, the table versions it wrote, and
+/// its error (which never holds a value the CPR screen flags).
+pub fn runs() -> SchemaRef {
+    let time = || DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
+    Arc::new(Schema::new(vec![
+        Field::new("run_id", DataType::Utf8, false),
+        Field::new("command", DataType::Utf8, false),
+        Field::new("started_at", time(), false),
+        Field::new("ended_at", time(), false),
+        Field::new("host", DataType::Utf8, false),
+        Field::new("source", DataType::Utf8, false),
+        Field::new("outcome", DataType::Utf8, false),
+        Field::new("versions", DataType::Utf8, true),
+        Field::new("error", DataType::Utf8, true),
+    ]))
 }
 
 pub fn outcomes() -> SchemaRef {

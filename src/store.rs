@@ -224,6 +224,29 @@ impl Store {
         })
     }
 
+    /// Append `batch` to the unpartitioned `table` (the run ledger), in one
+    /// commit that creates the table the first time; its new version.
+    pub async fn append(&self, table: &str, batch: RecordBatch) -> Result<u64, StoreError> {
+        let open_err = |cause| StoreError::Open {
+            table: table.into(),
+            path: self.table_path(table),
+            cause: Box::new(cause),
+        };
+        let delta = DeltaTable::try_from_url(self.url(table)?)
+            .await
+            .map_err(open_err)?;
+        let written = delta
+            .write(vec![batch])
+            .with_save_mode(SaveMode::Append)
+            .with_table_name(table)
+            .with_commit_properties(
+                CommitProperties::default().with_cleanup_expired_logs(Some(false)),
+            )
+            .await
+            .map_err(|e| stage_error(table, e))?;
+        Ok(written.version().unwrap_or_default() as u64)
+    }
+
     /// The table's commits, newest first; empty if the table does not exist.
     pub async fn history(
         &self,

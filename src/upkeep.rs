@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 
 use crate::land::INDEX;
 use crate::lock::LOCK_FILE;
-use crate::schema::{INTERNSHIPS, OUTCOMES};
+use crate::schema::{INTERNSHIPS, OUTCOMES, RUNS};
 
 /// Something wrong in the store, and what to do about it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -319,7 +319,7 @@ fn check_raw(raw: &Path, problems: &mut Vec<Problem>) {
 /// kept body matches its hash, and nothing is left over.
 pub fn check(root: &Path) -> Vec<Problem> {
     let mut problems = Vec::new();
-    for table in [OUTCOMES, INTERNSHIPS] {
+    for table in [OUTCOMES, INTERNSHIPS, RUNS] {
         check_table(&root.join(table), &mut problems);
     }
     check_raw(&root.join("raw"), &mut problems);

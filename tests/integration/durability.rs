@@ -507,7 +507,9 @@ fn in_a_folder_one_file_gives_each_quarter_and_a_stray_row_changes_nothing() {
     );
     let (_, stderr) = work.ok(&["pull", "--source", "file:in"]);
     assert!(
-        stderr.contains("left out") && stderr.contains("b-2019Q4.csv") && stderr.contains("a-2019Q3.csv"),
+        stderr.contains("left out")
+            && stderr.contains("b-2019Q4.csv")
+            && stderr.contains("a-2019Q3.csv"),
         "{stderr}"
     );
     let (rows, _) = work.ok(&[
@@ -528,4 +530,79 @@ fn in_a_folder_one_file_gives_each_quarter_and_a_stray_row_changes_nothing() {
     // The next run finds nothing to change: the store does not flip.
     let (_, stderr) = work.ok(&["pull", "--source", "file:in"]);
     assert!(stderr.contains("nothing changed"), "{stderr}");
+}
+
+#[test]
+fn every_run_and_pull_is_in_the_ledger_and_status_says_what_is_stale() {
+    let work = Workdir::new();
+    work.ok(&["pull", "--period", "2019Q3"]);
+    work.ok(&["report", "letter", "--period", "2019Q3"]);
+    work.fails(&["pull", "--source", "file:missing.csv"], 1);
+    // A later pull of 2019Q3 makes the letter older than its data.
+    work.write("changed.csv", crate::support::changed_2019q3());
+    std::thread::sleep(Duration::from_millis(20));
+    work.ok(&["pull", "--source", "file:changed.csv"]);
+    let (runs, _) = work.ok(&[
+        "query",
+        "SELECT command, source, outcome, versions, error IS NOT NULL AS failed FROM runs ORDER BY started_at",
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(
+        runs,
+        "command,source,outcome,versions,failed\n\
+         pull,demo,ok,outcomes=0,false\n\
+         pull,file:missing.csv,failed,,true\n\
+         pull,file:changed.csv,ok,outcomes=1,false\n"
+    );
+    let (status, _) = work.ok(&["status"]);
+    assert!(
+        status.contains("last runs:") && status.contains("failed"),
+        "{status}"
+    );
+    assert!(
+        status.contains("letter.html is older than the data of 2019Q3"),
+        "{status}"
+    );
+    vacuum_and_check(&work);
+}
+
+#[test]
+fn the_systemd_units_verify() {
+    let Ok(analyze) = which("systemd-analyze") else {
+        eprintln!("systemd-analyze is not on this machine; the units are not verified here");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let deploy = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy");
+    let bin = assert_cmd::cargo::cargo_bin("praktik");
+    let service = std::fs::read_to_string(format!("{deploy}/praktik.service"))
+        .unwrap()
+        .replace("/usr/local/bin/praktik", &bin.display().to_string())
+        .replace("/srv/praktik", &dir.path().display().to_string())
+        .replace("User=praktik", "User=root");
+    std::fs::write(dir.path().join("praktik.service"), service).unwrap();
+    std::fs::copy(
+        format!("{deploy}/praktik.timer"),
+        dir.path().join("praktik.timer"),
+    )
+    .unwrap();
+    let output = Command::new(analyze)
+        .arg("verify")
+        .arg(dir.path().join("praktik.service"))
+        .arg(dir.path().join("praktik.timer"))
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success() && output.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+fn which(program: &str) -> Result<std::path::PathBuf, ()> {
+    std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .map(|dir| dir.join(program))
+        .find(|p| p.is_file())
+        .ok_or(())
 }

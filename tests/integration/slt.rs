@@ -206,3 +206,8 @@ async fn persons_by_year() {
 async fn stored_groups() {
     run_file("stored_groups.slt").await;
 }
+
+#[tokio::test]
+async fn last_runs() {
+    run_file("last_runs.slt").await;
+}
