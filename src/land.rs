@@ -204,16 +204,7 @@ fn first_read(
         _ => return screened(extract, layout, salt, &mut std::io::sink(), raw_dir),
     };
     let file = path.clone();
-    let hashing = std::thread::spawn(move || -> std::io::Result<(String, u64)> {
-        let mut out = Hashing {
-            inner: std::io::sink(),
-            hasher: Sha256::new(),
-            bytes: 0,
-        };
-        let mut file = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(file)?);
-        std::io::copy(&mut file, &mut out)?;
-        Ok((hex::encode(out.hasher.finalize()), out.bytes))
-    });
+    let hashing = std::thread::spawn(move || hash_file(&file));
     let mut input = extract
         .reader()
         .map_err(|cause| read_error(extract, cause))?;
@@ -236,8 +227,7 @@ fn first_read(
     Ok((sha256, bytes, 0))
 }
 
-/// How the body is laid out, checked against the format its source gave;
-/// a Parquet body is checked for CPR numbers here.
+/// How the body is laid out, checked against the format its source gave.
 fn classify(extract: &Extract) -> Result<Layout, LandError> {
     let head = extract
         .reader()
@@ -257,17 +247,83 @@ fn classify(extract: &Extract) -> Result<Layout, LandError> {
             ),
         });
     }
-    if layout == Layout::Parquet {
-        let checked = match &extract.body {
-            Body::Bytes(bytes) => privacy::parquet::check(bytes::Bytes::from(bytes.clone())),
-            Body::File(path) => {
-                let file = std::fs::File::open(path).map_err(|e| read_error(extract, e))?;
-                privacy::parquet::check(file)
-            }
-        };
-        checked.map_err(|e| screen_error(extract, Path::new(""), e))?;
-    }
     Ok(layout)
+}
+
+/// Screen a Parquet body (see [`privacy::parquet::screen`]): how many CPR
+/// numbers its person column holds; with `out`, the screened file is
+/// written there.
+fn screen_parquet(
+    extract: &Extract,
+    salt: Option<&str>,
+    out: Option<std::fs::File>,
+) -> Result<usize, LandError> {
+    let screened = match &extract.body {
+        Body::Bytes(bytes) => {
+            privacy::parquet::screen(bytes::Bytes::from(bytes.clone()), &is_person_key, salt, out)
+        }
+        Body::File(path) => {
+            let file = std::fs::File::open(path).map_err(|e| read_error(extract, e))?;
+            privacy::parquet::screen(file, &is_person_key, salt, out)
+        }
+    };
+    screened.map_err(|e| screen_error(extract, Path::new(""), e))
+}
+
+/// The SHA-256 and length of a file.
+pub fn hash_file(path: &Path) -> std::io::Result<(String, u64)> {
+    let mut out = Hashing {
+        inner: std::io::sink(),
+        hasher: Sha256::new(),
+        bytes: 0,
+    };
+    let mut file = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(path)?);
+    std::io::copy(&mut file, &mut out)?;
+    Ok((hex::encode(out.hasher.finalize()), out.bytes))
+}
+
+/// Land a Parquet body whose person column held CPR numbers: the file is
+/// written anew with their keys, and only that is kept.
+fn land_rewritten_parquet(
+    raw_dir: &Path,
+    extract: Extract,
+    salt: Option<&str>,
+    replaced: usize,
+) -> Result<Landed, LandError> {
+    let staged = staging(&extract, raw_dir)?;
+    let file = staged
+        .reopen()
+        .map_err(|e| write_error(&extract, staged.path(), e))?;
+    screen_parquet(&extract, salt, Some(file))?;
+    let (sha256, bytes) =
+        hash_file(staged.path()).map_err(|e| write_error(&extract, staged.path(), e))?;
+    let path = raw_dir.join(format!("{sha256}.{}", extract.format.extension()));
+    let new = !intact(&path, &sha256, bytes);
+    if new {
+        Entry {
+            sha256: sha256.clone(),
+            format: extract.format,
+            path: path.clone(),
+            source: extract.source.clone(),
+            input: extract.input.clone(),
+            period: extract.period,
+            pulled_at: extract.pulled_at,
+            bytes,
+        }
+        .keep(staged, raw_dir)?;
+    }
+    tracing::info!(input = %extract.input, values = replaced, "CPR numbers replaced by pseudonymous keys before landing");
+    Ok(Landed {
+        extract: Extract {
+            body: Body::File(path.clone()),
+            ..extract
+        },
+        sha256,
+        path,
+        new,
+        bytes,
+        copying: Arc::new(Mutex::new(Copying::default())),
+    })
 }
 
 /// The index of `raw/`: one JSON line per body landed, and one more each
@@ -364,15 +420,7 @@ fn intact(path: &Path, sha256: &str, bytes: u64) -> bool {
         tracing::warn!(path = %path.display(), "a kept body has the wrong length; it is landed again");
         return false;
     }
-    let mut out = Hashing {
-        inner: std::io::sink(),
-        hasher: Sha256::new(),
-        bytes: 0,
-    };
-    let hashed = std::fs::File::open(path)
-        .map(|f| std::io::BufReader::with_capacity(1 << 20, f))
-        .and_then(|mut f| std::io::copy(&mut f, &mut out));
-    let same = hashed.is_ok() && hex::encode(out.hasher.finalize()) == sha256;
+    let same = hash_file(path).is_ok_and(|(hash, _)| hash == sha256);
     if !same {
         tracing::warn!(path = %path.display(), "a kept body does not match its SHA-256; it is landed again");
     }
@@ -392,6 +440,12 @@ fn intact(path: &Path, sha256: &str, bytes: u64) -> bool {
 pub fn land(raw_dir: &Path, extract: Extract, salt: Option<&str>) -> Result<Landed, LandError> {
     let layout = classify(&extract)?;
     std::fs::create_dir_all(raw_dir).map_err(|e| write_error(&extract, raw_dir, e))?;
+    if layout == Layout::Parquet {
+        let replaced = screen_parquet(&extract, salt, None)?;
+        if replaced > 0 {
+            return land_rewritten_parquet(raw_dir, extract, salt, replaced);
+        }
+    }
     let before = source_state(&extract);
     let (sha256, bytes, replaced) = first_read(&extract, layout, salt, raw_dir)?;
     let path = raw_dir.join(format!("{sha256}.{}", extract.format.extension()));

@@ -8,7 +8,6 @@ use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use crate::land::INDEX;
 use crate::lock::LOCK_FILE;
@@ -233,13 +232,6 @@ pub fn read_index(raw: &Path) -> std::io::Result<Vec<Result<IndexLine, usize>>> 
     Ok(lines)
 }
 
-fn sha256_of(path: &Path) -> std::io::Result<(String, u64)> {
-    let mut hasher = Sha256::new();
-    let mut file = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(path)?);
-    let bytes = std::io::copy(&mut file, &mut hasher)?;
-    Ok((hex::encode(hasher.finalize()), bytes))
-}
-
 /// The problems of `raw/` and its index.
 fn check_raw(raw: &Path, problems: &mut Vec<Problem>) {
     let index = raw.join(INDEX);
@@ -279,7 +271,7 @@ fn check_raw(raw: &Path, problems: &mut Vec<Problem>) {
             .and_then(|n| n.to_str())
             .unwrap_or_default();
         let named = name.split('.').next().unwrap_or_default();
-        match sha256_of(path) {
+        match crate::land::hash_file(path) {
             Ok((sha256, _)) if sha256 == named => {}
             Ok((_, bytes)) => problems.push(Problem {
                 path: path.clone(),

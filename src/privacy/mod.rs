@@ -2,9 +2,9 @@
 //! [`cpr`] recognises the numbers in every form they come in; [`screen`]
 //! passes a text body on with each CPR number in the person column replaced
 //! by its pseudonymous key (HMAC-SHA-256 with the secret salt) and rejects a
-//! body with one anywhere else; [`parquet`] rejects a Parquet body holding
-//! one in any column of any type. Nothing here knows where a body is kept,
-//! and no error here quotes a value the screen flagged.
+//! body with one anywhere else; [`parquet`] does the same for a Parquet body,
+//! in any column of any type. Nothing here knows where a body is kept, and
+//! no error here quotes a value the screen flagged.
 
 pub mod cpr;
 pub mod parquet;
@@ -27,7 +27,8 @@ pub enum Layout {
     JsonLines,
     /// One JSON document (an API response); it names no person.
     Json,
-    /// Parquet: checked column by column, never rewritten.
+    /// Parquet: checked column by column; written anew if a person's CPR
+    /// number is replaced.
     Parquet,
 }
 
@@ -38,8 +39,6 @@ pub enum Why {
     NoSalt,
     /// Outside the person column (or in a body that has none).
     NotPerson,
-    /// In a Parquet file, which is not rewritten.
-    Parquet,
 }
 
 /// A body the screen stopped, or could not read or pass on.
@@ -65,6 +64,5 @@ fn explain(why: Why) -> String {
             "a CPR number may not be stored; set the secret {SALT_ENV} to store it as a pseudonymous key (HMAC-SHA-256), or export a pseudonymous person key instead"
         ),
         Why::NotPerson => "a value there looks like a CPR number, and only the person column may hold one (where it is replaced by a pseudonymous key); export the extract without it (a case number that looks like a birth date and serial number is rejected too, as the two cannot be told apart)".into(),
-        Why::Parquet => "a value there looks like a CPR number, and a Parquet file is not rewritten; export a pseudonymous person key instead, or the extract as CSV".into(),
     }
 }

@@ -63,8 +63,9 @@ fn person_jsonl(key: &str, value: &str) -> String {
         .collect()
 }
 
-/// A person-level Parquet file whose person column is `person` (six rows).
-fn person_parquet(path: &Path, person: ArrayRef) {
+/// A person-level Parquet file whose person column is `person` (six rows),
+/// with an `industry` column if one is given.
+fn person_parquet(path: &Path, person: ArrayRef, industry: Option<ArrayRef>) {
     let text = |f: &dyn Fn(usize) -> String| -> ArrayRef {
         Arc::new(StringArray::from((1..=6).map(f).collect::<Vec<_>>()))
     };
@@ -77,6 +78,10 @@ fn person_parquet(path: &Path, person: ArrayRef) {
         ("start_date", text(&|i| format!("2024-01-0{i}"))),
         ("end_date", text(&|i| format!("2024-02-0{i}"))),
     ];
+    let columns = columns
+        .into_iter()
+        .chain(industry.map(|i| ("industry", i)))
+        .collect();
     std::fs::write(path, crate::support::parquet_bytes(columns)).unwrap();
 }
 
@@ -230,7 +235,8 @@ fn no_form_of_a_cpr_number_is_kept_anywhere() {
         true,
         Expect::Rejected,
     );
-    // Parquet is checked in every column type, never rewritten.
+    // Parquet: the person column is screened in every type and written
+    // anew with the keys.
     let parquet_cases: Vec<(&str, ArrayRef)> = vec![
         (
             "text",
@@ -279,8 +285,42 @@ fn no_form_of_a_cpr_number_is_kept_anywhere() {
         ),
     ];
     for (name, person) in parquet_cases {
-        person_parquet(&cases.join(format!("person-{name}.parquet")), person);
-        inputs.push((format!("person-{name}.parquet"), true, Expect::Rejected));
+        person_parquet(&cases.join(format!("person-{name}.parquet")), person, None);
+        inputs.push((format!("person-{name}.parquet"), true, Expect::Stored));
+    }
+    let text_person = || -> ArrayRef {
+        Arc::new(StringArray::from(first_of_six(
+            "0703911234".to_string(),
+            |i| format!("P{i}"),
+        )))
+    };
+    person_parquet(&cases.join("parquet-no-salt.parquet"), text_person(), None);
+    inputs.push(("parquet-no-salt.parquet".into(), false, Expect::Rejected));
+    // Anywhere else in a Parquet file, in any type: refused.
+    for (name, industry) in [
+        (
+            "int64",
+            Arc::new(Int64Array::from(first_of_six(703911234, |i| i as i64))) as ArrayRef,
+        ),
+        (
+            "dictionary",
+            Arc::new(
+                first_of_six("070391 1234", |_| "Handel")
+                    .into_iter()
+                    .collect::<DictionaryArray<Int32Type>>(),
+            ),
+        ),
+        (
+            "float64",
+            Arc::new(Float64Array::from(first_of_six(6703911234.0, |i| i as f64))),
+        ),
+    ] {
+        let name = format!("parquet-industry-{name}.parquet");
+        let person: ArrayRef = Arc::new(StringArray::from(
+            (1..=6).map(|i| format!("P{i}")).collect::<Vec<_>>(),
+        ));
+        person_parquet(&cases.join(&name), person, Some(industry));
+        inputs.push((name, true, Expect::Rejected));
     }
     // One line of 1 GiB: refused from its first 64 KiB.
     {
@@ -296,6 +336,7 @@ fn no_form_of_a_cpr_number_is_kept_anywhere() {
     assert!(inputs.len() >= 20);
 
     let mut log = String::new();
+    let mut keys = std::collections::BTreeMap::new();
     let store = work.path().join("store");
     for (name, salt, expect) in &inputs {
         let before = (
@@ -313,7 +354,16 @@ fn no_form_of_a_cpr_number_is_kept_anywhere() {
         log.push_str(&stderr);
         log.push_str(&String::from_utf8_lossy(&output.stdout));
         match expect {
-            Expect::Stored => assert!(output.status.success(), "{name}: {stderr}"),
+            Expect::Stored => {
+                assert!(output.status.success(), "{name}: {stderr}");
+                let (key, _) = work.ok(&[
+                    "query",
+                    "SELECT person_key FROM internships WHERE internship_id IN ('K1', 'J1', 'Q1')",
+                    "--format",
+                    "csv",
+                ]);
+                keys.insert(name.clone(), key);
+            }
             Expect::Rejected => {
                 assert_eq!(output.status.code(), Some(1), "{name}: {stderr}");
                 assert!(
@@ -329,17 +379,27 @@ fn no_form_of_a_cpr_number_is_kept_anywhere() {
             }
         }
     }
-    let keys = work
-        .ok(&[
-            "query",
-            "SELECT DISTINCT person_key FROM internships WHERE internship_id IN ('K1', 'J1')",
-            "--format",
-            "csv",
-        ])
-        .0;
-    assert!(keys.lines().skip(1).all(|k| k.len() == 64), "{keys}");
-    // Every form of the number gave the same key.
-    assert_eq!(keys.lines().count(), 2, "{keys}");
+    // Every form of one number, in every format and Parquet type, gave one
+    // key: the ten digits, and nine where Excel dropped the leading zero;
+    // the truncated number and the substitute number are other numbers.
+    let number = |name: &str| match name {
+        "person-form-4.csv" => "truncated",
+        "person-form-5.csv" | "person-form-6.csv" | "person-uint64.parquet" => "substitute",
+        _ => "0703911234",
+    };
+    let mut by_number: std::collections::BTreeMap<&str, std::collections::BTreeSet<&String>> =
+        Default::default();
+    for (name, key) in &keys {
+        assert!(
+            key.starts_with("person_key\n") && key.lines().nth(1).unwrap().len() == 64,
+            "{name}: {key}"
+        );
+        by_number.entry(number(name)).or_default().insert(key);
+    }
+    assert_eq!(by_number.len(), 3, "{keys:?}");
+    assert!(by_number.values().all(|k| k.len() == 1), "{keys:?}");
+    let distinct: std::collections::BTreeSet<_> = by_number.values().flatten().collect();
+    assert_eq!(distinct.len(), 3, "{keys:?}");
 
     // The report and its log lines.
     let output = work
