@@ -139,11 +139,16 @@ pub enum StoreCommand {
     /// Check every version's files, every log entry, every kept body and the
     /// index; list leftovers (exit 1 if anything is wrong)
     Check,
-    /// Remove leftovers of stopped writes (every version stays readable)
+    /// Remove leftovers of stopped writes (every version stays readable);
+    /// with --older-than, also the files of versions older than that
     Vacuum {
         /// Only list what would be removed
         #[arg(long)]
         dry_run: bool,
+        /// Give up the versions older than this many days: their data files
+        /// are removed and `--as-of` can no longer read them
+        #[arg(long, value_name = "DAYS")]
+        older_than: Option<u64>,
         /// If another praktik is writing to the store, wait up to this long
         #[arg(long, value_name = "SECONDS", default_value_t = 0)]
         wait: u64,
@@ -337,13 +342,25 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
                     }
                     eprintln!("praktik: the store at {} is sound", root.root().display());
                 }
-                StoreCommand::Vacuum { dry_run, wait } => {
-                    let removed = pipeline::vacuum(&config, &write(*wait), *dry_run)?;
-                    for p in &removed {
-                        let verb = if *dry_run { "would remove" } else { "removed" };
+                StoreCommand::Vacuum {
+                    dry_run,
+                    older_than,
+                    wait,
+                } => {
+                    let done =
+                        pipeline::vacuum(&config, &write(*wait), *older_than, *dry_run).await?;
+                    let verb = if *dry_run { "would remove" } else { "removed" };
+                    for p in &done.leftovers {
                         println!("{verb} {}: {}", p.path.display(), p.what);
                     }
-                    eprintln!("praktik: {} leftover(s)", removed.len());
+                    for file in &done.old_files {
+                        println!("{verb} {file}: only versions older than the cut-off need it");
+                    }
+                    eprintln!(
+                        "praktik: {} leftover(s), {} file(s) of old versions",
+                        done.leftovers.len(),
+                        done.old_files.len()
+                    );
                 }
                 StoreCommand::Rebuild { wait } => {
                     let report = pipeline::rebuild(&config, &write(*wait)).await?;

@@ -121,29 +121,27 @@ impl Engine {
                 continue;
             };
             versions.insert(table.to_string(), delta.version().unwrap_or_default());
-            let register = |cause| QueryError::Register {
-                table: table.into(),
-                cause: Box::new(cause),
-            };
-            let provider = delta.table_provider().await.map_err(register)?;
-            engine
-                .ctx
-                .register_table(table, provider)
-                .map_err(register)?;
+            engine.register_delta(table, delta).await?;
         }
         // The run ledger, always at its newest: it is no report's data.
         if let Some(delta) = store.table(RUNS, None).await? {
-            let register = |cause| QueryError::Register {
-                table: RUNS.into(),
-                cause: Box::new(cause),
-            };
-            let provider = delta.table_provider().await.map_err(register)?;
-            engine
-                .ctx
-                .register_table(RUNS, provider)
-                .map_err(register)?;
+            engine.register_delta(RUNS, delta).await?;
         }
         Ok(Engine { versions, ..engine })
+    }
+
+    async fn register_delta(
+        &self,
+        table: &str,
+        delta: deltalake::DeltaTable,
+    ) -> Result<(), QueryError> {
+        let register = |cause| QueryError::Register {
+            table: table.into(),
+            cause: Box::new(cause),
+        };
+        let provider = delta.table_provider().await.map_err(register)?;
+        self.ctx.register_table(table, provider).map_err(register)?;
+        Ok(())
     }
 
     /// An engine with only the reference tables, for tests that create their own.

@@ -300,17 +300,7 @@ fn land_rewritten_parquet(
     let path = raw_dir.join(format!("{sha256}.{}", extract.format.extension()));
     let new = !intact(&path, &sha256, bytes);
     if new {
-        Entry {
-            sha256: sha256.clone(),
-            format: extract.format,
-            path: path.clone(),
-            source: extract.source.clone(),
-            input: extract.input.clone(),
-            period: extract.period,
-            pulled_at: extract.pulled_at,
-            bytes,
-        }
-        .keep(staged, raw_dir)?;
+        Entry::of(&extract, &sha256, &path, bytes).keep(staged, raw_dir)?;
     }
     tracing::info!(input = %extract.input, values = replaced, "CPR numbers replaced by pseudonymous keys before landing");
     Ok(Landed {
@@ -344,6 +334,20 @@ struct Entry {
 }
 
 impl Entry {
+    /// The entry of `extract`'s body, kept as `sha256` at `path`.
+    fn of(extract: &Extract, sha256: &str, path: &Path, bytes: u64) -> Entry {
+        Entry {
+            sha256: sha256.to_string(),
+            format: extract.format,
+            path: path.to_path_buf(),
+            source: extract.source.clone(),
+            input: extract.input.clone(),
+            period: extract.period,
+            pulled_at: extract.pulled_at,
+            bytes,
+        }
+    }
+
     /// Move a fully written staging file to its hash name, durably, and
     /// index it.
     fn keep(&self, staging: tempfile::NamedTempFile, raw_dir: &Path) -> Result<(), LandError> {
@@ -450,16 +454,7 @@ pub fn land(raw_dir: &Path, extract: Extract, salt: Option<&str>) -> Result<Land
     let (sha256, bytes, replaced) = first_read(&extract, layout, salt, raw_dir)?;
     let path = raw_dir.join(format!("{sha256}.{}", extract.format.extension()));
     let new = !intact(&path, &sha256, bytes);
-    let entry = Entry {
-        sha256: sha256.clone(),
-        format: extract.format,
-        path: path.clone(),
-        source: extract.source.clone(),
-        input: extract.input.clone(),
-        period: extract.period,
-        pulled_at: extract.pulled_at,
-        bytes,
-    };
+    let entry = Entry::of(&extract, &sha256, &path, bytes);
     let mut copying = Copying::default();
     let body = if replaced > 0 {
         tracing::info!(input = %extract.input, values = replaced, "CPR numbers replaced by pseudonymous keys before landing");
@@ -549,17 +544,7 @@ fn copy_file(
 impl Landed {
     /// Record in the index that this body, landed before, was stored again.
     pub fn record_stored_again(&self, raw_dir: &Path) -> Result<(), LandError> {
-        Entry {
-            sha256: self.sha256.clone(),
-            format: self.format,
-            path: self.path.clone(),
-            source: self.source.clone(),
-            input: self.input.clone(),
-            period: self.period,
-            pulled_at: self.pulled_at,
-            bytes: self.bytes,
-        }
-        .record(raw_dir)
+        Entry::of(self, &self.sha256, &self.path, self.bytes).record(raw_dir)
     }
 
     /// Wait until the body is kept under `raw/`; a table may refer to it

@@ -740,17 +740,41 @@ pub async fn report(
 
 /// `praktik store vacuum`: remove what no version and no index line needs,
 /// under the store's lock (a running write's staging files are its own).
-pub fn vacuum(
+/// With `older_than` days, also the data files only versions older than
+/// that need (those versions can then no longer be read).
+pub async fn vacuum(
     config: &Config,
     options: &WriteOptions,
+    older_than: Option<u64>,
     dry_run: bool,
-) -> Result<Vec<crate::upkeep::Problem>, Error> {
+) -> Result<Vacuumed, Error> {
     let store = Store::open(&config.store)?;
     let _lock = Lock::take(store.root(), options.lock_wait)?;
-    crate::upkeep::vacuum(store.root(), dry_run).map_err(|cause| Error::StoreFiles {
-        path: store.root().to_path_buf(),
-        cause,
+    let leftovers =
+        crate::upkeep::vacuum(store.root(), dry_run).map_err(|cause| Error::StoreFiles {
+            path: store.root().to_path_buf(),
+            cause,
+        })?;
+    let mut old_files = Vec::new();
+    if let Some(days) = older_than {
+        for table in [OUTCOMES, INTERNSHIPS, crate::schema::RUNS] {
+            for file in store.vacuum_older_than(table, days, dry_run).await? {
+                old_files.push(format!("{table}/{file}"));
+            }
+        }
+    }
+    Ok(Vacuumed {
+        leftovers,
+        old_files,
     })
+}
+
+/// What `praktik store vacuum` removed (or, in a dry run, would remove).
+#[derive(Debug, Clone)]
+pub struct Vacuumed {
+    pub leftovers: Vec<crate::upkeep::Problem>,
+    /// Data files of versions older than `--older-than`.
+    pub old_files: Vec<String>,
 }
 
 /// Run an analyst's SQL (or a named query's) over the store.

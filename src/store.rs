@@ -247,6 +247,31 @@ impl Store {
         Ok(written.version().unwrap_or_default() as u64)
     }
 
+    /// Remove the data files of `table` that no version newer than `days`
+    /// days needs: the versions before become unreadable (`--as-of`). The
+    /// files removed, or with `dry_run` to be removed.
+    pub async fn vacuum_older_than(
+        &self,
+        table: &str,
+        days: u64,
+        dry_run: bool,
+    ) -> Result<Vec<String>, StoreError> {
+        let Some(delta) = self.table(table, None).await? else {
+            return Ok(Vec::new());
+        };
+        let (_, metrics) = delta
+            .vacuum()
+            .with_retention_period(chrono::Duration::days(days as i64))
+            .with_enforce_retention_duration(false)
+            .with_dry_run(dry_run)
+            .with_commit_properties(
+                CommitProperties::default().with_cleanup_expired_logs(Some(false)),
+            )
+            .await
+            .map_err(|cause| stage_error(table, cause))?;
+        Ok(metrics.files_deleted)
+    }
+
     /// The table's commits, newest first; empty if the table does not exist.
     pub async fn history(
         &self,
@@ -300,24 +325,11 @@ fn writer_properties() -> WriterProperties {
 /// Every file under a table's folder except its log, so that a write that
 /// does not commit can take away exactly what it added.
 fn data_files(root: &Path) -> HashSet<PathBuf> {
-    let mut found = HashSet::new();
-    let mut folders = vec![root.to_path_buf()];
-    while let Some(folder) = folders.pop() {
-        let Ok(entries) = std::fs::read_dir(&folder) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                if !path.ends_with("_delta_log") {
-                    folders.push(path);
-                }
-            } else {
-                found.insert(path);
-            }
-        }
-    }
-    found
+    let log = root.join("_delta_log");
+    crate::upkeep::files_below(root)
+        .into_iter()
+        .filter(|p| !p.starts_with(&log))
+        .collect()
 }
 
 fn stage_error(table: &str, cause: deltalake::DeltaTableError) -> StoreError {
@@ -485,8 +497,16 @@ impl Drop for TableWrite {
         }
         // Close the writer first, so that no upload is left half-open.
         drop(self.writer.take());
+        // Only files this write made: new since it began, and named by no
+        // version (the lock keeps other writers out; this keeps a commit
+        // made meanwhile safe even so).
+        let named: HashSet<PathBuf> = crate::upkeep::read_log(&self.path)
+            .map(|log| log.added.into_iter().map(|(path, _)| path).collect())
+            .unwrap_or_default();
         for file in data_files(&self.path).difference(&self.before) {
-            let _ = std::fs::remove_file(file);
+            if !named.contains(file) {
+                let _ = std::fs::remove_file(file);
+            }
         }
         let _ = remove_empty_folders(&self.path);
     }

@@ -47,8 +47,8 @@ fn is_partial(name: &str) -> bool {
     name.ends_with(".partial") || name.ends_with(".tmp") || name.starts_with(".tmp")
 }
 
-/// Every file below `dir` (not following links), relative paths, sorted.
-fn files_below(dir: &Path) -> Vec<PathBuf> {
+/// Every file below `dir` (not following links), sorted.
+pub fn files_below(dir: &Path) -> Vec<PathBuf> {
     let mut found = Vec::new();
     let mut folders = vec![dir.to_path_buf()];
     while let Some(folder) = folders.pop() {
@@ -66,6 +66,28 @@ fn files_below(dir: &Path) -> Vec<PathBuf> {
     }
     found.sort();
     found
+}
+
+/// Files nothing names, for `store vacuum`: a staging file says `partial`,
+/// any other says `orphan`.
+fn leftovers(
+    files: impl Iterator<Item = PathBuf>,
+    partial: &str,
+    orphan: &str,
+    problems: &mut Vec<Problem>,
+) {
+    for path in files {
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        let what = if is_partial(name) { partial } else { orphan };
+        problems.push(Problem {
+            path,
+            what: what.into(),
+            fix: Fix::Vacuum,
+        });
+    }
 }
 
 /// `%3A` and the like in a path of the Delta log, decoded.
@@ -91,22 +113,36 @@ fn unescape(path: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// The problems of one Delta table folder.
-fn check_table(dir: &Path, problems: &mut Vec<Problem>) {
-    let log = dir.join("_delta_log");
-    if !log.is_dir() {
-        return;
+/// What a table's log says, read as plain JSON (so that a damaged entry is
+/// found, not fatal).
+#[derive(Debug, Default)]
+pub struct Log {
+    /// Every data file a version adds, with that version.
+    pub added: BTreeSet<(PathBuf, u64)>,
+    /// Files a later version removed, with that version.
+    pub removed: std::collections::BTreeMap<PathBuf, u64>,
+    /// The versions of vacuums: a file removed before one may be gone.
+    pub vacuumed: Vec<u64>,
+    pub versions: Vec<u64>,
+    /// Entries that are unfinished, unreadable or not complete JSON.
+    pub problems: Vec<Problem>,
+}
+
+/// The log of the table in `dir`; `None` if it has none.
+pub fn read_log(dir: &Path) -> Option<Log> {
+    let log_dir = dir.join("_delta_log");
+    if !log_dir.is_dir() {
+        return None;
     }
-    let mut referenced = BTreeSet::new();
-    let mut versions = Vec::new();
-    for path in files_below(&log) {
+    let mut log = Log::default();
+    for path in files_below(&log_dir) {
         let name = path
             .file_name()
             .and_then(|n| n.to_str())
             .unwrap_or_default()
             .to_string();
         if is_partial(&name) {
-            problems.push(Problem {
+            log.problems.push(Problem {
                 path,
                 what: "an unfinished log entry of a write that stopped".into(),
                 fix: Fix::Vacuum,
@@ -119,11 +155,11 @@ fn check_table(dir: &Path, problems: &mut Vec<Problem>) {
         else {
             continue;
         };
-        versions.push(version);
+        log.versions.push(version);
         let text = match std::fs::read_to_string(&path) {
             Ok(text) => text,
             Err(e) => {
-                problems.push(Problem {
+                log.problems.push(Problem {
                     path,
                     what: format!("version {version}: the log entry cannot be read ({e})"),
                     fix: Fix::Rebuild,
@@ -136,24 +172,47 @@ fn check_table(dir: &Path, problems: &mut Vec<Problem>) {
             .enumerate()
             .filter(|(_, l)| !l.trim().is_empty())
         {
-            match serde_json::from_str::<serde_json::Value>(line) {
-                Ok(action) => {
-                    if let Some(file) = action.pointer("/add/path").and_then(|p| p.as_str()) {
-                        referenced.insert((dir.join(unescape(file)), version));
-                    }
-                }
-                Err(_) => problems.push(Problem {
+            let Ok(action) = serde_json::from_str::<serde_json::Value>(line) else {
+                log.problems.push(Problem {
                     path: path.clone(),
                     what: format!(
                         "version {version}: line {} of the log entry is not complete JSON",
                         n + 1
                     ),
                     fix: Fix::Rebuild,
-                }),
+                });
+                continue;
+            };
+            let path_of = |pointer| action.pointer(pointer).and_then(|p| p.as_str());
+            if let Some(file) = path_of("/add/path") {
+                log.added.insert((dir.join(unescape(file)), version));
+            }
+            if let Some(file) = path_of("/remove/path") {
+                log.removed.insert(dir.join(unescape(file)), version);
+            }
+            if path_of("/commitInfo/operation") == Some("VACUUM END") {
+                log.vacuumed.push(version);
             }
         }
     }
-    versions.sort_unstable();
+    log.versions.sort_unstable();
+    Some(log)
+}
+
+/// The problems of one Delta table folder.
+fn check_table(dir: &Path, problems: &mut Vec<Problem>) {
+    let Some(Log {
+        added: referenced,
+        removed,
+        vacuumed,
+        versions,
+        problems: found,
+    }) = read_log(dir)
+    else {
+        return;
+    };
+    let log = dir.join("_delta_log");
+    problems.extend(found);
     if let Some(gap) = versions.iter().enumerate().find(|(i, v)| *i as u64 != **v) {
         problems.push(Problem {
             path: log.clone(),
@@ -162,7 +221,16 @@ fn check_table(dir: &Path, problems: &mut Vec<Problem>) {
         });
     }
     let named: BTreeSet<&PathBuf> = referenced.iter().map(|(p, _)| p).collect();
+    let given_up = |path: &PathBuf| {
+        removed
+            .get(path)
+            .is_some_and(|r| vacuumed.iter().any(|v| v > r))
+            && !path.exists()
+    };
     for (path, version) in &referenced {
+        if given_up(path) {
+            continue;
+        }
         let readable = std::fs::File::open(path)
             .map_err(|e| e.to_string())
             .and_then(|f| {
@@ -178,25 +246,14 @@ fn check_table(dir: &Path, problems: &mut Vec<Problem>) {
             });
         }
     }
-    for path in files_below(dir) {
-        if path.starts_with(&log) || named.contains(&path) {
-            continue;
-        }
-        let name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default();
-        let what = if is_partial(name) {
-            "an unfinished data file of a write that stopped"
-        } else {
-            "a data file no version names (left by a write that did not commit)"
-        };
-        problems.push(Problem {
-            path,
-            what: what.into(),
-            fix: Fix::Vacuum,
-        });
-    }
+    leftovers(
+        files_below(dir)
+            .into_iter()
+            .filter(|p| !p.starts_with(&log) && !named.contains(p)),
+        "an unfinished data file of a write that stopped",
+        "a data file no version names (left by a write that did not commit)",
+        problems,
+    );
 }
 
 /// What one line of the index says about a body.
@@ -285,25 +342,14 @@ fn check_raw(raw: &Path, problems: &mut Vec<Problem>) {
             }),
         }
     }
-    for path in files_below(raw) {
-        if path == index || indexed.contains(&path) {
-            continue;
-        }
-        let name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default();
-        let what = if is_partial(name) {
-            "an unfinished body of a pull that stopped"
-        } else {
-            "a body the index does not name (a pull stopped before it was indexed)"
-        };
-        problems.push(Problem {
-            path,
-            what: what.into(),
-            fix: Fix::Vacuum,
-        });
-    }
+    leftovers(
+        files_below(raw)
+            .into_iter()
+            .filter(|p| *p != index && !indexed.contains(p)),
+        "an unfinished body of a pull that stopped",
+        "a body the index does not name (a pull stopped before it was indexed)",
+        problems,
+    );
 }
 
 /// Every problem of the store in `root`: every file a version names exists

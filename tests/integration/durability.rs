@@ -606,3 +606,90 @@ fn which(program: &str) -> Result<std::path::PathBuf, ()> {
         .find(|p| p.is_file())
         .ok_or(())
 }
+
+#[test]
+fn vacuum_keeps_every_version_unless_told_to_give_old_ones_up() {
+    let work = Workdir::new();
+    work.write("first.csv", crate::support::demo_csv("2019Q3"));
+    work.ok(&["pull", "--source", "file:first.csv"]);
+    work.write("changed.csv", crate::support::changed_2019q3());
+    work.ok(&["pull", "--source", "file:changed.csv"]);
+    let old_share = || {
+        work.ok(&[
+            "query",
+            "SELECT share_pct FROM outcomes WHERE area_code = '101' AND benefit_group = 'dagpenge'",
+            "--format",
+            "csv",
+            "--as-of",
+            "0",
+        ])
+        .0
+    };
+    let before = old_share();
+    work.ok(&["store", "vacuum"]);
+    assert_eq!(old_share(), before, "a plain vacuum keeps version 0");
+    let (listed, _) = work.ok(&["store", "vacuum", "--older-than", "0", "--dry-run"]);
+    assert_eq!(
+        listed.matches("would remove outcomes/").count(),
+        1,
+        "{listed}"
+    );
+    assert_eq!(old_share(), before, "a dry run removes nothing");
+    work.ok(&["store", "vacuum", "--older-than", "0"]);
+    vacuum_and_check(&work);
+    let (now, _) = work.ok(&[
+        "query",
+        "SELECT share_pct FROM outcomes WHERE area_code = '101' AND benefit_group = 'dagpenge'",
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(now, "share_pct\n35.0\n");
+    // Version 0's file is gone: reading it fails, saying so.
+    let output = work
+        .praktik()
+        .args(["query", "SELECT share_pct FROM outcomes", "--as-of", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+}
+
+#[tokio::test]
+async fn a_write_that_does_not_commit_takes_away_only_its_own_files() {
+    use praktik::store::Store;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let batch = |csv: String| {
+        let extract = praktik::extract::Extract::new(
+            "file",
+            "x.csv".into(),
+            praktik::extract::Format::OutcomesCsv,
+            csv.into_bytes(),
+            None,
+        );
+        let landed = praktik::land::land(&store.raw_dir(), extract, None).unwrap();
+        let records = praktik::validate::csv_records(&landed).unwrap();
+        praktik::validate::check(&landed, &records).unwrap()
+    };
+    let q3 = batch(crate::support::demo_csv("2019Q3"));
+    let q4 = batch(crate::support::demo_csv("2019Q4"));
+    // Two writes under way at once; the second commits while the first is open.
+    let mut first = store.begin_write("outcomes").await.unwrap();
+    let mut second = store.begin_write("outcomes").await.unwrap();
+    first.write(q3.batch).await.unwrap();
+    second.write(q4.batch).await.unwrap();
+    let periods: Vec<_> = q4.periods.iter().copied().collect();
+    second.commit(&periods, &periods, Vec::new()).await.unwrap();
+    drop(first);
+    let table = store.existing_table("outcomes", None).await.unwrap();
+    let files: Vec<String> = table.get_file_uris().unwrap().collect();
+    assert_eq!(files.len(), 1);
+    for uri in files {
+        let path = url::Url::parse(&uri)
+            .ok()
+            .and_then(|u| u.to_file_path().ok())
+            .unwrap_or_else(|| std::path::PathBuf::from(&uri));
+        assert!(path.exists(), "the committed file {uri} is still there");
+    }
+    // And the table reads.
+    assert_eq!(table.get_file_uris().unwrap().count(), 1);
+}
