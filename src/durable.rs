@@ -64,7 +64,7 @@ pub fn append_line(path: &Path, line: &str) -> std::io::Result<()> {
 /// The error a failpoint injects: `return(enospc)` a full disk, anything
 /// else an I/O error.
 #[cfg_attr(not(feature = "failpoints"), allow(dead_code))]
-fn injected(how: Option<String>) -> std::io::Error {
+pub(crate) fn injected(how: Option<String>) -> std::io::Error {
     match how.as_deref() {
         Some("enospc") => std::io::Error::from_raw_os_error(28),
         _ => std::io::Error::from_raw_os_error(5),

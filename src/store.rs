@@ -356,6 +356,10 @@ pub struct TableWrite {
 impl TableWrite {
     /// Stream rows into the table's Parquet files (not yet visible).
     pub async fn write(&mut self, batch: RecordBatch) -> Result<(), StoreError> {
+        fail::fail_point!("store-write", |how| Err(stage_error(
+            self.table,
+            crate::durable::injected(how).into()
+        )));
         let rows = batch.num_rows();
         let Some(writer) = self.writer.as_mut() else {
             return Ok(());

@@ -211,6 +211,8 @@ fn a_fault_at_any_step_leaves_each_table_before_or_after_and_the_next_pull_compl
         ("durable-persist=return(enospc)", "No space left on device"),
         ("durable-append=return(enospc)", "No space left on device"),
         ("durable-persist=return(eio)", "Input/output error"),
+        ("store-write=return(enospc)", "No space left on device"),
+        ("store-write=1*off->return(eio)", "Input/output error"),
     ] {
         let work = clone(&base);
         let output = work

@@ -497,3 +497,34 @@ async fn the_key_is_never_written_anywhere() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_group_the_map_lost_is_a_warning_and_a_recheck_that_would_drop_it_is_refused() {
+    let server = v3_server(&["2019Q03"]).await;
+    v3_data("2019Q03")
+        .respond_with(ResponseTemplate::new(200).set_body_string(v3_body()))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    // The API renames a group between two runs; the map does not know it.
+    let renamed = v3_body().replace("\"A-dagpenge\"", "\"Dagpenge\"");
+    v3_data("2019Q03")
+        .respond_with(ResponseTemplate::new(200).set_body_string(renamed))
+        .mount(&server)
+        .await;
+    let work = workdir(&server.uri(), "");
+    let (ok, _, stderr) = praktik(&work, &["pull"]);
+    assert!(ok, "{stderr}");
+    let before = work.table_files();
+    let (ok, _, stderr) = praktik(&work, &["pull"]);
+    assert!(!ok);
+    assert!(
+        stderr.contains("WARN") && stderr.contains("Dagpenge / Målgrupper i alt"),
+        "the unmapped label is a warning at default verbosity: {stderr}"
+    );
+    assert!(
+        stderr.contains("would take the benefit group(s) dagpenge out of 2019Q3"),
+        "{stderr}"
+    );
+    assert_eq!(work.table_files(), before);
+}

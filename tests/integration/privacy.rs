@@ -500,3 +500,145 @@ fn sql_cannot_write_to_the_store_or_the_disk() {
     // The table still answers.
     work.ok(&["query", "SELECT COUNT(*) FROM outcomes"]);
 }
+
+/// Every named query that counts people, on a real Delta store holding
+/// cells of 1 to 4 and of 5 or more: the small ones come back NULL, and the
+/// base of every shown cell (its first count column) is 5 or more.
+#[test]
+fn every_named_query_suppresses_cells_of_fewer_than_5_on_a_real_store() {
+    let work = Workdir::new();
+    // Outcomes: five municipalities with 1 to 5 ended internships.
+    let mut outcomes = String::from(
+        "period,area_code,area_name,benefit_group,ended,in_work_or_education,share_pct\n2019Q3,000,,dagpenge,1000,300,30.0\n",
+    );
+    for (code, ended) in [("101", 1), ("751", 2), ("851", 3), ("461", 4), ("730", 5)] {
+        let share = (1000.0_f64 / f64::from(ended)).round() / 10.0;
+        outcomes.push_str(&format!("2019Q3,{code},,dagpenge,{ended},1,{share:.1}\n"));
+    }
+    work.write("outcomes.csv", outcomes);
+    work.ok(&["pull", "--source", "file:outcomes.csv"]);
+    // Internships: in 101, 4 jobpraktik and 6 udviklingspraktik; in 751, 3.
+    let mut people = String::from(
+        "Praktik_id;Person;Kommune;Ydelsesgruppe;Praktiktype;Startdato;Slutdato;Status 3 mdr;Status 6 mdr;Status 12 mdr\n",
+    );
+    for (i, (code, kind)) in std::iter::repeat_n(("101", "jobpraktik"), 4)
+        .chain(std::iter::repeat_n(("101", "udviklingspraktik"), 6))
+        .chain(std::iter::repeat_n(("751", "jobpraktik"), 3))
+        .enumerate()
+    {
+        people.push_str(&format!(
+            "K{i};P{i};{code};dagpenge;{kind};2024-03-01;2024-05-0{};ordinary_job;education;on_benefit\n",
+            1 + i % 9
+        ));
+    }
+    // And one internship that ended in 2024Q3: a quarter of one person.
+    people.push_str(
+        "K99;P99;101;dagpenge;jobpraktik;2024-06-01;2024-07-15;ordinary_job;education;on_benefit\n",
+    );
+    work.write("people.csv", people);
+    work.ok(&["pull", "--source", "file:people.csv"]);
+
+    let query = |name: &str, params: &[&str]| -> Vec<serde_json::Value> {
+        let mut args = vec!["query", "--file", name, "--format", "json"];
+        for p in params {
+            args.extend(["--param", p]);
+        }
+        let (out, _) = work.ok(&args);
+        serde_json::from_str(&out).unwrap()
+    };
+    let checks: [(&str, &[&str], &[&str]); 7] = [
+        (
+            "effect_by_area",
+            &["period=2019Q3", "areas=101,751,851,461,730"],
+            &["ended", "in_work_or_education", "share_pct"],
+        ),
+        (
+            "trend",
+            &["area=101", "period=2019Q3", "quarters=4"],
+            &["ended", "in_work_or_education", "share_pct"],
+        ),
+        (
+            "effect_by_type",
+            &["period=2024Q2", "municipality=101"],
+            &["n", "x", "share_pct", "low_pct", "high_pct"],
+        ),
+        (
+            "outcomes_by_type",
+            &["period=2024Q2", "municipality=101"],
+            &["internships", "share_pct"],
+        ),
+        (
+            "effect_by_municipality",
+            &["period=2024Q2"],
+            &["n", "x", "share_pct"],
+        ),
+        ("persons_by_year", &[], &["people", "internships"]),
+        ("stored_internship_extracts", &[], &["row_count"]),
+    ];
+    for (name, params, counts) in checks {
+        let rows = query(name, params);
+        let (mut hidden, mut shown) = (0, 0);
+        for row in &rows {
+            let suppressed = match row.get("suppressed") {
+                Some(flag) => flag.as_bool().unwrap(),
+                None => row.get(counts[0]).is_none_or(serde_json::Value::is_null),
+            };
+            for column in counts {
+                let value = row.get(*column).unwrap_or(&serde_json::Value::Null);
+                if suppressed {
+                    assert!(
+                        value.is_null(),
+                        "{name}: {column} shown in a suppressed row {row}"
+                    );
+                } else if let Some(n) = value.as_i64().filter(|_| column == &counts[0]) {
+                    // The base of a shown cell (the people behind it) is 5 or more.
+                    assert!(n >= 5, "{name}: {column} = {n} in {row}");
+                }
+            }
+            if suppressed { hidden += 1 } else { shown += 1 }
+        }
+        assert!(
+            hidden > 0,
+            "{name}: the crafted store has small cells: {rows:?}"
+        );
+        assert!(
+            shown > 0 || name == "trend",
+            "{name}: and large ones: {rows:?}"
+        );
+    }
+}
+
+#[test]
+fn chromium_runs_with_no_secret_in_its_environment() {
+    use std::os::unix::fs::PermissionsExt;
+    let work = Workdir::new();
+    work.ok(&["pull", "--period", "2019Q3"]);
+    // A stand-in for Chromium that writes down the environment it was given
+    // and prints a one-line "PDF".
+    let fake = work.write(
+        "fake-chromium",
+        "#!/bin/sh\nenv > \"$(dirname \"$0\")/chromium-env.txt\"\nfor a in \"$@\"; do case \"$a\" in --print-to-pdf=*) echo '%PDF-1.4 stand-in' > \"${a#--print-to-pdf=}\";; esac; done\n",
+    );
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    work.write(
+        "praktik.toml",
+        format!("chromium = \"{}\"\n", fake.display()),
+    );
+    let output = work
+        .praktik()
+        .args(["report", "letter", "--period", "2019Q3", "--format", "pdf"])
+        .env("JOBINDSATS_TOKEN", "token-0815-secret")
+        .env("PRAKTIK_PERSON_SALT", SALT)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let env = work.read("chromium-env.txt");
+    assert!(env.contains("HOME="), "the stand-in ran: {env}");
+    for secret in ["token-0815-secret", SALT, "JOBINDSATS", "PRAKTIK_"] {
+        assert!(!env.contains(secret), "Chromium saw {secret}:\n{env}");
+    }
+}
