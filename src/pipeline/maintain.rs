@@ -1,0 +1,204 @@
+//! Keeping the store: `praktik store rebuild` and `praktik store vacuum`,
+//! under the store's lock.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use crate::Error;
+use crate::config::{Config, Secret};
+use crate::extract::Format;
+use crate::guard::{DEMO, Incoming};
+use crate::land::land;
+use crate::lock::Lock;
+use crate::period::Period;
+use crate::schema::{INTERNSHIPS, OUTCOMES};
+use crate::store::{Store, WriteMetrics};
+
+use super::write::{Context, Pending, check_only, write_extract};
+use super::{WriteOptions, run_id};
+
+/// What `praktik store rebuild` did.
+#[derive(Debug, Clone)]
+pub struct RebuildReport {
+    /// Index lines read, and of those the bodies rejected again and left out.
+    pub bodies: usize,
+    pub rejected: usize,
+    pub commits: Vec<WriteMetrics>,
+    /// Where the tables it replaced were moved.
+    pub replaced: PathBuf,
+}
+
+/// Recreate the tables from `raw/` and its index alone: every indexed body
+/// is opened and checked again in the order it was stored, the last body to
+/// hold a quarter gives that quarter, and new tables written beside the old
+/// ones take their place; the old ones are kept under `.replaced-TIME/`.
+pub async fn rebuild(config: &Config, options: &WriteOptions) -> Result<RebuildReport, Error> {
+    let store = Store::open(&config.store)?;
+    let _lock = Lock::take(store.root(), options.lock_wait)?;
+    let raw = store.raw_dir();
+    let context = Context {
+        jobindsats: &config.jobindsats,
+        person_salt: config.person_salt.as_ref().map(Secret::expose),
+    };
+    let unreadable = |cause| {
+        Error::Land(crate::land::LandError::Read {
+            input: raw.join(crate::land::INDEX).display().to_string(),
+            cause,
+        })
+    };
+    let lines = crate::upkeep::read_index(&raw).map_err(unreadable)?;
+    let mut bodies = Vec::new();
+    let mut rejected = 0;
+    for line in &lines {
+        let Ok(line) = line else {
+            tracing::warn!("an incomplete line of the index is left out");
+            continue;
+        };
+        let path = raw.join(&line.file);
+        let Some(format) = line.format.as_deref().and_then(Format::from_code) else {
+            tracing::warn!(file = %line.file, "the index does not say the body's format; left out");
+            continue;
+        };
+        let mut extract = crate::extract::Extract::with_body(
+            &line.source,
+            line.input.clone(),
+            format,
+            crate::extract::Body::File(path),
+            line.period.as_deref().and_then(|p| p.parse().ok()),
+        );
+        extract.pulled_at = chrono::DateTime::parse_from_rfc3339(&line.pulled_at)
+            .map(|t| t.with_timezone(&chrono::Utc))
+            .map_err(|e| Error::Internal(format!("index line of {}: {e}", line.file)))?;
+        let landed = land(&raw, extract, context.person_salt)?;
+        match check_only(&landed, context) {
+            Ok(periods) => bodies.push((landed, periods)),
+            Err(e) => {
+                tracing::warn!(input = %landed.input, "rejected again, left out: {e}");
+                rejected += 1;
+            }
+        }
+    }
+    // The last body to hold a quarter gives it; as in a pull, a body from a
+    // real source takes the demo quarters away.
+    let mut owner: BTreeMap<(&str, Period), usize> = BTreeMap::new();
+    for (i, (body, periods)) in bodies.iter().enumerate() {
+        if body.source != DEMO {
+            owner.retain(|_, owner| bodies[*owner].0.source != DEMO);
+        }
+        for period in periods {
+            owner.insert((body.format.table(), *period), i);
+        }
+    }
+    let fresh_root = store.root().join(".rebuild");
+    if fresh_root.exists() {
+        std::fs::remove_dir_all(&fresh_root).map_err(|cause| Error::StoreFiles {
+            path: fresh_root.clone(),
+            cause,
+        })?;
+    }
+    let fresh = Store::open(&fresh_root)?;
+    let mut commits = Vec::new();
+    for table in [OUTCOMES, INTERNSHIPS] {
+        let mut pending = Pending {
+            write: fresh.begin_write(table).await?,
+            incoming: Incoming::default(),
+            received: Vec::new(),
+        };
+        let mut all = Vec::new();
+        for (i, (body, _)) in bodies.iter().enumerate() {
+            let owned: BTreeSet<Period> = owner
+                .iter()
+                .filter(|((t, _), owner)| *t == table && **owner == i)
+                .map(|((_, p), _)| *p)
+                .collect();
+            if owned.is_empty() {
+                continue;
+            }
+            write_extract(body, context, &mut pending, Some(&owned)).await?;
+            all.extend(owned);
+        }
+        // A table the store had stays, if empty.
+        if all.is_empty() && !store.table_path(table).join("_delta_log").is_dir() {
+            continue;
+        }
+        all.sort();
+        let metadata = vec![
+            ("praktik.run_id".to_string(), serde_json::json!(run_id())),
+            (
+                "praktik.source".to_string(),
+                serde_json::json!("rebuild from raw/"),
+            ),
+        ];
+        commits.push(pending.write.commit(&all, &all, metadata).await?);
+    }
+    // Swap: the old tables aside, the new ones in their place.
+    let replaced = store.root().join(format!(
+        ".replaced-{}",
+        chrono::Utc::now().format("%Y%m%dT%H%M%SZ")
+    ));
+    let moved = |from: &Path, to: &Path| {
+        std::fs::rename(from, to).map_err(|cause| Error::StoreFiles {
+            path: from.to_path_buf(),
+            cause,
+        })
+    };
+    std::fs::create_dir_all(&replaced).map_err(|cause| Error::StoreFiles {
+        path: replaced.clone(),
+        cause,
+    })?;
+    for table in [OUTCOMES, INTERNSHIPS] {
+        if store.table_path(table).exists() && fresh.table_path(table).join("_delta_log").is_dir() {
+            moved(&store.table_path(table), &replaced.join(table))?;
+        }
+        if fresh.table_path(table).join("_delta_log").is_dir() {
+            moved(&fresh.table_path(table), &store.table_path(table))?;
+        }
+    }
+    let _ = crate::durable::sync_folder(store.root());
+    let _ = std::fs::remove_dir_all(&fresh_root);
+    Ok(RebuildReport {
+        bodies: lines.len(),
+        rejected,
+        commits,
+        replaced,
+    })
+}
+
+/// `praktik store vacuum`: remove what no version and no index line needs,
+/// under the store's lock (a running write's staging files are its own).
+/// With `older_than` days, also the data files only versions older than
+/// that need (those versions can then no longer be read).
+pub async fn vacuum(
+    config: &Config,
+    options: &WriteOptions,
+    older_than: Option<u64>,
+    dry_run: bool,
+) -> Result<Vacuumed, Error> {
+    let store = Store::open(&config.store)?;
+    let _lock = Lock::take(store.root(), options.lock_wait)?;
+    let leftovers =
+        crate::upkeep::vacuum(store.root(), dry_run).map_err(|cause| Error::StoreFiles {
+            path: store.root().to_path_buf(),
+            cause,
+        })?;
+    let mut old_files = Vec::new();
+    if let Some(days) = older_than {
+        for table in [OUTCOMES, INTERNSHIPS, crate::schema::RUNS] {
+            for file in store.vacuum_older_than(table, days, dry_run).await? {
+                old_files.push(format!("{table}/{file}"));
+            }
+        }
+    }
+    Ok(Vacuumed {
+        leftovers,
+        old_files,
+    })
+}
+
+/// What `praktik store vacuum` removed (or, in a dry run, would remove).
+#[derive(Debug, Clone)]
+pub struct Vacuumed {
+    pub leftovers: Vec<crate::upkeep::Problem>,
+    /// Data files of versions older than `--older-than`.
+    pub old_files: Vec<String>,
+}

@@ -1,0 +1,346 @@
+//! The only place that chains the stages: pull → land → validate → store,
+//! and store → engine → report. Holds the store's lock while it writes.
+
+mod maintain;
+mod write;
+
+use std::collections::btree_map::Entry;
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use arrow::record_batch::RecordBatch;
+use tracing::info;
+
+use crate::Error;
+use crate::config::{Config, Secret};
+use crate::engine::{Engine, Params};
+use crate::guard::{DEMO, Incoming, Stored};
+use crate::land::land;
+use crate::ledger;
+use crate::lock::Lock;
+use crate::period::Period;
+use crate::report::{self, Output, OutputFormat, definition};
+use crate::schema::{INTERNSHIPS, OUTCOMES};
+use crate::source::{Source, Wanted};
+use crate::store::{Store, WriteMetrics};
+
+pub use maintain::{RebuildReport, Vacuumed, rebuild, vacuum};
+pub use write::check_body;
+use write::{Context, Pending, authority, check_only, failpoint, write_extract};
+
+/// What a pull did.
+#[derive(Debug, Clone)]
+pub struct PullReport {
+    pub source: String,
+    /// Bodies received, and how many of them were new under `raw/`.
+    pub extracts: usize,
+    pub landed_new: usize,
+    pub bytes: u64,
+    /// Quarters received that were already stored from the same bytes.
+    pub unchanged: Vec<Period>,
+    /// One commit per table whose quarters changed.
+    pub commits: Vec<WriteMetrics>,
+}
+
+/// What the scheduled job did.
+#[derive(Debug, Clone)]
+pub struct RunReport {
+    pub pull: PullReport,
+    pub rendered: Vec<report::render::Rendered>,
+}
+
+/// Options of `praktik report`.
+#[derive(Debug, Clone)]
+pub struct ReportOptions {
+    pub name: String,
+    pub period: Option<Period>,
+    pub formats: Vec<OutputFormat>,
+    pub as_of: Option<u64>,
+}
+
+/// Options of `praktik query`.
+#[derive(Debug, Clone)]
+pub struct QueryOptions {
+    /// A label for errors (`sql/trend.sql`, `the query`).
+    pub label: String,
+    pub sql: String,
+    pub params: Params,
+    pub as_of: Option<u64>,
+}
+
+/// How a pull may write: how long to wait for another writer, and whether
+/// a stored quarter may shrink to less than half or lose a benefit group.
+#[derive(Debug, Clone, Default)]
+pub struct WriteOptions {
+    pub lock_wait: Duration,
+    pub allow_shrink: bool,
+}
+
+/// Pull the wanted quarters from `source`, land every body, check them all
+/// while their rows stream into the tables, and commit the quarters that
+/// changed, one commit per table. A rejected extract commits nothing, and
+/// what was written for it is taken away again. Every table of the pull is
+/// checked (and guarded, see [`crate::guard`]) before any is committed.
+pub async fn pull(
+    config: &Config,
+    source: &Source,
+    wanted: &Wanted,
+    options: &WriteOptions,
+) -> Result<PullReport, Error> {
+    let started = chrono::Utc::now();
+    let result = pull_unrecorded(config, source, wanted, options).await;
+    if let Ok(store) = Store::open(&config.store) {
+        let commits = result.as_ref().map(|r| r.commits.as_slice());
+        ledger::record(&store, "pull", &source.to_string(), started, commits).await;
+    }
+    result
+}
+
+async fn pull_unrecorded(
+    config: &Config,
+    source: &Source,
+    wanted: &Wanted,
+    options: &WriteOptions,
+) -> Result<PullReport, Error> {
+    let store = Store::open(&config.store)?;
+    let _lock = Lock::take(store.root(), options.lock_wait)?;
+    let stored = Stored::read(&store).await?;
+    let demo = *source == Source::Demo;
+    let real = stored.real_sources();
+    if demo && !real.is_empty() {
+        return Err(Error::DemoOnRealStore {
+            sources: real.into_iter().collect::<Vec<_>>().join(", "),
+        });
+    }
+    // A real source fetches the quarters only the demo holds, too.
+    let held: BTreeSet<Period> = stored
+        .periods
+        .get(OUTCOMES)
+        .into_iter()
+        .flatten()
+        .filter(|(_, p)| demo || p.source != DEMO)
+        .map(|(period, _)| *period)
+        .collect();
+    let extracts = source.pull(wanted, &held, &config.jobindsats).await?;
+    let context = Context {
+        jobindsats: &config.jobindsats,
+        person_salt: config.person_salt.as_ref().map(Secret::expose),
+    };
+    let count = extracts.len();
+    let mut landed = Vec::with_capacity(count);
+    for extract in extracts {
+        let kept = land(&store.raw_dir(), extract, context.person_salt)?;
+        info!(input = %kept.input, sha256 = %kept.sha256, bytes = kept.bytes, "landed");
+        landed.push(kept);
+    }
+    fail::fail_point!("pull-after-landing", |_| Err(failpoint(
+        "pull-after-landing"
+    )));
+    let landed_new = landed.iter().filter(|l| l.new).count();
+    let bytes = landed.iter().map(|l| l.bytes).sum();
+
+    let owned = match source {
+        Source::File(_) => authority(&landed, context)?,
+        _ => vec![None; landed.len()],
+    };
+    let mut pending: BTreeMap<&'static str, Pending> = BTreeMap::new();
+    let mut unchanged = Vec::new();
+    let mut stored_again = Vec::new();
+    for (extract, only) in landed.iter().zip(&owned) {
+        let table = extract.format.table();
+        let held = stored.hashes(table);
+        if only.as_ref().is_some_and(BTreeSet::is_empty) {
+            continue;
+        }
+        // An extract stored before is checked without writing; its quarters
+        // are unchanged if every one of them still comes from it.
+        if held.values().any(|sha| *sha == extract.sha256) {
+            let periods = match only {
+                Some(only) => only.iter().copied().collect(),
+                None => check_only(extract, context)?,
+            };
+            if periods
+                .iter()
+                .all(|p| held.get(p) == Some(&extract.sha256.as_str()))
+            {
+                unchanged.extend(periods);
+                continue;
+            }
+        }
+        let table_write = match pending.entry(table) {
+            Entry::Occupied(entry) => entry.into_mut(),
+            Entry::Vacant(entry) => entry.insert(Pending {
+                write: store.begin_write(table).await?,
+                incoming: Incoming::default(),
+                received: Vec::new(),
+            }),
+        };
+        let written = write_extract(extract, context, table_write, only.as_ref()).await?;
+        info!(input = %extract.input, table, rows = written, "checked and written");
+        if !extract.new {
+            stored_again.push(extract);
+        }
+    }
+    // Every body is kept under raw/ before a table refers to it.
+    for kept in &landed {
+        kept.finish()?;
+    }
+    unchanged.sort();
+    unchanged.dedup();
+    // Guards, for every table before any commit.
+    for (table, table_write) in &mut pending {
+        let received = table_write.received.len();
+        table_write.received.sort();
+        table_write.received.dedup();
+        if table_write.received.len() != received {
+            return Err(Error::OverlappingExtracts);
+        }
+        stored.check(table, &table_write.incoming, options.allow_shrink)?;
+    }
+    // A store never mixes demo and real rows: a real pull takes the demo
+    // quarters of both tables away in the same commits.
+    let mut replaced: BTreeMap<&'static str, Vec<Period>> = BTreeMap::new();
+    if !demo && !pending.is_empty() {
+        for table in [OUTCOMES, INTERNSHIPS] {
+            let demo_periods = stored.demo_periods(table);
+            if demo_periods.is_empty() {
+                continue;
+            }
+            tracing::warn!(
+                table,
+                quarters = demo_periods.len(),
+                "the demo quarters are removed: a store never mixes demo and real figures"
+            );
+            if let Entry::Vacant(entry) = pending.entry(table) {
+                entry.insert(Pending {
+                    write: store.begin_write(table).await?,
+                    incoming: Incoming::default(),
+                    received: Vec::new(),
+                });
+            }
+            replaced.insert(table, demo_periods);
+        }
+    }
+    fail::fail_point!("store-before-commit", |_| Err(failpoint(
+        "store-before-commit"
+    )));
+    let mut commits = Vec::new();
+    for (table, table_write) in pending {
+        let periods = table_write.received;
+        let mut removed = periods.clone();
+        removed.extend(replaced.remove(table).unwrap_or_default());
+        removed.sort();
+        removed.dedup();
+        let listed = periods
+            .iter()
+            .map(Period::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        let metadata = vec![
+            ("praktik.run_id".to_string(), serde_json::json!(run_id())),
+            (
+                "praktik.source".to_string(),
+                serde_json::json!(source.to_string()),
+            ),
+            ("praktik.periods".to_string(), serde_json::json!(listed)),
+        ];
+        let metrics = table_write
+            .write
+            .commit(&periods, &removed, metadata)
+            .await?;
+        info!(
+            table,
+            version = metrics.version,
+            rows = metrics.rows,
+            "committed"
+        );
+        commits.push(metrics);
+    }
+    fail::fail_point!("pull-before-index-line", |_| Err(failpoint(
+        "pull-before-index-line"
+    )));
+    // A body landed before and stored again gets a line of its own, so that
+    // the index gives the order in which bodies were stored.
+    for extract in stored_again {
+        extract.record_stored_again(&store.raw_dir())?;
+    }
+    Ok(PullReport {
+        source: source.to_string(),
+        extracts: count,
+        landed_new,
+        bytes,
+        unchanged,
+        commits,
+    })
+}
+
+pub(super) fn run_id() -> String {
+    format!(
+        "{}-{}",
+        chrono::Utc::now().format("%Y%m%dT%H%M%SZ"),
+        std::process::id()
+    )
+}
+
+/// The scheduled job: pull whatever the configured source has that the store
+/// lacks, then render every report definition.
+pub async fn run(config: &Config, options: &WriteOptions) -> Result<RunReport, Error> {
+    let started = chrono::Utc::now();
+    let result = run_unrecorded(config, options).await;
+    if let Ok(store) = Store::open(&config.store) {
+        let commits = result.as_ref().map(|r| r.pull.commits.as_slice());
+        ledger::record(&store, "run", &config.source.to_string(), started, commits).await;
+    }
+    result
+}
+
+async fn run_unrecorded(config: &Config, options: &WriteOptions) -> Result<RunReport, Error> {
+    let pulled = pull_unrecorded(config, &config.source, &Wanted::All, options).await?;
+    let store = Store::open(&config.store)?;
+    let engine = Engine::open(&store, None).await?;
+    let output = Output {
+        formats: config.formats.clone(),
+        dir: config.out.clone(),
+        chromium: config.chromium.clone(),
+    };
+    let mut rendered = Vec::new();
+    for definition in definition::load_all(&config.reports)? {
+        match report::render(&engine, &definition, None, &output).await {
+            Ok(done) => rendered.push(done),
+            // A source without person-level data (Jobindsats) has nothing for the type report.
+            Err(report::ReportError::NoPersonData { period }) => {
+                tracing::warn!(report = %definition.name, %period, "skipped: the store has no person-level internships for it");
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(RunReport {
+        pull: pulled,
+        rendered,
+    })
+}
+
+/// Render one report definition.
+pub async fn report(
+    config: &Config,
+    options: &ReportOptions,
+) -> Result<report::render::Rendered, Error> {
+    let definition = definition::load(&config.reports, &options.name)?;
+    let store = Store::open(&config.store)?;
+    let engine = Engine::open(&store, options.as_of).await?;
+    let output = Output {
+        formats: options.formats.clone(),
+        dir: config.out.clone(),
+        chromium: config.chromium.clone(),
+    };
+    Ok(report::render(&engine, &definition, options.period, &output).await?)
+}
+
+/// Run an analyst's SQL (or a named query's) over the store.
+pub async fn query(config: &Config, options: &QueryOptions) -> Result<Vec<RecordBatch>, Error> {
+    let store = Store::open(&config.store)?;
+    let engine = Engine::open(&store, options.as_of).await?;
+    Ok(engine
+        .sql(&options.label, &options.sql, &options.params)
+        .await?)
+}

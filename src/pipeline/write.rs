@@ -1,0 +1,282 @@
+//! Checking extracts and streaming their rows into table writes: what a
+//! pull and a rebuild share.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use arrow::record_batch::RecordBatch;
+
+use crate::Error;
+use crate::extract::Format;
+use crate::guard::Incoming;
+use crate::land::{Landed, land};
+use crate::period::Period;
+use crate::schema::INTERNSHIPS;
+use crate::source::jobindsats;
+use crate::store::TableWrite;
+use crate::validate;
+use crate::validate::internships;
+use crate::validate::person_rows::Flow;
+
+/// A table's write under way: the quarters it replaces and what it brings.
+pub(super) struct Pending {
+    pub(super) write: TableWrite,
+    pub(super) incoming: Incoming,
+    /// Quarters written, once per extract that held them.
+    pub(super) received: Vec<Period>,
+}
+
+pub(super) fn failpoint(name: &str) -> Error {
+    Error::Internal(format!("failpoint {name}"))
+}
+
+/// What checking an extract needs beyond the extract.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Context<'a> {
+    pub(super) jobindsats: &'a jobindsats::Settings,
+    /// The secret that turns CPR numbers into pseudonymous keys.
+    pub(super) person_salt: Option<&'a str>,
+}
+
+/// Read an outcomes extract, whatever its source's format, and check it.
+pub(super) fn outcomes(
+    extract: &Landed,
+    context: Context<'_>,
+) -> Result<validate::Validated, Error> {
+    let records = match extract.format {
+        Format::JobindsatsV3 | Format::JobindsatsV2 => {
+            jobindsats::parse::records(extract, context.jobindsats)?
+        }
+        _ => validate::csv_records(extract)?,
+    };
+    Ok(validate::check(extract, &records)?)
+}
+
+/// Land `extract` under `raw_dir` and check it whole without writing any
+/// table; the quarters it holds. What the front door does to every body,
+/// for the property tests and for checking a body again.
+pub fn check_body(
+    raw_dir: &Path,
+    extract: crate::extract::Extract,
+    jobindsats: &jobindsats::Settings,
+    person_salt: Option<&str>,
+) -> Result<Vec<Period>, Error> {
+    let landed = land(raw_dir, extract, person_salt)?;
+    landed.finish()?;
+    check_only(
+        &landed,
+        Context {
+            jobindsats,
+            person_salt,
+        },
+    )
+}
+
+/// For a folder of extracts, which quarters each file gives: a quarter
+/// comes from the file that holds the most rows of it (on a tie, the last
+/// by name), so a stray late row in one file never replaces a quarter
+/// another file holds; the rows left out are named in a warning. `None`
+/// where a table has only one extract.
+pub(super) fn authority(
+    landed: &[Landed],
+    context: Context<'_>,
+) -> Result<Vec<Option<BTreeSet<Period>>>, Error> {
+    let mut per_table: BTreeMap<&str, usize> = BTreeMap::new();
+    for extract in landed {
+        *per_table.entry(extract.format.table()).or_default() += 1;
+    }
+    let mut counts = Vec::with_capacity(landed.len());
+    for extract in landed {
+        counts.push(if per_table[extract.format.table()] > 1 {
+            Some(rows_by_period(extract, context)?)
+        } else {
+            None
+        });
+    }
+    let mut owner: BTreeMap<(&str, Period), (usize, usize)> = BTreeMap::new();
+    for (i, (extract, rows)) in landed.iter().zip(&counts).enumerate() {
+        for (period, n) in rows.iter().flatten() {
+            let best = owner
+                .entry((extract.format.table(), *period))
+                .or_insert((i, *n));
+            if *n >= best.1 {
+                *best = (i, *n);
+            }
+        }
+    }
+    Ok(landed
+        .iter()
+        .zip(&counts)
+        .enumerate()
+        .map(|(i, (extract, rows))| {
+            let rows = rows.as_ref()?;
+            let mut mine = BTreeSet::new();
+            for (period, n) in rows {
+                let (by, _) = owner[&(extract.format.table(), *period)];
+                if by == i {
+                    mine.insert(*period);
+                } else {
+                    tracing::warn!(
+                        input = %extract.input,
+                        %period,
+                        rows = n,
+                        authoritative = %landed[by].input,
+                        "rows of a quarter another file holds more of are left out"
+                    );
+                }
+            }
+            Some(mine)
+        })
+        .collect())
+}
+
+/// How many rows an extract holds in each quarter (it is checked whole).
+pub(super) fn rows_by_period(
+    extract: &Landed,
+    context: Context<'_>,
+) -> Result<BTreeMap<Period, usize>, Error> {
+    if extract.format.table() == INTERNSHIPS {
+        return Ok(
+            internships::validate(extract, context.person_salt, &mut |_| Flow::Continue(()))?
+                .rows_by_period,
+        );
+    }
+    let mut incoming = Incoming::default();
+    count_outcomes(&outcomes(extract, context)?.batch, &mut incoming)?;
+    Ok(incoming.rows)
+}
+
+/// Check an extract without writing it; the quarters it holds.
+pub(super) fn check_only(extract: &Landed, context: Context<'_>) -> Result<Vec<Period>, Error> {
+    let periods = if extract.format.table() == INTERNSHIPS {
+        internships::validate(extract, context.person_salt, &mut |_| Flow::Continue(()))?
+            .periods()
+            .collect()
+    } else {
+        outcomes(extract, context)?.periods
+    };
+    Ok(periods.into_iter().collect())
+}
+
+/// Check an extract and stream its rows into the pending write; how many
+/// rows it wrote. Person-level rows are checked on a thread of their own
+/// while the previous batch is encoded.
+pub(super) async fn write_extract(
+    extract: &Landed,
+    context: Context<'_>,
+    pending: &mut Pending,
+    only: Option<&BTreeSet<Period>>,
+) -> Result<usize, Error> {
+    if extract.format.table() != INTERNSHIPS {
+        let valid = outcomes(extract, context)?;
+        let batch = only_periods(valid.batch, only)?;
+        let rows = batch.num_rows();
+        count_outcomes(&batch, &mut pending.incoming)?;
+        pending.received.extend(
+            valid
+                .periods
+                .into_iter()
+                .filter(|p| only.is_none_or(|o| o.contains(p))),
+        );
+        pending.write.write(batch).await?;
+        return Ok(rows);
+    }
+    let (sender, mut receiver) = tokio::sync::mpsc::channel::<RecordBatch>(2);
+    let checked = extract.clone();
+    let salt = context.person_salt.map(str::to_string);
+    let checking = tokio::task::spawn_blocking(move || {
+        internships::validate(&checked, salt.as_deref(), &mut |batch| {
+            match sender.blocking_send(batch) {
+                Ok(()) => Flow::Continue(()),
+                // The writer failed and says why below.
+                Err(_) => Flow::Break(()),
+            }
+        })
+    });
+    let mut failed = None;
+    let mut batches = 0usize;
+    while let Some(batch) = receiver.recv().await {
+        batches += 1;
+        if batches == 2 {
+            fail::fail_point!("pull-mid-batch", |_| Err(failpoint("pull-mid-batch")));
+        }
+        let written = match only_periods(batch, only) {
+            Ok(batch) => pending.write.write(batch).await.map_err(Error::from),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = written {
+            failed = Some(e);
+            break;
+        }
+    }
+    drop(receiver);
+    let summary = checking
+        .await
+        .map_err(|e| Error::Internal(format!("the check of {} stopped: {e}", extract.input)))??;
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    for (period, rows) in summary.rows_by_period {
+        if only.is_none_or(|o| o.contains(&period)) {
+            pending.received.push(period);
+            *pending.incoming.rows.entry(period).or_default() += rows;
+        }
+    }
+    Ok(summary.rows)
+}
+
+/// The rows of `batch` in the quarters `only` names (all rows without it).
+pub(super) fn only_periods(
+    batch: RecordBatch,
+    only: Option<&BTreeSet<Period>>,
+) -> Result<RecordBatch, Error> {
+    use arrow::array::{AsArray, BooleanArray};
+    let Some(only) = only else {
+        return Ok(batch);
+    };
+    let failed =
+        |e: arrow::error::ArrowError| Error::Internal(format!("cannot select quarters: {e}"));
+    let periods = batch
+        .column_by_name(crate::schema::PERIOD)
+        .ok_or_else(|| Error::Internal("a checked batch lacks its period".into()))?;
+    let periods =
+        arrow::compute::cast(periods, &arrow::datatypes::DataType::Utf8).map_err(failed)?;
+    let keep: BooleanArray = periods
+        .as_string::<i32>()
+        .iter()
+        .map(|p| {
+            Some(
+                p.and_then(|p| p.parse().ok())
+                    .is_some_and(|p| only.contains(&p)),
+            )
+        })
+        .collect();
+    arrow::compute::filter_record_batch(&batch, &keep).map_err(failed)
+}
+
+/// Add an outcomes batch's rows and benefit groups per quarter to `incoming`.
+pub(super) fn count_outcomes(batch: &RecordBatch, incoming: &mut Incoming) -> Result<(), Error> {
+    use arrow::array::AsArray;
+    let column = |name: &str| {
+        batch
+            .column_by_name(name)
+            .and_then(|c| arrow::compute::cast(c, &arrow::datatypes::DataType::Utf8).ok())
+            .ok_or_else(|| Error::Internal(format!("a checked outcomes batch lacks `{name}`")))
+    };
+    let (periods, groups) = (column(crate::schema::PERIOD)?, column("benefit_group")?);
+    for (period, group) in periods
+        .as_string::<i32>()
+        .iter()
+        .zip(groups.as_string::<i32>().iter())
+    {
+        if let (Some(Ok(period)), Some(group)) = (period.map(str::parse::<Period>), group) {
+            *incoming.rows.entry(period).or_default() += 1;
+            incoming
+                .groups
+                .entry(period)
+                .or_default()
+                .insert(group.to_string());
+        }
+    }
+    Ok(())
+}
