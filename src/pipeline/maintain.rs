@@ -55,8 +55,9 @@ pub async fn rebuild(config: &Config, options: &WriteOptions) -> Result<RebuildR
             continue;
         };
         let path = raw.join(&line.file);
-        let Some(format) = line.format.as_deref().and_then(Format::from_code) else {
-            tracing::warn!(file = %line.file, "the index does not say the body's format; left out");
+        let format = line.format.as_deref().and_then(Format::from_code);
+        let Some(format) = format.or_else(|| format_of_older_line(&path)) else {
+            tracing::warn!(file = %line.file, "the body's format cannot be told; left out");
             continue;
         };
         let mut extract = crate::extract::Extract::with_body(
@@ -201,4 +202,24 @@ pub struct Vacuumed {
     pub leftovers: Vec<crate::upkeep::Problem>,
     /// Data files of versions older than `--older-than`.
     pub old_files: Vec<String>,
+}
+
+/// The format of a body indexed before the index recorded formats: from
+/// its bytes (an API answer is v3 if it is a JSON object, v2 if a list).
+fn format_of_older_line(path: &Path) -> Option<Format> {
+    let head = std::fs::File::open(path)
+        .and_then(crate::classify::head)
+        .ok()?;
+    let name = path.display().to_string();
+    if name.ends_with(".json") {
+        let body = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&head);
+        return match body.iter().find(|b| !b.is_ascii_whitespace()) {
+            Some(b'{') => Some(Format::JobindsatsV3),
+            Some(b'[') => Some(Format::JobindsatsV2),
+            _ => None,
+        };
+    }
+    crate::classify::classify(&name, &head, None)
+        .ok()
+        .map(|(format, _)| format)
 }

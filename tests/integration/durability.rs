@@ -695,3 +695,24 @@ async fn a_write_that_does_not_commit_takes_away_only_its_own_files() {
     // And the table reads.
     assert_eq!(table.get_file_uris().unwrap().count(), 1);
 }
+
+#[test]
+fn rebuild_reads_an_index_written_before_it_recorded_formats() {
+    let work = Workdir::new();
+    work.ok(&["pull", "--from", "2019Q3", "--to", "2019Q4"]);
+    let sound = state(&work, true);
+    let index = work.path().join("store/raw/index.jsonl");
+    let older: String = std::fs::read_to_string(&index)
+        .unwrap()
+        .lines()
+        .map(|line| {
+            let mut entry: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_str(line).unwrap();
+            assert!(entry.remove("format").is_some());
+            format!("{}\n", serde_json::Value::Object(entry))
+        })
+        .collect();
+    std::fs::write(&index, older).unwrap();
+    work.ok(&["store", "rebuild"]);
+    assert_same(&state(&work, true), &sound, "rebuild from an older index");
+}
