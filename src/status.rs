@@ -68,6 +68,14 @@ pub async fn status(config: &Config) -> Result<Status, Error> {
     };
     let runs = last_runs(&engine).await?;
     let mut stale = missing_from_source(config, &periods);
+    // A source that lists its quarters over the network is not asked here;
+    // the ledger says whether the last pull of it got everything.
+    if let Some(last) = runs.first().filter(|r| r.outcome != "ok") {
+        stale.push(format!(
+            "the last {} ({}, source {}) failed, so the store may lack quarters the source lists: see its error above, then run `praktik run`",
+            last.command, last.started_at, last.source
+        ));
+    }
     stale.extend(reports_older_than_their_data(
         &config.out,
         periods

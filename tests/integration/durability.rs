@@ -566,6 +566,17 @@ fn every_run_and_pull_is_in_the_ledger_and_status_says_what_is_stale() {
         status.contains("letter.html is older than the data of 2019Q3"),
         "{status}"
     );
+    assert!(
+        !status.contains("the last pull"),
+        "the last pull succeeded: {status}"
+    );
+    work.fails(&["pull", "--source", "file:missing.csv"], 1);
+    let (status, _) = work.ok(&["status"]);
+    assert!(
+        status.contains("stale: the last pull")
+            && status.contains("source file:missing.csv) failed"),
+        "{status}"
+    );
     vacuum_and_check(&work);
 }
 
