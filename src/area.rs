@@ -127,9 +127,60 @@ impl Areas {
         })
     }
 
+    /// The `n` areas among `candidates` nearest to what a user typed: by
+    /// number for a code, by spelling for a name. `101 (København)`.
+    pub fn nearest<'a>(
+        &self,
+        typed: &str,
+        candidates: impl Iterator<Item = &'a Area>,
+        n: usize,
+    ) -> Vec<String> {
+        let typed = typed.trim().to_lowercase();
+        let number: Option<i64> = typed.split('/').next().and_then(|t| t.parse().ok());
+        let mut scored: Vec<(i64, &Area)> = candidates
+            .map(|area| {
+                let area_number: Option<i64> =
+                    area.code.split('/').next().and_then(|c| c.parse().ok());
+                // A code: by the typing slips between the codes, then by
+                // number (1011 → 101); a name: by its spelling.
+                let score = match (number, area_number) {
+                    (Some(a), Some(b)) => {
+                        edit_distance(&typed, &area.code) as i64 * 10_000 + (a - b).abs()
+                    }
+                    _ => edit_distance(&typed, &area.name.to_lowercase()) as i64,
+                };
+                (score, area)
+            })
+            .collect();
+        scored.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.code.cmp(&b.1.code)));
+        scored
+            .into_iter()
+            .take(n)
+            .map(|(_, a)| format!("{} ({})", a.code, a.name))
+            .collect()
+    }
+
     pub fn municipalities(&self) -> impl Iterator<Item = &Area> {
         self.all.iter().filter(|a| a.kind == AreaKind::Kommune)
     }
+}
+
+/// How many single-letter edits turn `a` into `b` (Levenshtein).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1)
+                .min(row[j] + 1)
+                .min(diagonal + usize::from(ca != *cb));
+            diagonal = above;
+        }
+    }
+    row[b.len()]
 }
 
 /// A valid area code, checked against the built-in areas at parse time.
@@ -178,6 +229,16 @@ crate::deserialize_from_str!(AreaCode);
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nearest_areas_by_number_or_spelling() {
+        let areas = Areas::builtin();
+        let near = areas.nearest("102", areas.municipalities(), 2);
+        assert_eq!(near[0], "101 (København)");
+        let near = areas.nearest("Arhus", areas.iter(), 1);
+        assert_eq!(near, ["751 (Aarhus)"]);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+    }
 
     #[test]
     fn ships_98_municipalities_5_jobcentres_and_the_country() {

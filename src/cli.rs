@@ -113,6 +113,12 @@ pub struct ReportArgs {
     /// Render from this table version instead of the newest (see `praktik status`)
     #[arg(long, value_name = "VERSION")]
     pub as_of: Option<u64>,
+    /// The area, by code or name [default: the definition's]
+    #[arg(long, value_name = "AREA")]
+    pub area: Option<String>,
+    /// The language of a briefing: da or en [default: the definition's, else da]
+    #[arg(long, value_name = "LANG")]
+    pub lang: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -232,6 +238,14 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
             for rendered in &report.rendered {
                 print_rendered(rendered);
             }
+            for blocked in &report.blocked {
+                eprintln!("praktik: not rendered: {blocked}");
+            }
+            if !report.blocked.is_empty() {
+                return Err(Error::ReportsBlocked {
+                    count: report.blocked.len(),
+                });
+            }
         }
         Command::Pull(args) => {
             let config = cli.config(args.source.source.as_ref())?;
@@ -261,6 +275,8 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
                 period: args.period,
                 formats: OutputFormat::parse_list(&args.format)?,
                 as_of: args.as_of,
+                area: args.area.clone(),
+                lang: args.lang.clone(),
             };
             print_rendered(&pipeline::report(&config, &options).await?);
         }

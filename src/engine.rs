@@ -19,7 +19,7 @@ use crate::schema::{INTERNSHIPS, OUTCOMES, RUNS};
 use crate::store::{Store, StoreError};
 
 /// The named queries, embedded from `sql/`.
-pub const NAMED_QUERIES: [(&str, &str); 10] = [
+pub const NAMED_QUERIES: [(&str, &str); 12] = [
     ("effect_by_area", include_str!("../sql/effect_by_area.sql")),
     ("trend", include_str!("../sql/trend.sql")),
     (
@@ -45,6 +45,8 @@ pub const NAMED_QUERIES: [(&str, &str); 10] = [
     ),
     ("stored_groups", include_str!("../sql/stored_groups.sql")),
     ("last_runs", include_str!("../sql/last_runs.sql")),
+    ("briefing_trend", include_str!("../sql/briefing_trend.sql")),
+    ("quarter_checks", include_str!("../sql/quarter_checks.sql")),
 ];
 
 /// The store's tables that the engine registers when they exist.
@@ -126,6 +128,21 @@ impl Engine {
         // The run ledger, always at its newest: it is no report's data.
         if let Some(delta) = store.table(RUNS, None).await? {
             engine.register_delta(RUNS, delta).await?;
+        }
+        Ok(Engine { versions, ..engine })
+    }
+
+    /// Only `table`, at `version`: a report looking back in a table's history.
+    pub async fn open_table_at(
+        store: &Store,
+        table: &str,
+        version: u64,
+    ) -> Result<Engine, QueryError> {
+        let engine = Engine::empty()?;
+        let mut versions = BTreeMap::new();
+        if let Some(delta) = store.table(table, Some(version)).await? {
+            versions.insert(table.to_string(), version);
+            engine.register_delta(table, delta).await?;
         }
         Ok(Engine { versions, ..engine })
     }

@@ -110,6 +110,10 @@ pub enum Error {
         "the store holds real figures (source {sources}); the demo source would mix synthetic figures in. Use another store folder for the demo (--store demo-store)"
     )]
     DemoOnRealStore { sources: String },
+    #[error(
+        "the store was brought up to date, but {count} report(s) failed their data checks and were not rendered (listed above); the last good reports stay"
+    )]
+    ReportsBlocked { count: usize },
     #[error("internal error: {0}; please report it")]
     Internal(String),
 }
@@ -127,7 +131,16 @@ impl Error {
                 | Q::UnknownParam { .. }
                 | Q::BadParam { .. },
             )
-            | Error::Report(R::UnknownReport { .. } | R::UnknownFormat(_))
+            | Error::Report(
+                R::UnknownReport { .. }
+                | R::UnknownFormat(_)
+                | R::UnknownLanguage { .. }
+                | R::LanguageNotOffered { .. }
+                | R::UnknownArea { .. }
+                | R::AreaWithoutRows { .. }
+                | R::Definition { .. }
+                | R::EmptyDefinition { .. },
+            )
             | Error::Report(R::Query(Q::UnknownQuery(_)))
             | Error::Output(output::OutputError::UnknownFormat(_)) => 2,
             _ => 1,

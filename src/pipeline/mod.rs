@@ -43,10 +43,12 @@ pub struct PullReport {
 }
 
 /// What the scheduled job did.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct RunReport {
     pub pull: PullReport,
     pub rendered: Vec<report::render::Rendered>,
+    /// Reports whose data checks failed: not rendered, the last good ones kept.
+    pub blocked: Vec<report::ReportError>,
 }
 
 /// Options of `praktik report`.
@@ -56,6 +58,10 @@ pub struct ReportOptions {
     pub period: Option<Period>,
     pub formats: Vec<OutputFormat>,
     pub as_of: Option<u64>,
+    /// An area code or name instead of the definition's.
+    pub area: Option<String>,
+    /// A language instead of the definition's.
+    pub lang: Option<String>,
 }
 
 /// Options of `praktik query`.
@@ -304,9 +310,12 @@ async fn run_unrecorded(config: &Config, options: &WriteOptions) -> Result<RunRe
         chromium: config.chromium.clone(),
     };
     let mut rendered = Vec::new();
+    let mut blocked = Vec::new();
+    let choices = report::render::Choices::default();
     for definition in definition::load_all(&config.reports)? {
-        match report::render(&engine, &definition, None, &output).await {
+        match report::render(&engine, &store, &definition, &choices, &output).await {
             Ok(done) => rendered.push(done),
+            Err(e @ report::ReportError::ChecksFailed { .. }) => blocked.push(e),
             // A source without person-level data (Jobindsats) has nothing for the type report.
             Err(report::ReportError::NoPersonData { period }) => {
                 tracing::warn!(report = %definition.name, %period, "skipped: the store has no person-level internships for it");
@@ -317,6 +326,7 @@ async fn run_unrecorded(config: &Config, options: &WriteOptions) -> Result<RunRe
     Ok(RunReport {
         pull: pulled,
         rendered,
+        blocked,
     })
 }
 
@@ -333,7 +343,12 @@ pub async fn report(
         dir: config.out.clone(),
         chromium: config.chromium.clone(),
     };
-    Ok(report::render(&engine, &definition, options.period, &output).await?)
+    let choices = report::render::Choices {
+        period: options.period,
+        area: options.area.clone(),
+        lang: options.lang.clone(),
+    };
+    Ok(report::render(&engine, &store, &definition, &choices, &output).await?)
 }
 
 /// Run an analyst's SQL (or a named query's) over the store.

@@ -126,9 +126,16 @@ pub fn pseudonym(salt: &str, cpr: &[u8]) -> String {
     hex::encode(mac.finalize().into_bytes())
 }
 
-/// `value` for an error message, unless a CPR number stands in it.
+/// `value` for an error message, unless a CPR number may stand in it: in
+/// one of the forms above, or glued to other digits (a run of nine or more
+/// digits, as when a damaged file loses the separator after a CPR number).
+/// An error message never needs such a run.
 pub fn shown(value: &str) -> String {
-    if contains_cpr(value) {
+    let long_run = value
+        .as_bytes()
+        .split(|b| !b.is_ascii_digit())
+        .any(|run| run.len() >= 9);
+    if long_run || contains_cpr(value) {
         "(not shown: it looks like a CPR number)".into()
     } else {
         value.to_string()
@@ -138,6 +145,14 @@ pub fn shown(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cpr_number_glued_to_other_digits_is_not_shown() {
+        // A damaged row lost the `;` between the CPR number and `101`.
+        assert!(!contains_cpr("K1;0101901234101;"));
+        assert!(shown("K1;0101901234101;").starts_with("(not shown"));
+        assert_eq!(shown("Kommune 101"), "Kommune 101");
+    }
 
     #[test]
     fn every_form_is_recognised() {

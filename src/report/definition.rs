@@ -13,7 +13,8 @@ use crate::benefit::BenefitGroup;
 use crate::period::Period;
 
 /// The definitions shipped in the binary, used when there is no `reports/` folder.
-const BUILTIN: [(&str, &str); 2] = [
+const BUILTIN: [(&str, &str); 3] = [
+    ("briefing", include_str!("../../reports/briefing.toml")),
     ("letter", include_str!("../../reports/letter.toml")),
     (
         "type-effects",
@@ -46,6 +47,7 @@ impl<'de> serde::Deserialize<'de> for PeriodChoice {
 pub enum Template {
     Letter,
     TypeEffects,
+    Briefing,
 }
 
 impl Template {
@@ -53,6 +55,7 @@ impl Template {
         match self {
             Template::Letter => "letter",
             Template::TypeEffects => "type_effects",
+            Template::Briefing => "briefing",
         }
     }
 }
@@ -73,7 +76,12 @@ pub struct Definition {
     #[serde(skip)]
     pub name: String,
     pub template: Template,
-    pub title: String,
+    /// The heading; a briefing takes its own from the catalogue when none is given.
+    #[serde(default)]
+    pub title: Option<String>,
+    /// The language, where the template has catalogues (briefings): `da`, `en`.
+    #[serde(default)]
+    pub lang: Option<String>,
     pub period: PeriodChoice,
     /// The area the report is about.
     pub area: AreaCode,
@@ -91,6 +99,71 @@ pub struct Definition {
     /// Human-written paragraphs before the figures (type-effects reports).
     #[serde(default)]
     pub intro: Vec<Block>,
+    /// What a briefing shows and checks.
+    #[serde(default)]
+    pub briefing: BriefingSettings,
+}
+
+/// The `[briefing]` section of a briefing definition.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BriefingSettings {
+    /// How many quarters the trend charts show, ending with the briefing's.
+    pub trend_quarters: u16,
+    pub checks: Checks,
+}
+
+impl Default for BriefingSettings {
+    fn default() -> Self {
+        BriefingSettings {
+            trend_quarters: 8,
+            checks: Checks::default(),
+        }
+    }
+}
+
+/// What a failed data check does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckLevel {
+    /// Nothing is rendered; the last good briefing stays.
+    Block,
+    /// The briefing says so in its notes.
+    Note,
+    Off,
+}
+
+/// The data checks a briefing makes before it renders, `[briefing.checks]`.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Checks {
+    /// Every municipality present for the quarter.
+    pub municipalities: CheckLevel,
+    /// The whole country's row present.
+    pub country_row: CheckLevel,
+    /// The country's share within `country_mean_tolerance` points of the
+    /// ended-weighted mean of its municipalities.
+    pub country_mean: CheckLevel,
+    pub country_mean_tolerance: f64,
+    /// No share outside 0–100.
+    pub share_range: CheckLevel,
+    /// No change larger than `jump_points` since the quarter before.
+    pub jump: CheckLevel,
+    pub jump_points: f64,
+}
+
+impl Default for Checks {
+    fn default() -> Self {
+        Checks {
+            municipalities: CheckLevel::Note,
+            country_row: CheckLevel::Block,
+            country_mean: CheckLevel::Block,
+            country_mean_tolerance: 0.5,
+            share_range: CheckLevel::Block,
+            jump: CheckLevel::Note,
+            jump_points: 10.0,
+        }
+    }
 }
 
 /// The human-written parts of an answer letter.
@@ -134,8 +207,11 @@ impl Definition {
         let letter_incomplete = definition.template == Template::Letter
             && (definition.groups.is_empty()
                 || definition.comparison.is_empty()
-                || definition.letter.is_none());
-        if letter_incomplete {
+                || definition.letter.is_none()
+                || definition.title.is_none());
+        let briefing_incomplete = definition.template == Template::Briefing
+            && (definition.groups.is_empty() || definition.comparison.is_empty());
+        if letter_incomplete || briefing_incomplete {
             return Err(ReportError::EmptyDefinition {
                 path: origin.to_path_buf(),
             });
@@ -204,17 +280,19 @@ mod tests {
     #[test]
     fn the_builtin_letter_parses() {
         let all = load_all(Path::new("/nonexistent")).unwrap();
-        assert_eq!(all[0].name, "letter");
+        assert_eq!(all[1].name, "letter");
         assert_eq!(
-            all[0].period,
+            all[1].period,
             PeriodChoice::Fixed("2019Q3".parse().unwrap())
         );
-        assert_eq!(all[0].comparison.len(), 6);
+        assert_eq!(all[1].comparison.len(), 6);
+        assert_eq!(all[0].template, Template::Briefing);
+        assert_eq!(all[0].briefing.trend_quarters, 8);
     }
 
     #[test]
     fn a_typo_in_a_definition_is_an_error() {
-        let text = BUILTIN[0].1.replace("salutation", "salutaton");
+        let text = BUILTIN[1].1.replace("salutation", "salutaton");
         let err = Definition::parse("x", &text, Path::new("reports/x.toml")).unwrap_err();
         let shown = format!("{err}: {}", std::error::Error::source(&err).unwrap());
         assert!(

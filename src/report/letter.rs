@@ -19,21 +19,21 @@ const EFFECT_QUERY: &str = "effect_by_area";
 
 /// One row of `effect_by_area.sql`.
 #[derive(Debug, Clone)]
-struct EffectRow {
-    area_code: String,
-    area_name: String,
-    benefit_group: String,
-    suppressed: bool,
-    share: Option<f64>,
-    country_share: Option<f64>,
-    rank: Option<i64>,
-    set_size: i64,
-    tied: Option<i64>,
+pub(crate) struct EffectRow {
+    pub area_code: String,
+    pub area_name: String,
+    pub benefit_group: String,
+    pub suppressed: bool,
+    pub share: Option<f64>,
+    pub country_share: Option<f64>,
+    pub rank: Option<i64>,
+    pub set_size: i64,
+    pub tied: Option<i64>,
 }
 
 impl EffectRow {
     /// The share a reader may see: none if missing or built from too few.
-    fn shown_share(&self) -> Option<f64> {
+    pub fn shown_share(&self) -> Option<f64> {
         if self.suppressed { None } else { self.share }
     }
 }
@@ -47,17 +47,23 @@ async fn effect_rows(
     let params = Params::new()
         .with("period", period)
         .with("areas", areas.join(","));
-    let batches = engine.named(EFFECT_QUERY, &params).await?;
+    effect_rows_of(&engine.named(EFFECT_QUERY, &params).await?)
+}
+
+/// The rows of `effect_by_area.sql`'s result.
+pub(crate) fn effect_rows_of(
+    batches: &[arrow::record_batch::RecordBatch],
+) -> Result<Vec<EffectRow>, ReportError> {
     let q = EFFECT_QUERY;
-    let codes = strings(&batches, q, "area_code")?;
-    let names = strings(&batches, q, "area_name")?;
-    let groups = strings(&batches, q, "benefit_group")?;
-    let suppressed = strings(&batches, q, "suppressed")?;
-    let share = floats(&batches, q, "share_pct")?;
-    let country = floats(&batches, q, "country_share_pct")?;
-    let rank = ints(&batches, q, "rank_in_set")?;
-    let set_size = ints(&batches, q, "set_size")?;
-    let tied = ints(&batches, q, "tied")?;
+    let codes = strings(batches, q, "area_code")?;
+    let names = strings(batches, q, "area_name")?;
+    let groups = strings(batches, q, "benefit_group")?;
+    let suppressed = strings(batches, q, "suppressed")?;
+    let share = floats(batches, q, "share_pct")?;
+    let country = floats(batches, q, "country_share_pct")?;
+    let rank = ints(batches, q, "rank_in_set")?;
+    let set_size = ints(batches, q, "set_size")?;
+    let tied = ints(batches, q, "tied")?;
     Ok((0..codes.len())
         .map(|i| EffectRow {
             area_code: codes[i].clone().unwrap_or_default(),
@@ -85,6 +91,7 @@ pub struct LetterContext {
     after: Vec<Block>,
     footnotes: Vec<String>,
     provenance: Provenance,
+    provenance_line: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -291,7 +298,7 @@ pub async fn context(
         });
     };
     Ok(LetterContext {
-        title: definition.title.clone(),
+        title: definition.title.clone().unwrap_or_default(),
         demo: provenance.demo,
         letter: LetterView {
             recipient: text.recipient.clone(),
@@ -325,6 +332,7 @@ pub async fn context(
         sentences,
         after: text.after.clone(),
         footnotes,
+        provenance_line: provenance.line(&super::catalogue::Catalogue::load("da")?),
         provenance,
     })
 }

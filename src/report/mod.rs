@@ -2,6 +2,9 @@
 //! named queries, sentences from those figures, rendered by Tera templates
 //! into HTML and Markdown.
 
+mod briefing;
+pub mod catalogue;
+pub mod chart;
 pub mod definition;
 pub mod format;
 mod letter;
@@ -34,7 +37,7 @@ pub enum ReportError {
         cause: Box<toml::de::Error>,
     },
     #[error(
-        "the letter definition {path} needs benefit groups, comparison areas and a [letter] section"
+        "the definition {path} needs benefit groups and comparison areas (and a letter a title and a [letter] section)"
     )]
     EmptyDefinition { path: PathBuf },
     #[error("cannot read the report definitions in {path}")]
@@ -84,6 +87,33 @@ pub enum ReportError {
     NoChromium,
     #[error("cannot print the PDF {path}: {detail}")]
     Pdf { path: PathBuf, detail: String },
+    #[error("there is no catalogue for the language `{lang}`; the languages are: {known}")]
+    UnknownLanguage { lang: String, known: String },
+    #[error(
+        "the report `{report}` is written in Danish only; --lang {lang} applies to the briefing"
+    )]
+    LanguageNotOffered { report: String, lang: String },
+    #[error("`{given}` is not a known area; the nearest codes are: {nearest}")]
+    UnknownArea { given: String, nearest: String },
+    #[error(
+        "the store has no figures for {area} in {period}; areas with figures near it: {nearest}"
+    )]
+    AreaWithoutRows {
+        area: String,
+        period: Period,
+        nearest: String,
+    },
+    #[error("the store does not hold {period}; it holds {held}")]
+    QuarterNotHeld { period: Period, held: String },
+    #[error(
+        "the data checks of `{report}` for {period} failed, so nothing was rendered and the last good reports stay: {}",
+        failures.join("; ")
+    )]
+    ChecksFailed {
+        report: String,
+        period: Period,
+        failures: Vec<String>,
+    },
     #[error("`{0}` is not a report format: use html, md, pdf or a list such as html,md,pdf")]
     UnknownFormat(String),
 }

@@ -6,6 +6,7 @@
 use serde::Serialize;
 
 use super::ReportError;
+use super::catalogue::Catalogue;
 use super::format;
 use super::rows::{ints, strings};
 use crate::engine::{Engine, Params};
@@ -69,6 +70,35 @@ pub struct Provenance {
     pub tool_version: String,
     /// True when the figures are the demo source's.
     pub demo: bool,
+    /// When the newest extract was pulled, microseconds since the epoch.
+    #[serde(skip)]
+    pub pulled_at_micros: Option<i64>,
+}
+
+impl Provenance {
+    /// The line every report ends with, in the catalogue's language.
+    pub fn line(&self, t: &Catalogue) -> String {
+        let pulled_at = self
+            .pulled_at_micros
+            .and_then(chrono::DateTime::from_timestamp_micros)
+            .map(|at| t.timestamp(at))
+            .unwrap_or_default();
+        let mut line = t.fill(
+            "provenance.line",
+            &[
+                ("sources", &self.sources),
+                ("pulled_at", &pulled_at),
+                ("version", &self.store_version),
+                ("sha", &self.extract_sha256),
+                ("tool", &self.tool_version),
+            ],
+        );
+        if self.demo {
+            line.push(' ');
+            line.push_str(&t.text("provenance.demo"));
+        }
+        line
+    }
 }
 
 /// The provenance of `table` in `period`; `None` if the store lacks the quarter.
@@ -88,11 +118,8 @@ pub async fn provenance(
     }
     let mut sources: Vec<String> = mine.iter().map(|p| p.source.clone()).collect();
     sources.dedup();
-    let newest = mine
-        .iter()
-        .filter_map(|p| p.pulled_at)
-        .max()
-        .and_then(chrono::DateTime::from_timestamp_micros);
+    let newest_micros = mine.iter().filter_map(|p| p.pulled_at).max();
+    let newest = newest_micros.and_then(chrono::DateTime::from_timestamp_micros);
     Ok(Some(Provenance {
         period: wanted,
         demo: sources.iter().any(|s| s == "demo"),
@@ -109,5 +136,6 @@ pub async fn provenance(
             .map(u64::to_string)
             .unwrap_or_default(),
         tool_version: env!("CARGO_PKG_VERSION").into(),
+        pulled_at_micros: newest_micros,
     }))
 }

@@ -3,12 +3,33 @@
 
 use std::path::{Path, PathBuf};
 
+use std::str::FromStr;
+
+use super::briefing::{self, ChartFile};
+use super::catalogue::Catalogue;
 use super::definition::{Definition, PeriodChoice, Template};
 use super::{OutputFormat, ReportError, letter, output_path, pdf};
+use crate::area::{AreaCode, Areas};
 use crate::engine::Engine;
 use crate::period::Period;
+use crate::store::Store;
 
-const TEMPLATES: [(&str, &str); 4] = [
+const TEMPLATES: [(&str, &str); 10] = [
+    ("base.html", include_str!("../../templates/base.html")),
+    ("macros.html", include_str!("../../templates/macros.html")),
+    (
+        "briefing.html",
+        include_str!("../../templates/briefing.html"),
+    ),
+    ("briefing.md", include_str!("../../templates/briefing.md")),
+    (
+        "chart_trend.svg",
+        include_str!("../../templates/chart_trend.svg"),
+    ),
+    (
+        "chart_types.svg",
+        include_str!("../../templates/chart_types.svg"),
+    ),
     ("letter.html", include_str!("../../templates/letter.html")),
     ("letter.md", include_str!("../../templates/letter.md")),
     (
@@ -33,6 +54,7 @@ pub struct Rendered {
 
 fn tera() -> Result<tera::Tera, ReportError> {
     let mut tera = tera::Tera::default();
+    tera.autoescape_on(vec![".html", ".svg"]);
     tera.add_raw_templates(TEMPLATES.to_vec())
         .map_err(|cause| ReportError::Template {
             template: "templates/".into(),
@@ -54,7 +76,7 @@ async fn choose_period(
         PeriodChoice::Fixed(period) => Ok(period),
         PeriodChoice::Latest => {
             let table = match definition.template {
-                Template::Letter => crate::schema::OUTCOMES,
+                Template::Letter | Template::Briefing => crate::schema::OUTCOMES,
                 Template::TypeEffects => crate::schema::INTERNSHIPS,
             };
             newest_period(engine, table)
@@ -80,35 +102,105 @@ pub struct Output {
     pub chromium: Option<PathBuf>,
 }
 
-/// Render `definition` for `period` (else the definition's own quarter).
+/// What the command line chose over the definition.
+#[derive(Debug, Clone, Default)]
+pub struct Choices {
+    /// The quarter; else the definition's.
+    pub period: Option<Period>,
+    /// An area code or name; else the definition's.
+    pub area: Option<String>,
+    /// A language with a catalogue; else the definition's, else Danish.
+    pub lang: Option<String>,
+}
+
+/// The area the command line asked for, or the nearest ones if none is called that.
+fn chosen_area(typed: &str) -> Result<AreaCode, ReportError> {
+    AreaCode::from_str(typed).map_err(|_| {
+        let areas = Areas::builtin();
+        ReportError::UnknownArea {
+            given: typed.into(),
+            nearest: areas.nearest(typed, areas.iter(), 3).join(", "),
+        }
+    })
+}
+
+/// Render `definition` as the command line chose.
 pub async fn render(
     engine: &Engine,
+    store: &Store,
     definition: &Definition,
-    period: Option<Period>,
+    choices: &Choices,
     output: &Output,
 ) -> Result<Rendered, ReportError> {
     if engine.versions().is_empty() {
         return Err(ReportError::EmptyStore);
     }
-    let period = choose_period(engine, definition, period).await?;
+    let lang = choices
+        .lang
+        .as_deref()
+        .or(definition.lang.as_deref())
+        .unwrap_or("da");
+    let t = Catalogue::load(lang)?;
+    if definition.template != Template::Briefing && t.code() != "da" {
+        return Err(ReportError::LanguageNotOffered {
+            report: definition.name.clone(),
+            lang: lang.into(),
+        });
+    }
+    let mut definition = definition.clone();
+    let mut stem = definition.name.clone();
+    if let Some(typed) = &choices.area {
+        let area = chosen_area(typed)?;
+        if area != definition.area {
+            stem.push('-');
+            stem.push_str(&area.as_str().replace('/', "-"));
+        }
+        definition.area = area;
+    }
+    if t.code() != definition.lang.as_deref().unwrap_or("da") {
+        stem.push('-');
+        stem.push_str(t.code());
+    }
+    let period = choose_period(engine, &definition, choices.period).await?;
+    let tera = tera()?;
+    let mut charts: Vec<ChartFile> = Vec::new();
     let (context, demo) = match definition.template {
         Template::Letter => {
-            let context = letter::context(engine, definition, period).await?;
+            let context = letter::context(engine, &definition, period).await?;
             let demo = context.demo;
             (tera::Context::from_serialize(&context), demo)
         }
         Template::TypeEffects => {
-            let context = super::type_effects::context(engine, definition, period).await?;
+            let context = super::type_effects::context(engine, &definition, period).await?;
+            let demo = context.demo;
+            (tera::Context::from_serialize(&context), demo)
+        }
+        Template::Briefing => {
+            let request = briefing::Request {
+                engine,
+                store,
+                definition: &definition,
+                period,
+                area: definition.area.area(),
+                t: &t,
+                tera: &tera,
+                stem: stem.clone(),
+            };
+            let context = briefing::build(&request).await?;
+            charts.extend(context.trends.iter().map(|tr| tr.chart.clone()));
+            charts.extend(context.types.iter().map(|ty| ty.chart.clone()));
             let demo = context.demo;
             (tera::Context::from_serialize(&context), demo)
         }
     };
     let template = definition.template.name();
-    let context = context.map_err(|cause| ReportError::Template {
+    let mut context = context.map_err(|cause| ReportError::Template {
         template: template.into(),
         cause,
     })?;
-    let tera = tera()?;
+    if !context.contains_key("t") {
+        context.insert("t", t.tree());
+    }
     let chromium = if output.formats.contains(&OutputFormat::Pdf) {
         Some(pdf::find_chromium(output.chromium.as_deref())?)
     } else {
@@ -116,10 +208,10 @@ pub async fn render(
     };
     let mut files = Vec::new();
     for format in &output.formats {
-        let path = output_path(&output.dir, period, &definition.name, *format);
+        let path = output_path(&output.dir, period, &stem, *format);
         if let (OutputFormat::Pdf, Some(chromium)) = (format, &chromium) {
             // Chromium prints the HTML as written next to it.
-            let html = output_path(&output.dir, period, &definition.name, OutputFormat::Html);
+            let html = output_path(&output.dir, period, &stem, OutputFormat::Html);
             if !files.contains(&html) {
                 write_atomically(
                     &html,
@@ -128,6 +220,14 @@ pub async fn render(
             }
             pdf::print(chromium, &html, &path)?;
         } else {
+            if *format == OutputFormat::Markdown {
+                // The Markdown links the charts it writes next to itself.
+                for chart in &charts {
+                    let svg = path.with_file_name(&chart.file);
+                    write_atomically(&svg, &chart.svg)?;
+                    files.push(svg);
+                }
+            }
             write_atomically(&path, &render_text(&tera, template, *format, &context)?)?;
         }
         files.push(path);

@@ -52,6 +52,7 @@ pub struct TypeEffectsContext {
     purposes: Vec<String>,
     footnotes: Vec<String>,
     provenance: Provenance,
+    provenance_line: String,
 }
 
 fn name(kind: &str) -> String {
@@ -179,7 +180,7 @@ pub async fn context(
         .await?
         .ok_or(ReportError::NoPersonData { period })?;
     Ok(TypeEffectsContext {
-        title: definition.title.clone(),
+        title: definition.title.clone().unwrap_or_default(),
         demo: provenance.demo,
         area: area.name.clone(),
         period: period.danish(),
@@ -189,6 +190,7 @@ pub async fn context(
         comparisons,
         purposes,
         footnotes,
+        provenance_line: provenance.line(&super::catalogue::Catalogue::load("da")?),
         provenance,
     })
 }

@@ -224,7 +224,8 @@ fn wrong_usage_exits_2_and_says_what_to_do() {
     assert!(stderr.contains("has no parameter `perod`"), "{stderr}");
     let stderr = work.fails(&["report", "nosuch"], 2);
     assert!(
-        stderr.contains("no report named `nosuch`; the reports are: letter"),
+        stderr
+            .contains("no report named `nosuch`; the reports are: briefing, letter, type-effects"),
         "{stderr}"
     );
     let stderr = work.fails(&["query", "SELECT 1", "--format", "xml"], 2);

@@ -26,6 +26,8 @@ async fn render_demo_letter(dir: &std::path::Path, reports: Option<&str>) -> (St
         period: None,
         formats: vec![OutputFormat::Html, OutputFormat::Markdown],
         as_of: None,
+        area: None,
+        lang: None,
     };
     let rendered = pipeline::report(&config, &options).await.unwrap();
     assert!(rendered.demo);
@@ -106,6 +108,8 @@ async fn the_pdf_is_printed_by_chromium_with_the_demo_mark_on_every_page() {
         period: None,
         formats: vec![OutputFormat::Pdf],
         as_of: None,
+        area: None,
+        lang: None,
     };
     let rendered = pipeline::report(&config, &options).await.unwrap();
     let pdf = dir.path().join("out/reports/2019Q3/letter.pdf");
@@ -156,6 +160,8 @@ async fn the_type_report_matches_its_snapshot() {
         period: None,
         formats: vec![OutputFormat::Markdown],
         as_of: None,
+        area: None,
+        lang: None,
     };
     let rendered = pipeline::report(&config, &options).await.unwrap();
     assert!(rendered.demo);

@@ -3,6 +3,7 @@
 //! sqllogictest files, and an independent reader against our store.
 
 mod bad_extracts;
+mod briefing;
 mod cli;
 mod crosscheck;
 mod durability;

@@ -211,3 +211,13 @@ async fn stored_groups() {
 async fn last_runs() {
     run_file("last_runs.slt").await;
 }
+
+#[tokio::test]
+async fn briefing_trend() {
+    run_file("briefing_trend.slt").await;
+}
+
+#[tokio::test]
+async fn quarter_checks() {
+    run_file("quarter_checks.slt").await;
+}

@@ -1,0 +1,234 @@
+//! The briefing's per-type section: each internship type's purpose measure
+//! with its 95 % interval as a chart and a table, and sentences that call a
+//! difference between types certain only when the intervals do not overlap
+//! (`sql/effect_by_type.sql`).
+
+use serde::Serialize;
+
+use super::query::{Call, Figure, Sentence, Source};
+use super::{ChartFile, Request, render_chart};
+use crate::area::{AreaKind, COUNTRY_CODE};
+use crate::internship::InternshipType;
+use crate::report::ReportError;
+use crate::report::chart::{self, Interval, IntervalWords};
+use crate::report::provenance::stored_periods;
+use crate::report::rows::{floats, ints, strings};
+use crate::schema::INTERNSHIPS;
+
+/// One type's share at 3 months, for comparing the types with each other.
+struct AtThreeMonths {
+    name: String,
+    share: Option<(f64, f64, f64)>,
+    source: Source,
+}
+
+#[derive(Debug, Serialize)]
+struct TypeRow {
+    name: String,
+    purpose: String,
+    share: Figure,
+    interval: String,
+    count: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TypesView {
+    intro: String,
+    pub chart: ChartFile,
+    rows: Vec<TypeRow>,
+    sentences: Vec<Sentence>,
+}
+
+/// The per-type section: each type's purpose measure with its interval.
+pub(super) async fn section(
+    request: &Request<'_>,
+) -> Result<Option<(TypesView, Call)>, ReportError> {
+    let Request {
+        engine,
+        period,
+        area,
+        t,
+        tera,
+        stem,
+        ..
+    } = request;
+    if !engine.versions().contains_key(INTERNSHIPS) || area.kind == AreaKind::Jobcenter {
+        return Ok(None);
+    }
+    let held = stored_periods(engine, INTERNSHIPS).await?;
+    if !held.iter().any(|p| p.period == period.to_string()) {
+        return Ok(None);
+    }
+    let municipality = if area.code == COUNTRY_CODE {
+        "*".to_string()
+    } else {
+        area.code.clone()
+    };
+    let call = Call::new("effect_by_type", INTERNSHIPS, engine)
+        .with("period", period)
+        .with("municipality", &municipality);
+    let batches = call.run(engine).await?;
+    let q = "effect_by_type";
+    let kinds = strings(&batches, q, "internship_type")?;
+    let groups = strings(&batches, q, "benefit_group")?;
+    let measures = strings(&batches, q, "measure")?;
+    let counts = ints(&batches, q, "internships")?;
+    let shares = floats(&batches, q, "share_pct")?;
+    let lows = floats(&batches, q, "low_pct")?;
+    let highs = floats(&batches, q, "high_pct")?;
+    let find = |kind: InternshipType, measure: &str| {
+        (0..kinds.len()).find(|&i| {
+            kinds[i].as_deref() == Some(kind.code())
+                && groups[i].as_deref() == Some("alle")
+                && measures[i].as_deref() == Some(measure)
+        })
+    };
+    let share_at = |i: usize| Some((shares[i]?, lows[i]?, highs[i]?));
+    let mut rows = Vec::new();
+    let mut items = Vec::new();
+    let mut sentences = Vec::new();
+    let mut firsts: Vec<AtThreeMonths> = Vec::new();
+    for kind in InternshipType::ALL {
+        let Some(i) = find(kind, "purpose") else {
+            continue;
+        };
+        let name = t.text(&format!("internship_type.{}", kind.code()));
+        let purpose = t.text(&format!("purpose.{}", kind.code()));
+        let key = format!(
+            "internship_type={} benefit_group=alle measure=purpose",
+            kind.code()
+        );
+        let share = share_at(i);
+        let (text, mark, interval) = match share {
+            Some((s, l, h)) => (
+                t.decimal(s, 1),
+                "",
+                t.fill(
+                    "number.range",
+                    &[("low", &t.decimal(l, 1)), ("high", &t.decimal(h, 1))],
+                ),
+            ),
+            None => ("–".to_string(), "¹", String::new()),
+        };
+        let source = call.source(t, &key);
+        sentences.push(Sentence {
+            text: match share {
+                Some((s, l, h)) => t.fill(
+                    "types.purpose_shown",
+                    &[
+                        ("name", &name),
+                        ("share", &t.percent(s)),
+                        ("purpose", &purpose),
+                        ("low", &t.decimal(l, 1)),
+                        ("high", &t.decimal(h, 1)),
+                    ],
+                ),
+                None => t.fill(
+                    "types.purpose_hidden",
+                    &[("name", &name), ("purpose", &purpose)],
+                ),
+            },
+            sources: vec![source.clone()],
+        });
+        rows.push(TypeRow {
+            name: name.clone(),
+            purpose,
+            share: call.figure(t, text, mark, &key),
+            interval,
+            count: counts[i].map(|c| t.count(c)).unwrap_or_else(|| "–".into()),
+        });
+        items.push(Interval {
+            name: name.clone(),
+            share,
+        });
+        if let Some(j) = find(kind, "3m") {
+            let key = format!(
+                "internship_type={} benefit_group=alle measure=3m",
+                kind.code()
+            );
+            firsts.push(AtThreeMonths {
+                name,
+                share: share_at(j),
+                source: call.source(t, &key),
+            });
+        }
+    }
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    for (i, a) in firsts.iter().enumerate() {
+        for b in &firsts[i + 1..] {
+            let (Some(x), Some(y)) = (a.share, b.share) else {
+                continue;
+            };
+            let ((high, hs), (low, ls)) = if x.0 >= y.0 {
+                ((a, x), (b, y))
+            } else {
+                ((b, y), (a, x))
+            };
+            let key = if hs.1 <= ls.2 {
+                "types.overlap"
+            } else {
+                "types.differ"
+            };
+            sentences.push(Sentence {
+                text: t.fill(
+                    key,
+                    &[
+                        ("high", &high.name),
+                        ("low", &low.name.to_lowercase()),
+                        ("high_share", &t.percent(hs.0)),
+                        ("low_share", &t.percent(ls.0)),
+                    ],
+                ),
+                sources: vec![high.source.clone(), low.source.clone()],
+            });
+        }
+    }
+    let values: Vec<String> = items
+        .iter()
+        .map(|item| match item.share {
+            Some((s, l, h)) => t.fill(
+                "chart.type_value",
+                &[
+                    ("name", &item.name),
+                    ("share", &t.percent(s)),
+                    ("low", &t.decimal(l, 1)),
+                    ("high", &t.decimal(h, 1)),
+                ],
+            ),
+            None => t.fill("chart.type_hidden", &[("name", &item.name)]),
+        })
+        .collect();
+    let words = IntervalWords {
+        id: "types".into(),
+        title: t.fill(
+            "chart.types_title",
+            &[("area", &area.name), ("quarter", &t.quarter(*period))],
+        ),
+        desc: t.fill(
+            "chart.types_desc",
+            &[("values", &(values.join("; ") + "."))],
+        ),
+        axis: t.text("types.share"),
+        hidden: t.text("chart.not_shown"),
+    };
+    let decimal = |v: f64, decimals: usize| t.decimal(v, decimals);
+    let layout = chart::intervals(&items, words.clone(), &decimal);
+    Ok(Some((
+        TypesView {
+            intro: t.fill(
+                "types.intro",
+                &[("area", &area.name), ("quarter", &t.quarter(*period))],
+            ),
+            chart: ChartFile {
+                file: format!("{stem}-types.svg"),
+                title: words.title,
+                svg: render_chart(tera, "chart_types.svg", &layout)?,
+            },
+            rows,
+            sentences,
+        },
+        call,
+    )))
+}
