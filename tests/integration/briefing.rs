@@ -346,3 +346,208 @@ fn a_failed_blocking_check_keeps_the_last_briefing_byte_for_byte_and_exits_1() {
         assert_eq!(&std::fs::read(path).unwrap(), bytes, "{path} changed");
     }
 }
+
+/// The whole demo store, and the briefing rendered in `lang` as `formats`.
+fn demo_briefing(work: &Workdir, lang: &str, formats: &str) {
+    if !work.path().join("store/outcomes").exists() {
+        work.ok(&["pull"]);
+    }
+    work.ok(&["report", "briefing", "--lang", lang, "--format", formats]);
+}
+
+fn redacted() -> insta::Settings {
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path("snapshots");
+    settings.set_prepend_module_to_snapshot(false);
+    settings.add_filter(
+        r"hentet \d+\. \w+ \d{4} kl\. \d\d\.\d\d UTC",
+        "hentet [TIME]",
+    );
+    settings.add_filter(r"pulled \d+ \w+ \d{4} at \d\d:\d\d UTC", "pulled [TIME]");
+    settings.add_filter(r"praktik \d+\.\d+\.\d+", "praktik [VERSION]");
+    settings
+}
+
+#[test]
+fn the_demo_briefing_matches_its_snapshots_in_both_languages() {
+    let work = Workdir::new();
+    demo_briefing(&work, "da", "html,md");
+    demo_briefing(&work, "en", "html,md");
+    let da_md = md(&work, "2024Q4", "briefing");
+    let en_md = md(&work, "2024Q4", "briefing-en");
+    for text in [&da_md, &en_md] {
+        assert!(!text.contains('«'), "a catalogue key is missing:\n{text}");
+    }
+    redacted().bind(|| {
+        insta::assert_snapshot!("briefing_2024Q4_da_md", da_md);
+        insta::assert_snapshot!("briefing_2024Q4_en_md", en_md);
+        insta::assert_snapshot!(
+            "briefing_2024Q4_da_html",
+            work.read("out/reports/2024Q4/briefing.html")
+        );
+        insta::assert_snapshot!(
+            "briefing_2024Q4_en_html",
+            work.read("out/reports/2024Q4/briefing-en.html")
+        );
+    });
+    // Decimal comma in Danish, point in English, on the chart's axis too.
+    let svg = work.read("out/reports/2024Q4/briefing-trend-dagpenge.svg");
+    assert!(svg.contains("København, 2024K4: 23,8"), "{svg}");
+    let html = work.read("out/reports/2024Q4/briefing-en.html");
+    assert!(
+        html.contains("København, 2024Q4: 23.8")
+            && html.contains("Share in work&#x2F;education, %")
+    );
+    // Every figure of the HTML names its query, parameters, version and row.
+    for cell in html.split("<td class=\"num").skip(1) {
+        let cell = &cell[..cell.find('>').unwrap()];
+        if cell.contains("data-query") {
+            for attribute in [
+                "data-params=\"",
+                "data-table=\"",
+                "data-version=\"",
+                "data-row=\"",
+                "title=\"",
+            ] {
+                assert!(cell.contains(attribute), "{cell}");
+            }
+        }
+    }
+    assert!(html.contains("data-query=\"sql&#x2F;effect_by_area.sql\" data-params=\"period=2024Q4 areas=101,751,851,461,561&#x2F;563,730\" data-table=\"outcomes\" data-version=\"0\" data-row=\"area_code=101 benefit_group=dagpenge\""), "{html}");
+    assert_eq!(
+        html.matches("<p class=\"sentence\" data-query=").count(),
+        html.matches("<p class=\"sentence\"").count()
+    );
+    assert!(html.contains("praktik query --file sql&#x2F;briefing_trend.sql --param area=101"));
+}
+
+/// `html` with a script that measures it in Chromium at the A4 content
+/// width, and what it measured.
+fn measure_in_chromium(html: &Path) -> serde_json::Value {
+    let content_width = (174.0_f64 * 96.0 / 25.4).round() as u32; // A4 less 2 × 18 mm, in CSS px
+    let check = html.with_file_name("check.html");
+    let script = format!(
+        r#"<pre id="check"></pre><script>
+const limit = {content_width} + 0.5;
+const wide = [...document.querySelectorAll('.sheet *')]
+  .filter(e => e.getBoundingClientRect().right > limit)
+  .map(e => e.tagName + ' ' + (e.getAttribute('class') || ''));
+const charts = [...document.querySelectorAll('.chart-block')].map(block => ({{
+  points: block.querySelectorAll('svg .point.area, svg .point.type').length,
+  shown: [...block.querySelectorAll('table.data tbody tr:first-child td')]
+    .filter(td => !td.textContent.startsWith('–')).length,
+  title: !!block.querySelector('svg > title'),
+  desc: !!block.querySelector('svg > desc'),
+}}));
+document.getElementById('check').textContent = JSON.stringify({{ wide, charts }});
+</script></body>"#
+    );
+    let page = std::fs::read_to_string(html)
+        .unwrap()
+        .replace("</body>", &script);
+    std::fs::write(&check, page).unwrap();
+    let profile = tempfile::tempdir().unwrap();
+    let output = std::process::Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            &format!("--window-size={content_width},1200"),
+            &format!("--user-data-dir={}", profile.path().display()),
+            "--dump-dom",
+            &format!("file://{}", check.display()),
+        ])
+        .output()
+        .expect("chromium (apt-get install chromium) renders the briefing");
+    let dom = String::from_utf8_lossy(&output.stdout);
+    let start = dom.find("<pre id=\"check\">").expect("the check ran") + "<pre id=\"check\">".len();
+    let end = start + dom[start..].find("</pre>").unwrap();
+    serde_json::from_str(&dom[start..end].replace("&amp;", "&")).unwrap()
+}
+
+#[test]
+fn in_chromium_nothing_is_wider_than_a4_and_every_chart_has_its_points() {
+    let work = Workdir::new();
+    demo_briefing(&work, "da", "html");
+    let measured = measure_in_chromium(&work.path().join("out/reports/2024Q4/briefing.html"));
+    assert_eq!(measured["wide"], serde_json::json!([]), "{measured}");
+    let charts = measured["charts"].as_array().unwrap();
+    assert_eq!(charts.len(), 4, "three trends and the types: {measured}");
+    for chart in &charts[..3] {
+        assert_eq!(chart["points"], 8, "{measured}");
+        assert_eq!(chart["points"], chart["shown"], "{measured}");
+    }
+    assert_eq!(charts[3]["points"], 3, "{measured}");
+    for chart in charts {
+        assert_eq!(
+            (chart["title"].as_bool(), chart["desc"].as_bool()),
+            (Some(true), Some(true))
+        );
+    }
+}
+
+#[test]
+fn the_pdf_holds_the_summary_figures_and_splits_no_table_across_pages() {
+    let work = Workdir::new();
+    demo_briefing(&work, "da", "md,pdf");
+    let summary_text = summary(&md(&work, "2024Q4", "briefing")).join(" ");
+    let pdf = work.path().join("out/reports/2024Q4/briefing.pdf");
+    let output = std::process::Command::new("pdftotext")
+        .args(["-layout", pdf.to_str().unwrap(), "-"])
+        .output()
+        .expect("pdftotext (apt-get install poppler-utils) reads the PDF");
+    let text = String::from_utf8_lossy(&output.stdout).to_string();
+    let figures: Vec<&str> = summary_text
+        .split(' ')
+        .filter(|w| w.contains(',') && w.chars().next().is_some_and(|c| c.is_ascii_digit()))
+        .collect();
+    assert!(figures.len() >= 10, "{figures:?}");
+    for figure in &figures {
+        assert!(
+            text.contains(figure.trim_end_matches(&[',', '.', ')'][..])),
+            "{figure} is not in the PDF"
+        );
+    }
+    let pages: Vec<&str> = text
+        .split('\u{c}')
+        .filter(|p| !p.trim().is_empty())
+        .collect();
+    assert!(pages.len() >= 3, "{}", pages.len());
+    for (i, page) in pages.iter().enumerate() {
+        assert!(
+            page.contains("DEMODATA"),
+            "page {} lacks the demo mark",
+            i + 1
+        );
+        let squeezed = page.replace(' ', "");
+        assert!(
+            squeezed.contains(&format!("{}/{}", i + 1, pages.len())),
+            "page {} lacks its number",
+            i + 1
+        );
+        // A table starts and ends on the same page: each "figures behind
+        // the chart" caption has its table's last row below it.
+        let trend_tables = page.matches("Højeste i sammenligningen").count();
+        let type_tables = page.matches("Praktiktype").count();
+        assert_eq!(
+            page.matches("Tallene bag diagrammet").count(),
+            trend_tables + type_tables,
+            "page {}:\n{page}",
+            i + 1
+        );
+        if let Some(at) = page.find("Praktiktype") {
+            assert!(
+                page[at..].contains("Kompetencepraktik"),
+                "page {}:\n{page}",
+                i + 1
+            );
+        }
+        assert_eq!(
+            page.contains("Tabel 1:"),
+            page.contains("Borgere i jobafklaringsforløb"),
+            "page {}",
+            i + 1
+        );
+    }
+}
