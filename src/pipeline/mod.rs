@@ -26,7 +26,9 @@ use crate::store::{Store, WriteMetrics};
 
 pub use maintain::{RebuildReport, Vacuumed, rebuild, vacuum};
 pub use write::check_body;
-use write::{Context, Pending, authority, check_only, failpoint, write_extract};
+#[cfg(feature = "failpoints")]
+use write::failpoint;
+use write::{Context, Pending, authority, check_only, write_extract};
 
 /// What a pull did.
 #[derive(Debug, Clone)]

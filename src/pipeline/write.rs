@@ -26,6 +26,8 @@ pub(super) struct Pending {
     pub(super) received: Vec<Period>,
 }
 
+/// The error an injected fault returns (tests build with `--features failpoints`).
+#[cfg(feature = "failpoints")]
 pub(super) fn failpoint(name: &str) -> Error {
     Error::Internal(format!("failpoint {name}"))
 }

@@ -4,15 +4,17 @@
 
 use serde::Serialize;
 
+use super::catalogue::Catalogue;
 use super::definition::{Block, Definition};
 use super::format;
 use super::narrative::{self, GroupFigures, Subject};
 use super::provenance::{Provenance, provenance};
 use super::rows::{floats, ints, strings};
+use super::trace::{Call, Figure, Rerun, Sentence};
 use super::{MIN_PEOPLE, ReportError};
 use crate::area::COUNTRY_CODE;
 use crate::benefit::BenefitGroup;
-use crate::engine::{Engine, Params};
+use crate::engine::Engine;
 use crate::period::Period;
 
 const EFFECT_QUERY: &str = "effect_by_area";
@@ -38,16 +40,17 @@ impl EffectRow {
     }
 }
 
-async fn effect_rows(
-    engine: &Engine,
-    definition: &Definition,
-    period: Period,
-) -> Result<Vec<EffectRow>, ReportError> {
+/// The call of `effect_by_area.sql` for the letter's comparison set.
+fn effect_call(engine: &Engine, definition: &Definition, period: Period) -> Call {
     let areas: Vec<&str> = definition.comparison.iter().map(|a| a.as_str()).collect();
-    let params = Params::new()
+    Call::new(EFFECT_QUERY, crate::schema::OUTCOMES, engine)
         .with("period", period)
-        .with("areas", areas.join(","));
-    effect_rows_of(&engine.named(EFFECT_QUERY, &params).await?)
+        .with("areas", areas.join(","))
+}
+
+/// How a figure names its row of `effect_by_area.sql`.
+fn row_key(code: &str, group: BenefitGroup) -> String {
+    format!("area_code={code} benefit_group={}", group.code())
 }
 
 /// The rows of `effect_by_area.sql`'s result.
@@ -87,11 +90,13 @@ pub struct LetterContext {
     letter: LetterView,
     table: TableView,
     source_line: String,
-    sentences: Vec<String>,
+    sentences: Vec<Sentence>,
     after: Vec<Block>,
     footnotes: Vec<String>,
     provenance: Provenance,
     provenance_line: String,
+    /// The query behind the figures, to rerun them with `praktik query`.
+    appendix: Vec<Rerun>,
 }
 
 #[derive(Debug, Serialize)]
@@ -125,17 +130,10 @@ struct HeaderCell {
 }
 
 #[derive(Debug, Serialize)]
-struct Cell {
-    text: String,
-    /// A footnote mark (`*`) when the figure is not shown.
-    mark: String,
-}
-
-#[derive(Debug, Serialize)]
 struct Row {
     name: String,
     is_country: bool,
-    cells: Vec<Cell>,
+    cells: Vec<Figure>,
 }
 
 #[derive(Debug, Serialize)]
@@ -166,7 +164,9 @@ pub async fn context(
     if !engine.versions().contains_key(crate::schema::OUTCOMES) {
         return Err(ReportError::NoData { period });
     }
-    let rows = effect_rows(engine, definition, period).await?;
+    let t = Catalogue::load("da")?;
+    let effect = effect_call(engine, definition, period);
+    let rows = effect_rows_of(&effect.run(engine).await?)?;
     let Some(provenance) = provenance(engine, crate::schema::OUTCOMES, period).await? else {
         return Err(ReportError::NoData { period });
     };
@@ -198,25 +198,19 @@ pub async fn context(
         let cells = definition
             .groups
             .iter()
-            .map(|group| match find(code, *group) {
-                Some(row) if row.suppressed => {
-                    mark_small = true;
-                    Cell {
-                        text: "–".into(),
-                        mark: "¹".into(),
+            .map(|group| {
+                let key = row_key(code, *group);
+                match find(code, *group) {
+                    Some(row) if row.suppressed => {
+                        mark_small = true;
+                        effect.figure(&t, "–".into(), "¹", &key)
                     }
-                }
-                Some(EffectRow {
-                    share: Some(share), ..
-                }) => Cell {
-                    text: format::decimal(*share, 1),
-                    mark: String::new(),
-                },
-                _ => {
-                    mark_missing = true;
-                    Cell {
-                        text: "–".into(),
-                        mark: "²".into(),
+                    Some(EffectRow {
+                        share: Some(share), ..
+                    }) => effect.figure(&t, format::decimal(*share, 1), "", &key),
+                    _ => {
+                        mark_missing = true;
+                        effect.figure(&t, "–".into(), "²", &key)
                     }
                 }
             })
@@ -260,7 +254,22 @@ pub async fn context(
             .replace("{n}", &definition.comparison.len().to_string()),
         comparison_size: definition.comparison.len(),
     };
-    let sentences = narrative::sentences(&subject, &figures);
+    // Each sentence names the rows of the groups it speaks of.
+    let sentences = narrative::sentences(&subject, &figures)
+        .into_iter()
+        .map(|text| {
+            let sources = definition
+                .groups
+                .iter()
+                .filter(|g| text.contains(g.danish().recipients))
+                .flat_map(|g| {
+                    [area.code.as_str(), COUNTRY_CODE]
+                        .map(|code| effect.source(&t, &row_key(code, *g)))
+                })
+                .collect();
+            Sentence { text, sources }
+        })
+        .collect();
 
     let mut header_top: Vec<HeaderCell> = Vec::new();
     let mut header_sub = Vec::new();
@@ -332,7 +341,8 @@ pub async fn context(
         sentences,
         after: text.after.clone(),
         footnotes,
-        provenance_line: provenance.line(&super::catalogue::Catalogue::load("da")?),
+        provenance_line: provenance.line(&t),
+        appendix: vec![effect.rerun(&t, true)],
         provenance,
     })
 }

@@ -13,6 +13,7 @@ mod pdf;
 pub mod provenance;
 pub mod render;
 pub(crate) mod rows;
+pub(crate) mod trace;
 mod type_effects;
 pub mod type_narrative;
 

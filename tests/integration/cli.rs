@@ -66,7 +66,13 @@ fn run_on_a_fresh_folder_writes_the_letter_and_a_second_run_changes_nothing() {
     assert!(md.contains("på 14,8 pct."));
     assert!(md.contains("den næsthøjeste afgangseffekt til ordinært arbejde/uddannelse for henholdsvis de aktivitetsparate kontanthjælpsmodtagere samt dagpengemodtagerne blandt landets 6 største kommuner"));
     let html = work.read("out/reports/2019Q3/letter.html");
-    assert!(html.contains("<td class=\"num\">14,8</td>"));
+    assert!(
+        html.contains(" data-row=\"area_code=101 benefit_group=kontanthjaelp_jobparat\"")
+            && html.contains(">14,8</td>")
+    );
+    // The scheduled run also leaves the council briefing for the newest quarter.
+    let briefing = work.read("out/reports/2024Q4/briefing.md");
+    assert!(briefing.contains("## Sammenfatning") && briefing.contains("4. kvartal 2024"));
     assert!(html.contains("class=\"demo-mark\""));
     assert!(html.contains("Tabel 1: Andel af borgere, der 3 mdr. efter endt virksomhedspraktik, er i ordinær beskæftigelse eller uddannelse, 3. kvartal 2019."));
 

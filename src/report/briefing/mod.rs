@@ -6,7 +6,7 @@
 //! the catalogue of the briefing's language.
 
 mod checks;
-mod query;
+
 mod revisions;
 pub mod summary;
 mod table;
@@ -17,7 +17,6 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use self::query::{Call, Rerun, Sentence};
 use self::summary::{GroupSummary, Setting};
 use self::trend::TrendView;
 use self::types::TypesView;
@@ -29,6 +28,7 @@ use super::{MIN_PEOPLE, ReportError};
 use crate::area::{Area, Areas, COUNTRY_CODE};
 use crate::engine::Engine;
 use crate::period::Period;
+use crate::report::trace::{Call, Rerun, Sentence};
 use crate::schema::OUTCOMES;
 use crate::store::Store;
 

@@ -6,7 +6,6 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 
-use super::query::{Call, Figure};
 use super::summary::Standing;
 use crate::area::{Area, Areas, COUNTRY_CODE};
 use crate::benefit::BenefitGroup;
@@ -14,6 +13,7 @@ use crate::report::MIN_PEOPLE;
 use crate::report::catalogue::Catalogue;
 use crate::report::definition::Definition;
 use crate::report::letter::EffectRow;
+use crate::report::trace::{Call, Figure};
 
 #[derive(Debug, Serialize)]
 struct Column {

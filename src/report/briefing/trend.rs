@@ -8,7 +8,6 @@ use std::collections::BTreeMap;
 use arrow::record_batch::RecordBatch;
 use serde::Serialize;
 
-use super::query::{Call, Figure};
 use super::summary::Change;
 use super::{ChartFile, capitalised, render_chart};
 use crate::area::Area;
@@ -17,6 +16,7 @@ use crate::report::ReportError;
 use crate::report::catalogue::Catalogue;
 use crate::report::chart::{self, TrendData, TrendWords};
 use crate::report::rows::{floats, strings};
+use crate::report::trace::{Call, Figure};
 
 #[derive(Debug, Serialize)]
 struct TrendRow {

@@ -5,7 +5,6 @@
 
 use serde::Serialize;
 
-use super::query::{Call, Figure, Sentence, Source};
 use super::{ChartFile, Request, render_chart};
 use crate::area::{AreaKind, COUNTRY_CODE};
 use crate::internship::InternshipType;
@@ -13,6 +12,7 @@ use crate::report::ReportError;
 use crate::report::chart::{self, Interval, IntervalWords};
 use crate::report::provenance::stored_periods;
 use crate::report::rows::{floats, ints, strings};
+use crate::report::trace::{Call, Figure, Sentence, Source};
 use crate::schema::INTERNSHIPS;
 
 /// One type's share at 3 months, for comparing the types with each other.

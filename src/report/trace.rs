@@ -1,12 +1,12 @@
-//! The named queries a briefing runs, remembered with their parameters so
+//! The named queries a report runs, remembered with their parameters so
 //! that every figure can name where it came from and the appendix can list
 //! the command that reruns it.
 
 use arrow::record_batch::RecordBatch;
 use serde::Serialize;
 
-use super::super::ReportError;
-use super::super::catalogue::Catalogue;
+use super::ReportError;
+use super::catalogue::Catalogue;
 use crate::engine::{Engine, Params};
 
 /// One named query with its parameters, over one table at one version.
