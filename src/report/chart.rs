@@ -16,6 +16,8 @@ const LEFT: f64 = 52.0;
 const RIGHT: f64 = 150.0;
 const TOP: f64 = 14.0;
 const BOTTOM: f64 = 48.0;
+/// The most quarter labels the axis holds without overlapping.
+const MAX_X_LABELS: usize = 10;
 /// The smallest vertical distance between two end labels.
 const LABEL_GAP: f64 = 13.0;
 
@@ -172,13 +174,20 @@ pub fn trend(data: &TrendData, words: TrendWords, format: &Format) -> TrendChart
             revised: false,
         })
         .collect();
+    // At most ten labels fit the axis: beyond that every k-th, counted from
+    // the newest quarter, which is always labelled.
+    let every = n.div_ceil(MAX_X_LABELS);
     let x_ticks = data
         .quarters
         .iter()
         .enumerate()
         .map(|(i, q)| Tick {
             at: x(i),
-            label: q.clone(),
+            label: if (n - 1 - i).is_multiple_of(every) {
+                q.clone()
+            } else {
+                String::new()
+            },
             revised: data.revised.get(i).copied().unwrap_or(false),
         })
         .collect();
@@ -451,6 +460,24 @@ mod tests {
         };
         let chart = trend(&data, words(), &format);
         assert!((chart.labels[0].y - chart.labels[1].y).abs() >= LABEL_GAP - 0.1);
+    }
+
+    #[test]
+    fn a_long_trend_labels_every_other_quarter_and_always_the_newest() {
+        let n = 16;
+        let data = TrendData {
+            quarters: (0..n).map(|i| format!("q{i}")).collect(),
+            area: vec![Some(20.0); n],
+            country: vec![Some(30.0); n],
+            band: vec![None; n],
+            revised: vec![false; n],
+        };
+        let chart = trend(&data, words(), &format);
+        let labels: Vec<&str> = chart.x_ticks.iter().map(|t| t.label.as_str()).collect();
+        assert_eq!(labels.iter().filter(|l| !l.is_empty()).count(), 8);
+        assert_eq!(labels[n - 1], "q15");
+        assert_eq!(labels[n - 2], "");
+        assert_eq!(chart.area_points.len(), n);
     }
 
     #[test]

@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::catalogue::Catalogue;
 use super::definition::{Block, Definition};
 use super::format;
-use super::narrative::{self, GroupFigures, Subject};
+use super::narrative::{self, GroupFigures, Standing, Subject};
 use super::provenance::{Provenance, provenance};
 use super::rows::{floats, ints, strings};
 use super::trace::{Call, Figure, Rerun, Sentence};
@@ -30,7 +30,6 @@ pub(crate) struct EffectRow {
     pub country_share: Option<f64>,
     pub rank: Option<i64>,
     pub set_size: i64,
-    pub tied: Option<i64>,
 }
 
 impl EffectRow {
@@ -46,6 +45,39 @@ fn effect_call(engine: &Engine, definition: &Definition, period: Period) -> Call
     Call::new(EFFECT_QUERY, crate::schema::OUTCOMES, engine)
         .with("period", period)
         .with("areas", areas.join(","))
+}
+
+/// Where `area` stands among the ranked rows of one group.
+pub(crate) fn standing(rows: &[&EffectRow], area: &str) -> Option<Standing> {
+    let mine = rows.iter().find(|r| r.area_code == area)?;
+    let rank = mine.rank?;
+    let others = rows
+        .iter()
+        .filter(|r| r.area_code != area && r.area_code != COUNTRY_CODE && r.rank.is_some());
+    let names_at = |wanted: Option<i64>| -> Vec<String> {
+        others
+            .clone()
+            .filter(|r| wanted.is_some() && r.rank == wanted)
+            .map(|r| r.area_name.clone())
+            .collect()
+    };
+    let above = others
+        .clone()
+        .filter_map(|r| r.rank)
+        .filter(|r| *r < rank)
+        .max();
+    let below = others
+        .clone()
+        .filter_map(|r| r.rank)
+        .filter(|r| *r > rank)
+        .min();
+    Some(Standing {
+        rank: rank as usize,
+        ranked: mine.set_size as usize,
+        tied_with: names_at(Some(rank)),
+        ahead: names_at(above),
+        behind: names_at(below),
+    })
 }
 
 /// How a figure names its row of `effect_by_area.sql`.
@@ -66,7 +98,6 @@ pub(crate) fn effect_rows_of(
     let country = floats(batches, q, "country_share_pct")?;
     let rank = ints(batches, q, "rank_in_set")?;
     let set_size = ints(batches, q, "set_size")?;
-    let tied = ints(batches, q, "tied")?;
     Ok((0..codes.len())
         .map(|i| EffectRow {
             area_code: codes[i].clone().unwrap_or_default(),
@@ -77,7 +108,6 @@ pub(crate) fn effect_rows_of(
             country_share: country[i],
             rank: rank[i],
             set_size: set_size[i].unwrap_or_default(),
-            tied: tied[i],
         })
         .collect())
 }
@@ -237,13 +267,20 @@ pub async fn context(
         .map(|group| {
             let row = find(area.code.as_str(), *group);
             let shown = row.and_then(EffectRow::shown_share);
+            let group_rows: Vec<&EffectRow> = rows
+                .iter()
+                .filter(|r| r.benefit_group == group.code())
+                .collect();
+            let place = standing(&group_rows, &area.code).unwrap_or_default();
             GroupFigures {
                 recipients: group.danish().recipients.into(),
                 share: shown,
                 country: row.and_then(|r| r.country_share),
                 rank: shown.and(row.and_then(|r| r.rank)).map(|r| r as usize),
                 ranked: row.map_or(0, |r| r.set_size as usize),
-                tied: row.and_then(|r| r.tied).unwrap_or(1) as usize,
+                tied_with: place.tied_with,
+                ahead: place.ahead,
+                behind: place.behind,
             }
         })
         .collect();

@@ -4,6 +4,21 @@
 
 use super::format::{decimal, list, rank_word};
 
+/// Where an area stands in the comparison set for one group.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Standing {
+    /// 1 = highest; ties share a rank.
+    pub rank: usize,
+    /// How many areas of the set have a shown share.
+    pub ranked: usize,
+    /// The other areas with the same share as shown.
+    pub tied_with: Vec<String>,
+    /// The areas ranked just above (for an upper-half rank).
+    pub ahead: Vec<String>,
+    /// The areas ranked just below (for a lower-half rank).
+    pub behind: Vec<String>,
+}
+
 /// One benefit group's figures for the area a letter is about.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GroupFigures {
@@ -17,8 +32,55 @@ pub struct GroupFigures {
     pub rank: Option<usize>,
     /// How many comparison areas have a share.
     pub ranked: usize,
-    /// How many comparison areas share the area's rank (1 = no tie).
-    pub tied: usize,
+    /// The other comparison areas with the same share as shown.
+    pub tied_with: Vec<String>,
+    /// The areas ranked just above the area (named for an upper-half rank).
+    pub ahead: Vec<String>,
+    /// The areas ranked just below the area (named for a lower-half rank).
+    pub behind: Vec<String>,
+}
+
+impl GroupFigures {
+    /// Who the rank is told against: `("delt med", "Aarhus")`,
+    /// `("efter", "Aalborg")`, `("foran", "Randers")`, or none.
+    fn neighbours(&self, rank: usize, ranked: usize) -> Option<(&'static str, String)> {
+        let upper_half = rank * 2 <= ranked + 1;
+        if !self.tied_with.is_empty() {
+            Some(("delt med", list(&self.tied_with, "og")))
+        } else if upper_half && !self.ahead.is_empty() {
+            Some(("efter", list(&self.ahead, "og")))
+        } else if !upper_half && !self.behind.is_empty() {
+            Some(("foran", list(&self.behind, "og")))
+        } else {
+            None
+        }
+    }
+}
+
+/// The neighbours of several groups with one rank, as one phrase:
+/// `, efter Aalborg`, `, efter henholdsvis Aalborg og Odense`.
+fn neighbours_phrase(members: &[&GroupFigures], rank: usize, ranked: usize) -> String {
+    let each: Vec<Option<(&str, String)>> =
+        members.iter().map(|g| g.neighbours(rank, ranked)).collect();
+    match each.as_slice() {
+        [] | [None] => String::new(),
+        [Some((word, names))] => format!(", {word} {names}"),
+        _ => {
+            let Some(all) = each.iter().cloned().collect::<Option<Vec<_>>>() else {
+                return String::new();
+            };
+            let word = all[0].0;
+            let names: Vec<String> = all.iter().map(|(_, n)| n.clone()).collect();
+            if all.iter().any(|(w, _)| *w != word) {
+                let phrases: Vec<String> = all.iter().map(|(w, n)| format!("{w} {n}")).collect();
+                format!(", henholdsvis {}", list(&phrases, "og"))
+            } else if names.iter().all(|n| *n == names[0]) {
+                format!(", {word} {}", names[0])
+            } else {
+                format!(", {word} henholdsvis {}", list(&names, "og"))
+            }
+        }
+    }
 }
 
 /// Who the sentences are about, and against whom.
@@ -108,6 +170,9 @@ fn grouped<K: PartialEq + Copy>(
 pub fn sentences(subject: &Subject, groups: &[GroupFigures]) -> Vec<String> {
     let mut out = Vec::new();
     let mut previous_tone = 0i8;
+    // Whether the sentence before began with "Derimod": two in a row read
+    // as a chain, so the second contrast is said plainly.
+    let mut contrasted = false;
     let mut opening = true;
     for (relation, members) in grouped(groups, |g| Some(Relation::of(g))) {
         let shares: Vec<f64> = members.iter().filter_map(|g| g.share).collect();
@@ -122,6 +187,7 @@ pub fn sentences(subject: &Subject, groups: &[GroupFigures]) -> Vec<String> {
                     recipients(&members, "og"),
                     subject.jobcenter
                 ));
+                contrasted = false;
                 continue;
             }
             Relation::NoCountry => {
@@ -130,11 +196,13 @@ pub fn sentences(subject: &Subject, groups: &[GroupFigures]) -> Vec<String> {
                     recipients(&members, "og"),
                     pct(&shares)
                 ));
+                contrasted = false;
                 continue;
             }
         };
         let figures = format!("{} mod {} for hele landet.", pct(&shares), pct(&countries));
         let tone = relation.tone();
+        let contrast = !opening && tone != 0 && previous_tone == -tone && !contrasted;
         let sentence = if opening {
             format!(
                 "Det fremgår, at {} fsv. angår {} ligger {position} med en afgang til job/uddannelse \
@@ -143,7 +211,7 @@ pub fn sentences(subject: &Subject, groups: &[GroupFigures]) -> Vec<String> {
                 recipients(&members, "og"),
             )
         } else {
-            let lead = if tone != 0 && previous_tone == -tone {
+            let lead = if contrast {
                 "Derimod ligger kommunen"
             } else {
                 "Kommunen ligger"
@@ -154,6 +222,7 @@ pub fn sentences(subject: &Subject, groups: &[GroupFigures]) -> Vec<String> {
             )
         };
         out.push(sentence);
+        contrasted = contrast;
         opening = false;
         if tone != 0 {
             previous_tone = tone;
@@ -161,11 +230,11 @@ pub fn sentences(subject: &Subject, groups: &[GroupFigures]) -> Vec<String> {
     }
 
     let mut ranks = grouped(groups, |g| match (g.rank, g.share) {
-        (Some(rank), Some(_)) if g.ranked >= 2 => Some((rank, g.tied, g.ranked)),
+        (Some(rank), Some(_)) if g.ranked >= 2 => Some((rank, g.tied_with.len(), g.ranked)),
         _ => None,
     });
     ranks.sort_by_key(|((rank, _, ranked), _)| (*rank, *ranked));
-    for ((rank, tied, ranked), members) in ranks {
+    for ((rank, _, ranked), members) in ranks {
         let word = rank_word(rank, ranked);
         let tone = if rank * 2 <= ranked {
             1
@@ -174,21 +243,20 @@ pub fn sentences(subject: &Subject, groups: &[GroupFigures]) -> Vec<String> {
         } else {
             0
         };
-        let lead = if tone != 0 && previous_tone == -tone {
+        // A contrast, unless the sentence before was one already.
+        let contrast = tone != 0 && previous_tone == -tone && !contrasted;
+        let lead = if contrast {
             "Derimod har kommunen"
         } else {
             "Kommunen har"
         };
+        contrasted = contrast;
         let among = if ranked < subject.comparison_size {
             format!("de {ranked} af {}, der har et tal", subject.comparison)
         } else {
             subject.comparison.clone()
         };
-        let tie = match tied {
-            0 | 1 => String::new(),
-            2 => ", delt med én anden".into(),
-            n => format!(", delt med {} andre", n - 1),
-        };
+        let tie = neighbours_phrase(&members, rank, ranked);
         out.push(format!(
             "{lead} den {word} afgangseffekt til ordinært arbejde/uddannelse for {} blandt {among}{tie}.",
             recipients(&members, "samt"),
@@ -217,15 +285,19 @@ mod tests {
         share: Option<f64>,
         country: Option<f64>,
         rank: Option<usize>,
-        tied: usize,
+        ahead: &[&str],
+        behind: &[&str],
     ) -> GroupFigures {
+        let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect();
         GroupFigures {
             recipients: recipients.into(),
             share,
             country,
             rank,
             ranked: 6,
-            tied,
+            tied_with: Vec::new(),
+            ahead: names(ahead),
+            behind: names(behind),
         }
     }
 
@@ -236,16 +308,25 @@ mod tests {
                 Some(14.8),
                 Some(19.2),
                 Some(5),
-                1,
+                &["Randers"],
+                &["Odense"],
             ),
             group(
                 "de aktivitetsparate kontanthjælpsmodtagere",
                 Some(5.6),
                 Some(5.0),
                 Some(2),
-                1,
+                &["Aalborg"],
+                &["København"],
             ),
-            group("dagpengemodtagerne", Some(33.0), Some(32.5), Some(2), 1),
+            group(
+                "dagpengemodtagerne",
+                Some(33.0),
+                Some(32.5),
+                Some(2),
+                &["Odense"],
+                &["Esbjerg/Fanø"],
+            ),
         ]
     }
 
@@ -268,12 +349,12 @@ mod tests {
             text[2],
             "Kommunen har den næsthøjeste afgangseffekt til ordinært arbejde/uddannelse for \
              henholdsvis de aktivitetsparate kontanthjælpsmodtagere samt dagpengemodtagerne blandt \
-             landets 6 største kommuner."
+             landets 6 største kommuner, efter henholdsvis Aalborg og Odense."
         );
         assert_eq!(
             text[3],
             "Derimod har kommunen den næstlaveste afgangseffekt til ordinært arbejde/uddannelse for \
-             de jobparate kontanthjælpsmodtagere blandt landets 6 største kommuner."
+             de jobparate kontanthjælpsmodtagere blandt landets 6 største kommuner, foran Odense."
         );
         assert_eq!(text.len(), 4);
     }
@@ -287,7 +368,8 @@ mod tests {
                 Some(32.54),
                 Some(32.5),
                 Some(1),
-                1,
+                &[],
+                &["Aarhus"],
             )],
         );
         assert!(
@@ -301,18 +383,41 @@ mod tests {
     #[test]
     fn ties_and_missing_values_are_said_honestly() {
         let mut groups = letter_2020();
-        groups[1].tied = 2;
+        groups[1].tied_with = vec!["Aalborg".into()];
         groups[2].share = None;
         groups[2].rank = None;
         groups[0].ranked = 5;
+        groups[0].behind.clear(); // the lowest of five now
         let text = sentences(&subject(), &groups).join(" ");
-        assert!(text.contains("for de aktivitetsparate kontanthjælpsmodtagere blandt landets 6 største kommuner, delt med én anden."), "{text}");
+        assert!(text.contains("for de aktivitetsparate kontanthjælpsmodtagere blandt landets 6 største kommuner, delt med Aalborg."), "{text}");
         assert!(text.contains("For dagpengemodtagerne foreligger der ikke et tal, der kan vises, for Jobcenter København."), "{text}");
         assert!(
             text.contains("blandt de 5 af landets 6 største kommuner, der har et tal."),
             "{text}"
         );
         assert!(!text.contains("33,0"), "{text}");
+    }
+
+    #[test]
+    fn derimod_never_twice_in_a_row() {
+        let groups = [
+            group("A", Some(40.0), Some(30.0), Some(1), &[], &["X"]),
+            group("B", Some(10.0), Some(30.0), Some(6), &["Y"], &[]),
+        ];
+        let text = sentences(&subject(), &groups);
+        assert!(
+            text[1].starts_with("Derimod ligger kommunen under"),
+            "{text:?}"
+        );
+        assert!(text[2].starts_with("Kommunen har den højeste"), "{text:?}");
+        assert!(
+            text[2].ends_with("blandt landets 6 største kommuner."),
+            "{text:?}"
+        );
+        assert!(
+            text[3].starts_with("Derimod har kommunen den laveste"),
+            "{text:?}"
+        );
     }
 
     #[test]

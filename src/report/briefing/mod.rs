@@ -306,7 +306,7 @@ pub async fn build(request: &Request<'_>) -> Result<BriefingContext, ReportError
             standing: if area.code == COUNTRY_CODE {
                 None
             } else {
-                table::standing(&group_rows, &area.code)
+                super::letter::standing(&group_rows, &area.code)
             },
             since_quarter: now.and_then(|p| p.since_quarter),
             since_year: now.and_then(|p| p.since_year),

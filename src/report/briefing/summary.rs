@@ -4,7 +4,8 @@
 //! called a real change only when larger than the statistical uncertainty.
 //! Every word comes from the catalogue, every figure from the queries.
 
-use super::super::catalogue::Catalogue;
+use crate::report::catalogue::Catalogue;
+pub use crate::report::narrative::Standing;
 
 /// A change of a share and its uncertainty, both as shown (one decimal).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -14,21 +15,6 @@ pub struct Change {
     pub margin: f64,
     /// |points| > margin, as the query says.
     pub real: bool,
-}
-
-/// Where an area stands in the comparison set for one group.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Standing {
-    /// 1 = highest; ties share a rank.
-    pub rank: usize,
-    /// How many areas of the set have a shown share.
-    pub ranked: usize,
-    /// The other areas with the same share as shown.
-    pub tied_with: Vec<String>,
-    /// The areas ranked just above (for an upper-half rank).
-    pub ahead: Vec<String>,
-    /// The areas ranked just below (for a lower-half rank).
-    pub behind: Vec<String>,
 }
 
 /// One benefit group's figures for the summary.

@@ -6,7 +6,6 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 
-use super::summary::Standing;
 use crate::area::{Area, Areas, COUNTRY_CODE};
 use crate::benefit::BenefitGroup;
 use crate::report::MIN_PEOPLE;
@@ -50,39 +49,6 @@ pub(super) fn group_order(
     }
     order.retain(|g| present.contains(g.code()));
     order
-}
-
-/// Where `area` stands among the ranked rows of one group.
-pub(super) fn standing(rows: &[&EffectRow], area: &str) -> Option<Standing> {
-    let mine = rows.iter().find(|r| r.area_code == area)?;
-    let rank = mine.rank?;
-    let others = rows
-        .iter()
-        .filter(|r| r.area_code != area && r.area_code != COUNTRY_CODE && r.rank.is_some());
-    let names_at = |wanted: Option<i64>| -> Vec<String> {
-        others
-            .clone()
-            .filter(|r| wanted.is_some() && r.rank == wanted)
-            .map(|r| r.area_name.clone())
-            .collect()
-    };
-    let above = others
-        .clone()
-        .filter_map(|r| r.rank)
-        .filter(|r| *r < rank)
-        .max();
-    let below = others
-        .clone()
-        .filter_map(|r| r.rank)
-        .filter(|r| *r > rank)
-        .min();
-    Some(Standing {
-        rank: rank as usize,
-        ranked: mine.set_size as usize,
-        tied_with: names_at(Some(rank)),
-        ahead: names_at(above),
-        behind: names_at(below),
-    })
 }
 
 /// The table, and the cells it does not show for having too few people
