@@ -36,27 +36,63 @@ pub struct Cli {
     /// More log output on stderr (-v info, -vv debug)
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// How log lines on stderr look: text, or one JSON object per line
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// The form of log lines on stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Plain lines; coloured only at a terminal without NO_COLOR
+    Text,
+    /// One JSON object per line, for log collectors
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// The scheduled job: pull new quarters, then render every report
+    #[command(
+        after_help = "Examples:\n  praktik run                          # the demo source, into ./store and ./out\n  praktik run --source jobindsats --wait 600\n  praktik --log-format json run 2>>/var/log/praktik.jsonl"
+    )]
     Run(SourceArg),
     /// Pull quarters from a source into the store
+    #[command(
+        after_help = "Examples:\n  praktik pull --period 2019Q3\n  praktik pull --source jobindsats --from 2023Q1 --to 2024Q4\n  praktik pull --source file:internships-2024Q2.csv"
+    )]
     Pull(PullArgs),
     /// Render one report definition from reports/
+    #[command(
+        after_help = "Examples:\n  praktik report briefing                       # newest quarter, as reports/briefing.toml says\n  praktik report briefing --period 2023Q2 --area 751 --lang en --format html,md,pdf\n  praktik report letter --as-of 3"
+    )]
     Report(ReportArgs),
     /// Run SQL over the store (a statement, or a named query from sql/)
+    #[command(
+        after_help = "Examples:\n  praktik query \"SELECT period, COUNT(*) FROM outcomes GROUP BY period ORDER BY period\"\n  praktik query --file sql/effect_by_area.sql --param period=2019Q3 --param areas=101,751,851\n  praktik query --file trend --param area=101 --param period=2024Q4 --param quarters=8 --format csv"
+    )]
     Query(QueryArgs),
     /// Quarters held, table version, last pulls
+    #[command(after_help = "Examples:\n  praktik status\n  praktik status --json | jq .stale")]
     Status(StatusArgs),
     /// An interactive SQL shell over the store (statements end with `;`)
+    #[command(after_help = "Examples:\n  praktik sql\n  praktik sql --as-of 2 < checks.sql")]
     Sql(SqlArgs),
     /// Check, clean or rebuild the store
     #[command(subcommand)]
+    #[command(
+        after_help = "Examples:\n  praktik store check\n  praktik store vacuum --dry-run --older-than 90\n  praktik store rebuild"
+    )]
     Store(StoreCommand),
+    /// A shell completion script: praktik completions bash > /etc/bash_completion.d/praktik
+    Completions {
+        /// bash, zsh, fish, elvish or powershell
+        shell: clap_complete::Shell,
+    },
+    /// The manual page, in roff: praktik man > praktik.1 && man ./praktik.1
+    Man,
     /// Demo data for trying praktik and for the benchmark
     #[command(subcommand)]
     Demo(DemoCommand),
@@ -132,9 +168,12 @@ pub struct QueryArgs {
     /// A parameter for a $name placeholder: --param period=2019Q3
     #[arg(long = "param", value_name = "NAME=VALUE", value_parser = parse_param)]
     pub params: Vec<(String, String)>,
-    /// table, csv or json
+    /// table, csv, json, jsonl, markdown or parquet (parquet needs --out)
     #[arg(long, default_value = "table")]
     pub format: String,
+    /// Write the result to FILE (whole or not at all) instead of stdout
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
     /// Query this table version instead of the newest
     #[arg(long, value_name = "VERSION")]
     pub as_of: Option<u64>,
@@ -298,10 +337,24 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
                 params,
                 as_of: args.as_of,
             };
+            // An --out that cannot be written fails before the query runs.
+            let out = args
+                .out
+                .as_deref()
+                .map(output::OutFile::create)
+                .transpose()?;
+            if out.is_none() && format == QueryFormat::Parquet {
+                return Err(output::OutputError::BinaryToStdout.into());
+            }
             let batches = pipeline::query(&config, &options).await?;
-            let mut stdout = std::io::stdout().lock();
-            output::write(&batches, format, &mut stdout)?;
-            stdout.flush().map_err(output::OutputError::from)?;
+            match out {
+                Some(file) => file.finish(&batches, format)?,
+                None => {
+                    let mut stdout = std::io::stdout().lock();
+                    output::write(&batches, format, &mut stdout)?;
+                    stdout.flush().map_err(output::OutputError::from)?;
+                }
+            }
         }
         Command::Sql(args) => {
             let config = cli.config(None)?;
@@ -312,6 +365,25 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
             let mut err = std::io::stderr().lock();
             praktik::shell::run(&config, args.as_of, &mut input, &mut out, &mut err, prompt)
                 .await?;
+        }
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            // Into memory first: the generator panics on a closed pipe.
+            let mut script = Vec::new();
+            clap_complete::generate(*shell, &mut Cli::command(), "praktik", &mut script);
+            let mut stdout = std::io::stdout().lock();
+            stdout
+                .write_all(&script)
+                .and_then(|()| stdout.flush())
+                .map_err(output::OutputError::from)?;
+        }
+        Command::Man => {
+            use clap::CommandFactory;
+            let mut stdout = std::io::stdout().lock();
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut stdout)
+                .map_err(output::OutputError::from)?;
+            stdout.flush().map_err(output::OutputError::from)?;
         }
         Command::Demo(DemoCommand::Generate { rows, format, out }) => {
             let failed =
@@ -592,4 +664,24 @@ fn print_runs_and_stale(status: &status::Status, out: &mut dyn std::io::Write) {
 fn utc(at: Option<chrono::DateTime<chrono::Utc>>) -> String {
     at.map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn query_out_names_the_file() {
+        let cli = Cli::parse_from(["praktik", "query", "SELECT 1", "--out", "x.csv"]);
+        let Command::Query(args) = cli.command else {
+            panic!("a query")
+        };
+        assert_eq!(args.out, Some(PathBuf::from("x.csv")));
+    }
 }

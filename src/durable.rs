@@ -30,13 +30,20 @@ pub fn persist(staged: tempfile::NamedTempFile, path: &Path) -> std::io::Result<
     fail::fail_point!("durable-persist", |how| Err(injected(how)));
     staged.as_file().sync_all()?;
     staged.persist(path).map_err(|e| e.error)?;
-    sync_folder(path.parent().unwrap_or(Path::new(".")))
+    sync_folder(folder_of(path))
+}
+
+/// The folder `path` is in; `.` for a bare file name.
+pub fn folder_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(folder) if !folder.as_os_str().is_empty() => folder,
+        _ => Path::new("."),
+    }
 }
 
 /// Write `bytes` to `path`: readers see the old file or the whole new one.
 pub fn write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let folder = path.parent().unwrap_or(Path::new("."));
-    let mut staged = staging(folder)?;
+    let mut staged = staging(folder_of(path))?;
     fail::fail_point!("durable-write", |how| Err(injected(how)));
     staged.write_all(bytes)?;
     persist(staged, path)

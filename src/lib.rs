@@ -142,7 +142,9 @@ impl Error {
                 | R::EmptyDefinition { .. },
             )
             | Error::Report(R::Query(Q::UnknownQuery(_)))
-            | Error::Output(output::OutputError::UnknownFormat(_)) => 2,
+            | Error::Output(
+                output::OutputError::UnknownFormat(_) | output::OutputError::BinaryToStdout,
+            ) => 2,
             _ => 1,
         }
     }

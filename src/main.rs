@@ -8,6 +8,11 @@ use std::process::ExitCode;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
+/// Whether stderr may carry colour: a terminal, and no `NO_COLOR` (no-color.org).
+fn colours() -> bool {
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
 fn main() -> ExitCode {
     // Fault injection for the durability tests (`FAILPOINTS=name=return`).
     #[cfg(feature = "failpoints")]
@@ -22,11 +27,17 @@ fn main() -> ExitCode {
         _ => "praktik=debug,info",
     };
     let filter = EnvFilter::try_from_env("PRAKTIK_LOG").unwrap_or_else(|_| EnvFilter::new(level));
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_target(false)
-        .init();
+        .with_target(false);
+    match cli.log_format {
+        // One JSON object per line, for log collectors.
+        cli::LogFormat::Json => logs.json().init(),
+        // Colours only on a terminal, and never when NO_COLOR is set: a cron
+        // file or a pipe gets plain text.
+        cli::LogFormat::Text => logs.with_ansi(colours()).init(),
+    }
 
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -1,12 +1,17 @@
-//! Writing query results for people and programs: an aligned table, CSV or JSON.
+//! Writing query results for people and programs: an aligned table, CSV,
+//! JSON, JSON lines, a Markdown table, or Parquet (to a file only); to stdout
+//! or, whole or not at all, to a file.
 
 use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use arrow::csv::WriterBuilder;
-use arrow::json::ArrayWriter;
+use arrow::json::{ArrayWriter, LineDelimitedWriter};
 use arrow::record_batch::RecordBatch;
+use arrow::util::display::{ArrayFormatter, FormatOptions};
 use arrow::util::pretty::pretty_format_batches;
+use parquet::arrow::ArrowWriter;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum QueryFormat {
@@ -14,12 +19,28 @@ pub enum QueryFormat {
     Table,
     Csv,
     Json,
+    /// One JSON object per line.
+    Jsonl,
+    /// A GitHub-flavoured Markdown table.
+    Markdown,
+    /// Binary: only with `--out FILE`.
+    Parquet,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum OutputError {
-    #[error("`{0}` is not an output format: use table, csv or json")]
+    #[error("`{0}` is not an output format: use table, csv, json, jsonl, markdown or parquet")]
     UnknownFormat(String),
+    #[error("parquet is a binary format and is not written to a terminal or pipe: add --out FILE")]
+    BinaryToStdout,
+    #[error("cannot write to {path}; check that its folder exists and may be written")]
+    OutFile {
+        path: PathBuf,
+        #[source]
+        cause: std::io::Error,
+    },
+    #[error("cannot write the result as Parquet")]
+    Parquet(#[from] parquet::errors::ParquetError),
     #[error("cannot format the result")]
     Arrow(#[from] arrow::error::ArrowError),
     #[error("cannot write the result")]
@@ -34,6 +55,9 @@ impl FromStr for QueryFormat {
             "table" => Ok(QueryFormat::Table),
             "csv" => Ok(QueryFormat::Csv),
             "json" => Ok(QueryFormat::Json),
+            "jsonl" | "ndjson" => Ok(QueryFormat::Jsonl),
+            "markdown" | "md" => Ok(QueryFormat::Markdown),
+            "parquet" => Ok(QueryFormat::Parquet),
             other => Err(OutputError::UnknownFormat(other.into())),
         }
     }
@@ -99,6 +123,106 @@ fn write_to(
             writer.finish()?;
             writeln!(out)?;
         }
+        QueryFormat::Jsonl => {
+            let mut writer = LineDelimitedWriter::new(&mut *out);
+            for batch in batches {
+                writer.write(batch)?;
+            }
+            writer.finish()?;
+        }
+        QueryFormat::Markdown => markdown(batches, out)?,
+        QueryFormat::Parquet => return Err(OutputError::BinaryToStdout),
     }
     Ok(())
+}
+
+/// A Markdown table: a header row, an alignment row (numbers right), the rows.
+fn markdown(batches: &[RecordBatch], out: &mut dyn Write) -> Result<(), OutputError> {
+    let Some(first) = batches.first() else {
+        return Ok(());
+    };
+    let schema = first.schema();
+    let cell = |text: &str| text.replace('|', "\\|").replace('\n', " ");
+    let names: Vec<String> = schema.fields().iter().map(|f| cell(f.name())).collect();
+    writeln!(out, "| {} |", names.join(" | "))?;
+    let aligns: Vec<&str> = schema
+        .fields()
+        .iter()
+        .map(|f| {
+            if f.data_type().is_numeric() {
+                "---:"
+            } else {
+                "---"
+            }
+        })
+        .collect();
+    writeln!(out, "|{}|", aligns.join("|"))?;
+    let options = FormatOptions::default().with_null("");
+    for batch in batches {
+        let formatters: Vec<ArrayFormatter> = batch
+            .columns()
+            .iter()
+            .map(|c| ArrayFormatter::try_new(c.as_ref(), &options))
+            .collect::<Result<_, _>>()?;
+        for row in 0..batch.num_rows() {
+            let cells: Vec<String> = formatters
+                .iter()
+                .map(|f| cell(&f.value(row).to_string()))
+                .collect();
+            writeln!(out, "| {} |", cells.join(" | "))?;
+        }
+    }
+    Ok(())
+}
+
+/// A file being written: a staging file next to `path`, made before the
+/// query runs (so that an unwritable path fails first), and moved into place
+/// only when complete. Dropped unfinished, it leaves nothing behind.
+pub struct OutFile {
+    path: PathBuf,
+    staged: tempfile::NamedTempFile,
+}
+
+impl OutFile {
+    pub fn create(path: &Path) -> Result<OutFile, OutputError> {
+        let staged = crate::durable::staging(crate::durable::folder_of(path)).map_err(|cause| {
+            OutputError::OutFile {
+                path: path.to_path_buf(),
+                cause,
+            }
+        })?;
+        Ok(OutFile {
+            path: path.to_path_buf(),
+            staged,
+        })
+    }
+
+    /// Write `batches` in `format` and move the file into place.
+    pub fn finish(self, batches: &[RecordBatch], format: QueryFormat) -> Result<(), OutputError> {
+        let failed = |cause| OutputError::OutFile {
+            path: self.path.clone(),
+            cause,
+        };
+        {
+            let mut file = std::io::BufWriter::new(self.staged.as_file());
+            if format == QueryFormat::Parquet {
+                let schema = match batches.first() {
+                    Some(b) => b.schema(),
+                    None => std::sync::Arc::new(arrow::datatypes::Schema::empty()),
+                };
+                let mut writer = ArrowWriter::try_new(&mut file, schema, None)?;
+                for batch in batches {
+                    writer.write(batch)?;
+                }
+                writer.close()?;
+            } else {
+                write(batches, format, &mut file)?;
+            }
+            file.flush().map_err(failed)?;
+        }
+        crate::durable::persist(self.staged, &self.path).map_err(|cause| OutputError::OutFile {
+            path: self.path.clone(),
+            cause,
+        })
+    }
 }

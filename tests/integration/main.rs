@@ -2,6 +2,7 @@
 //! folders, the letter against reviewed snapshots, the `sql/` files against
 //! sqllogictest files, and an independent reader against our store.
 
+mod analyst;
 mod bad_extracts;
 mod briefing;
 mod cli;

@@ -1,0 +1,156 @@
+//! What an analyst and an on-call engineer see: results in every format,
+//! to stdout or whole to a file; logs fit for a terminal, a cron file and a
+//! log collector; shell completions and a manual page.
+
+use std::process::Command;
+
+use crate::support::Workdir;
+
+const BY_PERIOD: &str = "SELECT period, COUNT(*) AS area_rows, SUM(ended) AS ended \
+                         FROM outcomes GROUP BY period ORDER BY period";
+
+#[test]
+fn a_cron_run_logs_plain_lines_and_json_on_request() {
+    let work = Workdir::new();
+    // stderr is a pipe here, as in `praktik run 2>>log` from cron.
+    let output = work.praktik().args(["-v", "run"]).output().unwrap();
+    assert!(output.status.success());
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(log.contains("INFO"), "{log}");
+    assert!(
+        !log.contains('\u{1b}'),
+        "an escape code in the cron log:\n{log}"
+    );
+
+    let output = work
+        .praktik()
+        .args(["-v", "--log-format", "json", "run"])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let log = String::from_utf8_lossy(&output.stderr);
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert!(!lines.is_empty(), "{log}");
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["level"].is_string() && l["fields"].is_object()),
+        "{log}"
+    );
+}
+
+#[test]
+fn completions_and_the_manual_page_describe_every_command() {
+    let work = Workdir::new();
+    for shell in ["bash", "zsh", "fish"] {
+        let (script, _) = work.ok(&["completions", shell]);
+        for command in ["report", "query", "completions"] {
+            assert!(script.contains(command), "{shell}: {command}");
+        }
+    }
+    let (page, _) = work.ok(&["man"]);
+    assert!(
+        page.starts_with(".ie") || page.contains(".TH praktik 1"),
+        "{page}"
+    );
+    assert!(
+        page.contains("report") && page.contains("\\-\\-log\\-format"),
+        "{page}"
+    );
+    let (help, _) = work.ok(&["report", "--help"]);
+    assert!(
+        help.contains("Examples:") && help.contains("--lang en"),
+        "{help}"
+    );
+}
+
+#[test]
+fn query_results_go_to_a_file_whole_in_every_format() {
+    let work = Workdir::new();
+    work.ok(&["pull", "--from", "2019Q1", "--to", "2019Q4"]);
+    let (csv, _) = work.ok(&["query", BY_PERIOD, "--format", "csv"]);
+    assert_eq!(csv.lines().count(), 5, "{csv}");
+
+    let (md, _) = work.ok(&["query", BY_PERIOD, "--format", "markdown"]);
+    assert_eq!(md.lines().nth(1), Some("|---|---:|---:|"), "{md}");
+    assert!(md.contains("| 2019Q3 | 936 |"), "{md}");
+
+    let (jsonl, _) = work.ok(&["query", BY_PERIOD, "--format", "jsonl"]);
+    let rows: Vec<serde_json::Value> = jsonl
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 4);
+    assert_eq!(rows[2]["period"], "2019Q3");
+
+    // Parquet only to a file; DuckDB reads it and agrees.
+    let err = work.fails(&["query", BY_PERIOD, "--format", "parquet"], 2);
+    assert!(err.contains("add --out FILE"), "{err}");
+    let (stdout, _) = work.ok(&[
+        "query",
+        BY_PERIOD,
+        "--format",
+        "parquet",
+        "--out",
+        "by_period.parquet",
+    ]);
+    assert!(stdout.is_empty());
+    let script = "import duckdb, sys; print(duckdb.sql(\"SELECT period, area_rows, ended FROM read_parquet('by_period.parquet') ORDER BY period\").fetchall())";
+    let output = Command::new("python3")
+        .args(["-c", script])
+        .current_dir(work.path())
+        .output()
+        .expect("python3 with duckdb (tests/requirements.txt)");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let theirs = String::from_utf8_lossy(&output.stdout);
+    for row in &rows {
+        assert!(
+            theirs.contains(&format!(
+                "('{}', {}, {})",
+                row["period"].as_str().unwrap(),
+                row["area_rows"],
+                row["ended"]
+            )),
+            "{theirs} lacks {row}"
+        );
+    }
+
+    // A file that cannot be written fails before the query runs, and a
+    // failing query leaves no file behind.
+    let err = work.fails(
+        &[
+            "query",
+            "SELECT nosuch FROM outcomes",
+            "--out",
+            "nowhere/x.csv",
+        ],
+        1,
+    );
+    assert!(err.contains("cannot write to nowhere/x.csv"), "{err}");
+    work.fails(
+        &[
+            "query",
+            "SELECT nosuch FROM outcomes",
+            "--format",
+            "csv",
+            "--out",
+            "x.csv",
+        ],
+        1,
+    );
+    let left: Vec<_> = std::fs::read_dir(work.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .filter(|n| n.starts_with("x.csv") || n.ends_with(".partial"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
