@@ -145,9 +145,10 @@ impl Areas {
                 // number (1011 → 101); a name: by its spelling.
                 let score = match (number, area_number) {
                     (Some(a), Some(b)) => {
-                        edit_distance(&typed, &area.code) as i64 * 10_000 + (a - b).abs()
+                        crate::spelling::edit_distance(&typed, &area.code) as i64 * 10_000
+                            + (a - b).abs()
                     }
-                    _ => edit_distance(&typed, &area.name.to_lowercase()) as i64,
+                    _ => crate::spelling::edit_distance(&typed, &area.name.to_lowercase()) as i64,
                 };
                 (score, area)
             })
@@ -163,24 +164,6 @@ impl Areas {
     pub fn municipalities(&self) -> impl Iterator<Item = &Area> {
         self.all.iter().filter(|a| a.kind == AreaKind::Kommune)
     }
-}
-
-/// How many single-letter edits turn `a` into `b` (Levenshtein).
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let above = row[j + 1];
-            row[j + 1] = (above + 1)
-                .min(row[j] + 1)
-                .min(diagonal + usize::from(ca != *cb));
-            diagonal = above;
-        }
-    }
-    row[b.len()]
 }
 
 /// A valid area code, checked against the built-in areas at parse time.
@@ -237,7 +220,6 @@ mod tests {
         assert_eq!(near[0], "101 (København)");
         let near = areas.nearest("Arhus", areas.iter(), 1);
         assert_eq!(near, ["751 (Aarhus)"]);
-        assert_eq!(edit_distance("kitten", "sitting"), 3);
     }
 
     #[test]

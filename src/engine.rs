@@ -10,6 +10,7 @@ use arrow::datatypes::{DataType, Field, Schema};
 use arrow::record_batch::RecordBatch;
 use datafusion::common::ScalarValue;
 use datafusion::datasource::MemTable;
+use datafusion::error::DataFusionError;
 use datafusion::execution::context::SQLOptions;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
@@ -73,9 +74,14 @@ pub enum QueryError {
         value: String,
         expected: String,
     },
-    #[error("{query} failed")]
+    #[error("{query} failed{pointer}{hint}")]
     Sql {
         query: String,
+        /// Where in the statement, when the parser or planner says: the line
+        /// with a caret under the place.
+        pointer: String,
+        /// The nearest name to one that does not exist.
+        hint: String,
         #[source]
         cause: Box<datafusion::error::DataFusionError>,
     },
@@ -174,12 +180,49 @@ impl Engine {
             .options_mut()
             .execution
             .skip_partial_aggregation_probe_ratio_threshold = 0.1;
+        // Errors name the place in the statement, for the caret under it.
+        config.options_mut().sql_parser.collect_spans = true;
         let ctx = SessionContext::new_with_config(config);
         register_reference_tables(&ctx)?;
         Ok(Engine {
             ctx,
             versions: BTreeMap::new(),
         })
+    }
+
+    /// For a table the query names that does not exist, the nearest name
+    /// that does (DataFusion itself suggests columns).
+    fn suggestion(&self, cause: &DataFusionError) -> String {
+        let text = cause.to_string();
+        let Some(missing) = text
+            .split("table '")
+            .nth(1)
+            .and_then(|rest| rest.split("' not found").next())
+        else {
+            return String::new();
+        };
+        let wanted = missing.rsplit('.').next().unwrap_or(missing).to_lowercase();
+        let mut known = self
+            .ctx
+            .catalog("praktik")
+            .and_then(|c| c.schema("public"))
+            .map(|s| s.table_names())
+            .unwrap_or_default();
+        known.sort();
+        let nearest = known
+            .iter()
+            .min_by_key(|name| crate::spelling::edit_distance(&wanted, name))
+            .filter(|name| crate::spelling::edit_distance(&wanted, name) <= 3);
+        match nearest {
+            Some(name) => format!(
+                "\n  there is no table `{wanted}`; did you mean `{name}`? (the tables are {})",
+                known.join(", ")
+            ),
+            None => format!(
+                "\n  there is no table `{wanted}`; the tables are {}",
+                known.join(", ")
+            ),
+        }
     }
 
     /// The session, for tests that create fixture tables.
@@ -206,8 +249,10 @@ impl Engine {
         sql: &str,
         params: &Params,
     ) -> Result<Vec<RecordBatch>, QueryError> {
-        let failed = |cause| QueryError::Sql {
+        let failed = |cause: DataFusionError| QueryError::Sql {
             query: label.into(),
+            pointer: pointer(sql, &cause),
+            hint: self.suggestion(&cause),
             cause: Box::new(cause),
         };
         let options = SQLOptions::new()
@@ -256,6 +301,40 @@ impl Engine {
         };
         frame.collect().await.map_err(failed)
     }
+}
+
+/// ` at line 1, column 8:` and the line with a caret under the place the
+/// error's diagnostic names; empty when it names none.
+fn pointer(sql: &str, cause: &DataFusionError) -> String {
+    let (line_no, column, end) = match cause.diagnostic().and_then(|d| d.span) {
+        Some(span) => (
+            span.start.line as usize,
+            span.start.column as usize,
+            (span.end.line == span.start.line).then_some(span.end.column as usize),
+        ),
+        // The parser says it only in words: `… at Line: 1, Column: 8`.
+        None => match parser_place(&cause.to_string()) {
+            Some((line, column)) => (line, column, None),
+            None => return String::new(),
+        },
+    };
+    let Some(line) = line_no.checked_sub(1).and_then(|i| sql.lines().nth(i)) else {
+        return String::new();
+    };
+    let width = end.map_or(1, |end| end.saturating_sub(column).max(1));
+    format!(
+        " at line {line_no}, column {column}:\n    {line}\n    {}{}",
+        " ".repeat(column.saturating_sub(1)),
+        "^".repeat(width)
+    )
+}
+
+/// The line and column in a parser error's words.
+fn parser_place(text: &str) -> Option<(usize, usize)> {
+    let rest = text.split("Line: ").nth(1)?;
+    let (line, rest) = rest.split_once(", Column: ")?;
+    let column: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    Some((line.trim().parse().ok()?, column.parse().ok()?))
 }
 
 /// The SQL text of a named query.

@@ -40,6 +40,7 @@ pub mod report;
 pub mod schema;
 pub mod shell;
 pub mod source;
+pub mod spelling;
 pub mod status;
 pub mod store;
 pub mod upkeep;

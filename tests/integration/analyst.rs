@@ -154,3 +154,39 @@ fn query_results_go_to_a_file_whole_in_every_format() {
         .collect();
     assert!(left.is_empty(), "{left:?}");
 }
+
+#[test]
+fn a_sql_error_points_at_the_place_and_suggests_the_name() {
+    let work = Workdir::new();
+    work.ok(&["pull", "--period", "2019Q3"]);
+    let err = work.fails(&["query", "SELECT period,\n  shre_pct FROM outcomes"], 1);
+    assert!(
+        err.contains("at line 2, column 3:\n      shre_pct FROM outcomes\n      ^^^^^^^^\n"),
+        "{err}"
+    );
+    assert!(err.contains("Did you mean 'outcomes.share_pct'?"), "{err}");
+    let err = work.fails(&["query", "SELECT * FROM outcome"], 1);
+    assert!(err.contains("                  ^^^^^^^\n"), "{err}");
+    assert!(
+        err.contains("there is no table `outcome`; did you mean `outcomes`?"),
+        "{err}"
+    );
+    let err = work.fails(&["query", "SELECT 1 FRM x"], 1);
+    assert!(
+        err.contains("at line 1, column 14:\n    SELECT 1 FRM x\n                 ^\n"),
+        "{err}"
+    );
+    // The shell says the same and goes on.
+    let output = work
+        .praktik()
+        .arg("sql")
+        .write_stdin("SELECT * FROM outcome;\nSELECT 41 + 1 AS answer;\n")
+        .output()
+        .unwrap();
+    let (out, err) = (
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+    );
+    assert!(err.contains("did you mean `outcomes`?"), "{err}");
+    assert!(out.contains("42"), "{out}");
+}
