@@ -86,6 +86,11 @@ pub enum Command {
         after_help = "Examples:\n  praktik store check\n  praktik store vacuum --dry-run --older-than 90\n  praktik store rebuild"
     )]
     Store(StoreCommand),
+    /// Copy a table out of the store as plain files any Parquet reader opens
+    #[command(
+        after_help = "Examples:\n  praktik export outcomes --to export/outcomes\n  praktik export internships --to /srv/share/internships --as-of 4 --force\n  duckdb -c \"SELECT period, COUNT(*) FROM read_parquet('export/outcomes/**/*.parquet', hive_partitioning = true) GROUP BY 1\""
+    )]
+    Export(ExportArgs),
     /// A shell completion script: praktik completions bash > /etc/bash_completion.d/praktik
     Completions {
         /// bash, zsh, fish, elvish or powershell
@@ -155,6 +160,24 @@ pub struct ReportArgs {
     /// The language of a briefing: da or en [default: the definition's, else da]
     #[arg(long, value_name = "LANG")]
     pub lang: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// outcomes, internships or runs
+    pub table: String,
+    /// The folder to write, hive-partitioned by quarter (period=2019Q3/…)
+    #[arg(long, value_name = "DIR")]
+    pub to: PathBuf,
+    /// parquet or csv
+    #[arg(long, default_value = "parquet")]
+    pub format: String,
+    /// Export this table version instead of the newest
+    #[arg(long, value_name = "VERSION")]
+    pub as_of: Option<u64>,
+    /// Replace what an earlier export wrote into the folder (other files stay)
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]
@@ -365,6 +388,37 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
             let mut err = std::io::stderr().lock();
             praktik::shell::run(&config, args.as_of, &mut input, &mut out, &mut err, prompt)
                 .await?;
+        }
+        Command::Export(args) => {
+            let config = cli.config(None)?;
+            let format = match args.format.as_str() {
+                "parquet" => praktik::export::ExportFormat::Parquet,
+                "csv" => praktik::export::ExportFormat::Csv,
+                other => {
+                    return Err(output::OutputError::UnknownFormat(format!(
+                        "{other}` (use parquet or csv)"
+                    ))
+                    .into());
+                }
+            };
+            let done = pipeline::export(
+                &config,
+                &args.table,
+                &args.to,
+                format,
+                args.as_of,
+                args.force,
+            )
+            .await?;
+            eprintln!(
+                "praktik: exported `{}`{} to {} ({} files, hive-partitioned by period)",
+                args.table,
+                done.version
+                    .map(|v| format!(" version {v}"))
+                    .unwrap_or_default(),
+                done.dir.display(),
+                done.files
+            );
         }
         Command::Completions { shell } => {
             use clap::CommandFactory;

@@ -26,6 +26,7 @@ pub mod classify;
 pub mod config;
 pub mod durable;
 pub mod engine;
+pub mod export;
 pub mod extract;
 pub mod guard;
 pub mod internship;
@@ -67,6 +68,8 @@ pub enum Error {
     Report(#[from] report::ReportError),
     #[error(transparent)]
     Output(#[from] output::OutputError),
+    #[error(transparent)]
+    Export(#[from] export::ExportError),
     #[error(
         "another praktik is writing to the store ({holder}, holding the lock {path}); waited {waited} s. Try again when it has finished, or give --wait SECONDS"
     )]
@@ -145,7 +148,8 @@ impl Error {
             | Error::Report(R::Query(Q::UnknownQuery(_)))
             | Error::Output(
                 output::OutputError::UnknownFormat(_) | output::OutputError::BinaryToStdout,
-            ) => 2,
+            )
+            | Error::Export(export::ExportError::UnknownTable { .. }) => 2,
             _ => 1,
         }
     }

@@ -353,6 +353,20 @@ pub async fn report(
     Ok(report::render(&engine, &store, &definition, &choices, &output).await?)
 }
 
+/// Copy one table's snapshot out of the store as plain hive-partitioned files.
+pub async fn export(
+    config: &Config,
+    table: &str,
+    to: &std::path::Path,
+    format: crate::export::ExportFormat,
+    as_of: Option<u64>,
+    force: bool,
+) -> Result<crate::export::Exported, Error> {
+    let store = Store::open(&config.store)?;
+    let engine = Engine::open(&store, as_of).await?;
+    Ok(crate::export::export(&engine, table, to, format, force).await?)
+}
+
 /// Run an analyst's SQL (or a named query's) over the store.
 pub async fn query(config: &Config, options: &QueryOptions) -> Result<Vec<RecordBatch>, Error> {
     let store = Store::open(&config.store)?;
