@@ -86,6 +86,12 @@ pub enum Command {
         after_help = "Examples:\n  praktik store check\n  praktik store vacuum --dry-run --older-than 90\n  praktik store rebuild"
     )]
     Store(StoreCommand),
+    /// The tables' columns: type, whether they may be null, and what they mean
+    #[command(after_help = "Examples:\n  praktik schema\n  praktik schema outcomes")]
+    Schema {
+        /// One table [default: all]
+        table: Option<String>,
+    },
     /// Copy a table out of the store as plain files any Parquet reader opens
     #[command(
         after_help = "Examples:\n  praktik export outcomes --to export/outcomes\n  praktik export internships --to /srv/share/internships --as-of 4 --force\n  duckdb -c \"SELECT period, COUNT(*) FROM read_parquet('export/outcomes/**/*.parquet', hive_partitioning = true) GROUP BY 1\""
@@ -388,6 +394,22 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
             let mut err = std::io::stderr().lock();
             praktik::shell::run(&config, args.as_of, &mut input, &mut out, &mut err, prompt)
                 .await?;
+        }
+        Command::Schema { table } => {
+            let config = cli.config(None)?;
+            let store = praktik::store::Store::open(&config.store)?;
+            let engine = praktik::engine::Engine::open(&store, None).await?;
+            let tables = match table {
+                Some(t) => vec![t.clone()],
+                None => engine.table_names(),
+            };
+            let mut stdout = std::io::stdout().lock();
+            for name in tables {
+                let batch = engine.describe(&name).await?;
+                writeln!(stdout, "{name}").map_err(output::OutputError::from)?;
+                output::write(&[batch], QueryFormat::Table, &mut stdout)?;
+            }
+            stdout.flush().map_err(output::OutputError::from)?;
         }
         Command::Export(args) => {
             let config = cli.config(None)?;

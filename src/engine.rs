@@ -202,13 +202,7 @@ impl Engine {
             return String::new();
         };
         let wanted = missing.rsplit('.').next().unwrap_or(missing).to_lowercase();
-        let mut known = self
-            .ctx
-            .catalog("praktik")
-            .and_then(|c| c.schema("public"))
-            .map(|s| s.table_names())
-            .unwrap_or_default();
-        known.sort();
+        let known = self.table_names();
         let nearest = known
             .iter()
             .min_by_key(|name| crate::spelling::edit_distance(&wanted, name))
@@ -223,6 +217,69 @@ impl Engine {
                 known.join(", ")
             ),
         }
+    }
+
+    /// The tables an analyst can query, sorted.
+    pub fn table_names(&self) -> Vec<String> {
+        let mut names = self
+            .ctx
+            .catalog("praktik")
+            .and_then(|c| c.schema("public"))
+            .map(|s| s.table_names())
+            .unwrap_or_default();
+        names.sort();
+        names
+    }
+
+    /// The columns of `table`: name, type, whether it may be null, and what
+    /// it means (`praktik schema`, the shell's `\\d TABLE`).
+    pub async fn describe(&self, table: &str) -> Result<RecordBatch, QueryError> {
+        let frame = self
+            .ctx
+            .table(table)
+            .await
+            .map_err(|cause| QueryError::Sql {
+                query: format!("\\d {table}"),
+                pointer: String::new(),
+                hint: format!("\n  the tables are {}", self.table_names().join(", ")),
+                cause: Box::new(cause),
+            })?;
+        let fields = frame.schema().fields().clone();
+        let text = |values: Vec<String>| -> ArrayRef { Arc::new(StringArray::from(values)) };
+        RecordBatch::try_from_iter(vec![
+            (
+                "column",
+                text(fields.iter().map(|f| f.name().clone()).collect()),
+            ),
+            (
+                "type",
+                text(fields.iter().map(|f| f.data_type().to_string()).collect()),
+            ),
+            (
+                "nullable",
+                text(
+                    fields
+                        .iter()
+                        .map(|f| if f.is_nullable() { "yes" } else { "no" }.to_string())
+                        .collect(),
+                ),
+            ),
+            (
+                "meaning",
+                text(
+                    fields
+                        .iter()
+                        .map(|f| crate::schema::description(table, f.name()).to_string())
+                        .collect(),
+                ),
+            ),
+        ])
+        .map_err(|cause| QueryError::Sql {
+            query: format!("\\d {table}"),
+            pointer: String::new(),
+            hint: String::new(),
+            cause: Box::new(cause.into()),
+        })
     }
 
     /// The session, for tests that create fixture tables.

@@ -24,10 +24,6 @@ pub const OUTCOMES: &str = "outcomes";
 /// The partition column of every table.
 pub const PERIOD: &str = "period";
 
-/// `outcomes`: one row per period × area × benefit group.
-///
-/// Counts are null where the source does not give them (or suppresses them);
-/// then only the share is known. Never zero for "unknown".
 /// The schema of the table named `table` (`outcomes` or `internships`).
 pub fn of(table: &str) -> SchemaRef {
     match table {
@@ -58,6 +54,10 @@ pub fn runs() -> SchemaRef {
     ]))
 }
 
+/// `outcomes`: one row per period × area × benefit group.
+///
+/// Counts are null where the source does not give them (or suppresses them);
+/// then only the share is known. Never zero for "unknown".
 pub fn outcomes() -> SchemaRef {
     Arc::new(Schema::new(
         vec![
@@ -103,4 +103,155 @@ pub fn internships() -> SchemaRef {
         .chain(provenance_fields())
         .collect::<Vec<_>>(),
     ))
+}
+
+/// What each column of the tables an analyst queries means: shown by
+/// `praktik schema` and the shell's `\\d TABLE`. (table, column, meaning)
+pub const DESCRIPTIONS: &[(&str, &str, &str)] = &[
+    (
+        "*",
+        "period",
+        "the quarter, e.g. 2019Q3 (for internships: the quarter it ended)",
+    ),
+    (
+        "*",
+        "source",
+        "where the row came from: demo, jobindsats or file:NAME",
+    ),
+    (
+        "*",
+        "extract_sha256",
+        "the SHA-256 of the pulled body the row was read from (kept under store/raw/)",
+    ),
+    ("*", "pulled_at", "when that body was pulled (UTC)"),
+    (
+        "*",
+        "benefit_group",
+        "the benefit group (ydelsesgruppe), e.g. dagpenge, kontanthjaelp_jobparat",
+    ),
+    (
+        "*",
+        "area_code",
+        "municipality code (101 København), a joint jobcentre (561/563) or 000 for the whole country",
+    ),
+    ("*", "area_name", "the area's name"),
+    ("*", "area_kind", "kommune, jobcenter or land"),
+    (
+        "outcomes",
+        "ended",
+        "company internships ended in the quarter; null where the source does not give it",
+    ),
+    (
+        "outcomes",
+        "in_work_or_education",
+        "of those, in ordinary work or education 3 months after",
+    ),
+    (
+        "outcomes",
+        "share_pct",
+        "in_work_or_education / ended, in per cent; a share from fewer than 5 ended is never shown in reports",
+    ),
+    (
+        "internships",
+        "internship_id",
+        "the internship's key in the case system",
+    ),
+    (
+        "internships",
+        "person_key",
+        "a pseudonymous key of the person (HMAC of the CPR number with the store's salt), never a CPR number",
+    ),
+    (
+        "internships",
+        "municipality_code",
+        "the municipality of the jobcentre",
+    ),
+    (
+        "internships",
+        "internship_type",
+        "jobpraktik, udviklingspraktik or kompetencepraktik",
+    ),
+    (
+        "internships",
+        "start_date",
+        "the first day of the internship",
+    ),
+    ("internships", "end_date", "the last day of the internship"),
+    (
+        "internships",
+        "industry",
+        "the employer's industry, if known",
+    ),
+    ("internships", "hours_per_week", "agreed hours per week"),
+    (
+        "internships",
+        "status_3m",
+        "status 3 months after: ordinary_job, education, fleksjob, foertidspension, on_benefit or other; null if not yet known",
+    ),
+    ("internships", "status_6m", "the same 6 months after"),
+    ("internships", "status_12m", "the same 12 months after"),
+    (
+        "runs",
+        "run_id",
+        "the run's key, also in the commits it made",
+    ),
+    ("runs", "command", "run or pull"),
+    ("runs", "started_at", "when it began (UTC)"),
+    ("runs", "ended_at", "when it ended (UTC)"),
+    ("runs", "host", "the machine it ran on"),
+    ("runs", "outcome", "ok or failed"),
+    ("runs", "versions", "the table versions it wrote"),
+    ("runs", "error", "why it failed"),
+    ("areas", "region", "the municipality's region"),
+    (
+        "areas",
+        "members",
+        "the municipality codes an area is made of, separated by spaces",
+    ),
+    (
+        "benefit_groups",
+        "benefit",
+        "the benefit, in Danish (a table's upper header)",
+    ),
+    (
+        "benefit_groups",
+        "sub_group",
+        "the sub-group, if any (jobparat, aktivitetsparat)",
+    ),
+    (
+        "benefit_groups",
+        "recipients",
+        "the recipients as a Danish sentence names them",
+    ),
+];
+
+/// What `column` of `table` means; empty if no description is kept.
+pub fn description(table: &str, column: &str) -> &'static str {
+    DESCRIPTIONS
+        .iter()
+        .find(|(t, c, _)| *t == table && *c == column)
+        .or_else(|| {
+            DESCRIPTIONS
+                .iter()
+                .find(|(t, c, _)| *t == "*" && *c == column)
+        })
+        .map_or("", |(_, _, meaning)| meaning)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_stored_column_is_described() {
+        for table in [OUTCOMES, INTERNSHIPS, RUNS] {
+            for field in of(table).fields() {
+                assert!(
+                    !description(table, field.name()).is_empty(),
+                    "{table}.{} has no description",
+                    field.name()
+                );
+            }
+        }
+    }
 }

@@ -9,8 +9,7 @@ use crate::engine::{Engine, Params};
 use crate::output::{self, QueryFormat};
 use crate::store::Store;
 
-const HELP: &str =
-    "Statements end with `;`. \\d lists the tables, \\q quits. Queries are read-only.";
+const HELP: &str = "Statements end with `;`. \\d lists the tables, \\d TABLE describes one, \\q quits. Queries are read-only.";
 
 /// Read statements from `input` until it ends or `\q`; write results to
 /// `out` and errors to `err`. An error in one statement does not end the shell.
@@ -60,7 +59,15 @@ pub async fn run(
                 "\\d" => {
                     statement.push_str("SHOW TABLES;");
                 }
-                _ => {}
+                _ => {
+                    if let Some(table) = trimmed.strip_prefix("\\d ") {
+                        match engine.describe(table.trim().trim_end_matches(';')).await {
+                            Ok(batch) => output::write(&[batch], QueryFormat::Table, out)?,
+                            Err(e) => writeln!(err, "{}", crate::describe_error(&e)).map_err(io)?,
+                        }
+                        continue;
+                    }
+                }
             }
         }
         if trimmed != "\\d" {

@@ -190,3 +190,37 @@ fn a_sql_error_points_at_the_place_and_suggests_the_name() {
     assert!(err.contains("did you mean `outcomes`?"), "{err}");
     assert!(out.contains("42"), "{out}");
 }
+
+#[test]
+fn schema_and_the_shell_describe_every_column() {
+    let work = Workdir::new();
+    work.ok(&["pull", "--period", "2019Q3"]);
+    let (all, _) = work.ok(&["schema"]);
+    for table in ["outcomes", "areas", "benefit_groups", "runs"] {
+        assert!(all.lines().any(|l| l == table), "{table} in\n{all}");
+    }
+    let (outcomes, _) = work.ok(&["schema", "outcomes"]);
+    let share = outcomes
+        .lines()
+        .find(|l| l.contains("| share_pct"))
+        .unwrap();
+    assert!(
+        share.contains("Float64") && share.contains("| yes") && share.contains("in per cent"),
+        "{share}"
+    );
+    let output = work
+        .praktik()
+        .arg("sql")
+        .write_stdin("\\d outcomes\n\\d outcome\n")
+        .output()
+        .unwrap();
+    let (out, err) = (
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+    );
+    assert!(out.contains("| in_work_or_education |"), "{out}");
+    assert!(
+        err.contains("the tables are areas, benefit_groups, outcomes, runs"),
+        "{err}"
+    );
+}
