@@ -4,5 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release
-python3 -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt
+python3 -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt -r bench/requirements.txt
 python3 bench/bench.py "$@"

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use praktik::as_of::AsOf;
 use praktik::config::{Config, Overrides};
 use praktik::engine::{Params, named_query};
 use praktik::output::{self, QueryFormat};
@@ -157,9 +158,9 @@ pub struct ReportArgs {
     /// Comma-separated: html, md, pdf (pdf prints the HTML in headless Chromium)
     #[arg(long, default_value = "html,md")]
     pub format: String,
-    /// Render from this table version instead of the newest (see `praktik status`)
-    #[arg(long, value_name = "VERSION")]
-    pub as_of: Option<u64>,
+    /// Render from this table version instead of the newest: 3, outcomes=3,internships=5, or a time (2026-11-29T06:00:00Z) (see `praktik status`)
+    #[arg(long, value_name = "AS_OF")]
+    pub as_of: Option<AsOf>,
     /// The area, by code or name [default: the definition's]
     #[arg(long, value_name = "AREA")]
     pub area: Option<String>,
@@ -178,9 +179,9 @@ pub struct ExportArgs {
     /// parquet or csv
     #[arg(long, default_value = "parquet")]
     pub format: String,
-    /// Export this table version instead of the newest
-    #[arg(long, value_name = "VERSION")]
-    pub as_of: Option<u64>,
+    /// Export this table version instead of the newest: 3, outcomes=3,internships=5, or a time (2026-11-29T06:00:00Z)
+    #[arg(long, value_name = "AS_OF")]
+    pub as_of: Option<AsOf>,
     /// Replace what an earlier export wrote into the folder (other files stay)
     #[arg(long)]
     pub force: bool,
@@ -203,9 +204,9 @@ pub struct QueryArgs {
     /// Write the result to FILE (whole or not at all) instead of stdout
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
-    /// Query this table version instead of the newest
-    #[arg(long, value_name = "VERSION")]
-    pub as_of: Option<u64>,
+    /// Query this table version instead of the newest: 3, outcomes=3,internships=5, or a time (2026-11-29T06:00:00Z)
+    #[arg(long, value_name = "AS_OF")]
+    pub as_of: Option<AsOf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -254,9 +255,9 @@ pub enum DemoCommand {
 
 #[derive(Debug, Args)]
 pub struct SqlArgs {
-    /// Query this table version instead of the newest
-    #[arg(long, value_name = "VERSION")]
-    pub as_of: Option<u64>,
+    /// Query this table version instead of the newest: 3, outcomes=3,internships=5, or a time (2026-11-29T06:00:00Z)
+    #[arg(long, value_name = "AS_OF")]
+    pub as_of: Option<AsOf>,
 }
 
 #[derive(Debug, Args)]
@@ -342,7 +343,7 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
                 name: args.name.clone(),
                 period: args.period,
                 formats: OutputFormat::parse_list(&args.format)?,
-                as_of: args.as_of,
+                as_of: args.as_of.clone().unwrap_or_default(),
                 area: args.area.clone(),
                 lang: args.lang.clone(),
             };
@@ -364,7 +365,7 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
                 label,
                 sql,
                 params,
-                as_of: args.as_of,
+                as_of: args.as_of.clone().unwrap_or_default(),
             };
             // An --out that cannot be written fails before the query runs.
             let out = args
@@ -392,8 +393,15 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
             let mut input = stdin.lock();
             let mut out = std::io::stdout().lock();
             let mut err = std::io::stderr().lock();
-            praktik::shell::run(&config, args.as_of, &mut input, &mut out, &mut err, prompt)
-                .await?;
+            praktik::shell::run(
+                &config,
+                &args.as_of.clone().unwrap_or_default(),
+                &mut input,
+                &mut out,
+                &mut err,
+                prompt,
+            )
+            .await?;
         }
         Command::Schema { table } => {
             let config = cli.config(None)?;
@@ -428,7 +436,7 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
                 &args.table,
                 &args.to,
                 format,
-                args.as_of,
+                &args.as_of.clone().unwrap_or_default(),
                 args.force,
             )
             .await?;

@@ -15,6 +15,7 @@ use datafusion::execution::context::SQLOptions;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
 use crate::area::Areas;
+pub use crate::as_of::AsOf;
 use crate::benefit::BenefitGroup;
 use crate::schema::{INTERNSHIPS, OUTCOMES, RUNS};
 use crate::store::{Store, StoreError};
@@ -122,10 +123,34 @@ impl Engine {
     /// Register the store's tables (at `as_of`, or their newest versions) and
     /// the reference tables `areas` and `benefit_groups`.
     pub async fn open(store: &Store, as_of: Option<u64>) -> Result<Engine, QueryError> {
+        Engine::open_as_of(store, &AsOf::from_version(as_of)).await
+    }
+
+    /// Register the store's tables at the versions `as_of` names.
+    pub async fn open_as_of(store: &Store, as_of: &AsOf) -> Result<Engine, QueryError> {
         let engine = Engine::empty()?;
         let mut versions = BTreeMap::new();
         for table in STORE_TABLES {
-            let Some(delta) = store.table(table, as_of).await? else {
+            let version = match as_of {
+                AsOf::Newest => None,
+                AsOf::Version(v) => Some(*v),
+                AsOf::Tables(named) => named.get(table).copied(),
+                AsOf::At(moment) => {
+                    // The newest commit made by then; none: the table did not exist yet.
+                    let millis = moment.timestamp_millis();
+                    let history = store.history(table, None).await?;
+                    let Some(version) = history
+                        .iter()
+                        .filter(|c| c.timestamp.is_some_and(|t| t <= millis))
+                        .map(|c| c.version)
+                        .max()
+                    else {
+                        continue;
+                    };
+                    Some(version)
+                }
+            };
+            let Some(delta) = store.table(table, version).await? else {
                 continue;
             };
             versions.insert(table.to_string(), delta.version().unwrap_or_default());

@@ -21,6 +21,7 @@ macro_rules! deserialize_from_str {
 }
 
 pub mod area;
+pub mod as_of;
 pub mod benefit;
 pub mod classify;
 pub mod config;

@@ -15,14 +15,14 @@ const HELP: &str = "Statements end with `;`. \\d lists the tables, \\d TABLE des
 /// `out` and errors to `err`. An error in one statement does not end the shell.
 pub async fn run(
     config: &Config,
-    as_of: Option<u64>,
+    as_of: &crate::as_of::AsOf,
     input: &mut dyn BufRead,
     out: &mut dyn Write,
     err: &mut dyn Write,
     prompt: bool,
 ) -> Result<(), Error> {
     let store = Store::open(&config.store)?;
-    let engine = Engine::open(&store, as_of).await?;
+    let engine = Engine::open_as_of(&store, as_of).await?;
     let io = |e: std::io::Error| Error::Output(output::OutputError::Io(e));
     if prompt {
         writeln!(err, "praktik sql over {} — {HELP}", store.root().display()).map_err(io)?;

@@ -40,7 +40,7 @@ pub enum StoreError {
         cause: Box<deltalake::DeltaTableError>,
     },
     #[error(
-        "the table `{table}` has no version {version}; its newest is {newest} (see `praktik status`)"
+        "the table `{table}` has no version {version}; its newest is {newest} (see `praktik status`). To read one table of several at a version, name it: --as-of {table}=N"
     )]
     NoSuchVersion {
         table: String,

@@ -59,7 +59,7 @@ pub struct ReportOptions {
     pub name: String,
     pub period: Option<Period>,
     pub formats: Vec<OutputFormat>,
-    pub as_of: Option<u64>,
+    pub as_of: crate::as_of::AsOf,
     /// An area code or name instead of the definition's.
     pub area: Option<String>,
     /// A language instead of the definition's.
@@ -73,7 +73,7 @@ pub struct QueryOptions {
     pub label: String,
     pub sql: String,
     pub params: Params,
-    pub as_of: Option<u64>,
+    pub as_of: crate::as_of::AsOf,
 }
 
 /// How a pull may write: how long to wait for another writer, and whether
@@ -339,7 +339,7 @@ pub async fn report(
 ) -> Result<report::render::Rendered, Error> {
     let definition = definition::load(&config.reports, &options.name)?;
     let store = Store::open(&config.store)?;
-    let engine = Engine::open(&store, options.as_of).await?;
+    let engine = Engine::open_as_of(&store, &options.as_of).await?;
     let output = Output {
         formats: options.formats.clone(),
         dir: config.out.clone(),
@@ -359,18 +359,18 @@ pub async fn export(
     table: &str,
     to: &std::path::Path,
     format: crate::export::ExportFormat,
-    as_of: Option<u64>,
+    as_of: &crate::as_of::AsOf,
     force: bool,
 ) -> Result<crate::export::Exported, Error> {
     let store = Store::open(&config.store)?;
-    let engine = Engine::open(&store, as_of).await?;
+    let engine = Engine::open_as_of(&store, as_of).await?;
     Ok(crate::export::export(&engine, table, to, format, force).await?)
 }
 
 /// Run an analyst's SQL (or a named query's) over the store.
 pub async fn query(config: &Config, options: &QueryOptions) -> Result<Vec<RecordBatch>, Error> {
     let store = Store::open(&config.store)?;
-    let engine = Engine::open(&store, options.as_of).await?;
+    let engine = Engine::open_as_of(&store, &options.as_of).await?;
     Ok(engine
         .sql(&options.label, &options.sql, &options.params)
         .await?)

@@ -379,7 +379,7 @@ pub async fn context(
         after: text.after.clone(),
         footnotes,
         provenance_line: provenance.line(&t),
-        appendix: vec![effect.rerun(&t, true)],
+        appendix: vec![effect.rerun(&t)],
         provenance,
     })
 }

@@ -124,14 +124,15 @@ impl Call {
         }
     }
 
-    /// The appendix line: what the query is for and how to rerun it.
-    pub fn rerun(&self, t: &Catalogue, newest: bool) -> Rerun {
+    /// The appendix line: what the query is for and how to rerun it, on
+    /// the very table version the figures came from.
+    pub fn rerun(&self, t: &Catalogue) -> Rerun {
         let mut command = format!("praktik query --file sql/{}.sql", self.name);
         for (name, value) in &self.params {
             command.push_str(&format!(" --param {name}={value}"));
         }
-        if !newest && let Some(version) = self.version {
-            command.push_str(&format!(" --as-of {version}"));
+        if let Some(version) = self.version {
+            command.push_str(&format!(" --as-of {}={version}", self.table));
         }
         Rerun {
             query: format!("sql/{}.sql", self.name),

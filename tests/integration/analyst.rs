@@ -224,3 +224,37 @@ fn schema_and_the_shell_describe_every_column() {
         "{err}"
     );
 }
+
+#[test]
+fn as_of_names_a_version_a_table_or_a_moment() {
+    let work = Workdir::new();
+    work.ok(&["pull", "--period", "2019Q3"]);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let between = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    work.write("changed.csv", crate::support::changed_2019q3());
+    work.ok(&["pull", "--source", "file:changed.csv"]);
+    let sql = "SELECT ended FROM outcomes WHERE period = '2019Q3' AND area_code = '101' AND benefit_group = 'dagpenge'";
+    let ended = |as_of: &[&str]| {
+        let mut args = vec!["query", sql, "--format", "csv"];
+        args.extend_from_slice(as_of);
+        work.ok(&args)
+            .0
+            .lines()
+            .nth(1)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let now = ended(&[]);
+    assert_eq!(now, "200");
+    let before = ended(&["--as-of", "0"]);
+    assert_ne!(before, now);
+    assert_eq!(ended(&["--as-of", "outcomes=0"]), before);
+    assert_eq!(ended(&["--as-of", &between]), before);
+    assert_eq!(ended(&["--as-of", "outcomes=1"]), now);
+    // Before the first commit the table did not exist.
+    let err = work.fails(&["query", sql, "--as-of", "2000-01-01"], 1);
+    assert!(err.contains("there is no table `outcomes`"), "{err}");
+    let err = work.fails(&["query", sql, "--as-of", "outcome=1"], 2);
+    assert!(err.contains("outcomes=3,internships=5"), "{err}");
+}

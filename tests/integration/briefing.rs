@@ -419,6 +419,27 @@ fn the_demo_briefing_matches_its_snapshots_in_both_languages() {
         html.matches("<p class=\"sentence\"").count()
     );
     assert!(html.contains("praktik query --file sql&#x2F;briefing_trend.sql --param area=101"));
+
+    // Every command of the appendix reruns, and gives the figures shown.
+    let commands: Vec<&str> = da_md
+        .lines()
+        .filter_map(|l| l.split(": `praktik ").nth(1))
+        .map(|c| c.trim_end_matches('`'))
+        .collect();
+    assert_eq!(commands.len(), 4, "{da_md}");
+    for command in &commands {
+        assert!(command.contains("--as-of "), "{command}");
+        let mut args: Vec<&str> = command.split(' ').collect();
+        args.extend(["--format", "csv"]);
+        let (csv, _) = work.ok(&args);
+        if command.contains("briefing_trend") {
+            let row = csv
+                .lines()
+                .find(|l| l.starts_with("2024Q4,dagpenge,"))
+                .unwrap_or_else(|| panic!("{csv}"));
+            assert!(row.contains(",23.8,"), "the summary says 23,8: {row}");
+        }
+    }
 }
 
 /// `html` with a script that measures it in Chromium at the A4 content

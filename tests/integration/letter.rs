@@ -25,7 +25,7 @@ async fn render_demo_letter(dir: &std::path::Path, reports: Option<&str>) -> (St
         name: "letter".into(),
         period: None,
         formats: vec![OutputFormat::Html, OutputFormat::Markdown],
-        as_of: None,
+        as_of: Default::default(),
         area: None,
         lang: None,
     };
@@ -107,7 +107,7 @@ async fn the_pdf_is_printed_by_chromium_with_the_demo_mark_on_every_page() {
         name: "letter".into(),
         period: None,
         formats: vec![OutputFormat::Pdf],
-        as_of: None,
+        as_of: Default::default(),
         area: None,
         lang: None,
     };
@@ -159,7 +159,7 @@ async fn the_type_report_matches_its_snapshot() {
         name: "type-effects".into(),
         period: None,
         formats: vec![OutputFormat::Markdown],
-        as_of: None,
+        as_of: Default::default(),
         area: None,
         lang: None,
     };

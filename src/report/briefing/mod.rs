@@ -238,11 +238,7 @@ pub async fn build(request: &Request<'_>) -> Result<BriefingContext, ReportError
         .with("period", period)
         .with("quarters", quarters);
     let points = trend::points(&trend_call.run(engine).await?)?;
-    let mut appendix_calls = vec![
-        (effect.clone(), true),
-        (check_call, true),
-        (trend_call.clone(), true),
-    ];
+    let mut appendix_calls = vec![effect.clone(), check_call, trend_call.clone()];
     let mut revised = trend::Revised::new();
     if let Some(version) = revisions::previous_version(store, period).await? {
         let before_engine = Engine::open_table_at(store, OUTCOMES, version).await?;
@@ -264,7 +260,7 @@ pub async fn build(request: &Request<'_>) -> Result<BriefingContext, ReportError
                 );
             }
         }
-        appendix_calls.push((before_call, false));
+        appendix_calls.push(before_call);
     }
 
     let first_quarter = back(period, quarters - 1).unwrap_or(period);
@@ -333,7 +329,7 @@ pub async fn build(request: &Request<'_>) -> Result<BriefingContext, ReportError
     // Per internship type, when person-level data exist for the quarter.
     let (types, types_none) = match types::section(request).await? {
         Some((view, call)) => {
-            appendix_calls.push((call, true));
+            appendix_calls.push(call);
             (Some(view), None)
         }
         None => (
@@ -428,10 +424,7 @@ pub async fn build(request: &Request<'_>) -> Result<BriefingContext, ReportError
         notes,
         provenance,
         provenance_line,
-        appendix: appendix_calls
-            .iter()
-            .map(|(call, newest)| call.rerun(t, *newest))
-            .collect(),
+        appendix: appendix_calls.iter().map(|call| call.rerun(t)).collect(),
     })
 }
 
