@@ -47,7 +47,8 @@ def duck_query_script(files, sql_file, params):
         f"CREATE VIEW internships AS SELECT * FROM read_parquet([{listed}], hive_partitioning = true);\n"
         f"PREPARE q AS {sql.strip().rstrip(';')};\n"
         ".mode csv\n"
-        f"EXECUTE q({arguments});\n"
+        ".nullvalue ''\n"
+        f"EXECUTE q{'(' + arguments + ')' if arguments else ''};\n"
     )
 
 QUERIES = [
@@ -136,7 +137,7 @@ def main():
         run([PRAKTIK, "pull"], cwd=demo)
     ours = timed([PRAKTIK, "report", "briefing", "--format", "html,md"], args.runs, cwd=demo)
     results.append((0, "demo store: praktik report briefing --format html,md (target < 0.3 s)", ours, None))
-    print(f"briefing praktik {ours[0]:7.2f} s {ours[1]:7.0f} MiB", flush=True)
+    print(f"briefing praktik {ours[0]:7.3f} s {ours[1]:7.0f} MiB", flush=True)
     for rows in args.rows:
         data = WORK / f"internships-{rows}.csv"
         if not data.exists():
@@ -190,7 +191,7 @@ def main():
         if ours is None:
             lines.append(f"| {rows} | {title} | – | – | {theirs[0]:.2f} | {theirs[1]:.0f} | – |")
         elif theirs is None:
-            lines.append(f"| {rows} | {title} | {ours[0]:.2f} | {ours[1]:.0f} | – | – | – |")
+            lines.append(f"| {rows} | {title} | {ours[0]:.3f} | {ours[1]:.0f} | – | – | – |")
         else:
             lines.append(f"| {rows} | {title} | {ours[0]:.2f} | {ours[1]:.0f} | {theirs[0]:.2f} | {theirs[1]:.0f} | {ours[0] / theirs[0]:.2f}× |")
     (HERE / "RESULTS.md").write_text("\n".join(lines) + "\n")

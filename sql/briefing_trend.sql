@@ -53,32 +53,44 @@ per_quarter AS (
     FROM base
     GROUP BY period, benefit_group, quarter_index
 ),
+-- The quarter before and the same quarter a year before, by window frames
+-- over the quarter number (a quarter missing from the store gives NULL),
+-- so that the store is read once.
+neighbours AS (
+    SELECT
+        *,
+        MAX(share) OVER (PARTITION BY benefit_group ORDER BY quarter_index
+                         RANGE BETWEEN 1 PRECEDING AND 1 PRECEDING) AS share_before,
+        MAX(ended) OVER (PARTITION BY benefit_group ORDER BY quarter_index
+                         RANGE BETWEEN 1 PRECEDING AND 1 PRECEDING) AS ended_before,
+        MAX(share) OVER (PARTITION BY benefit_group ORDER BY quarter_index
+                         RANGE BETWEEN 4 PRECEDING AND 4 PRECEDING) AS share_year_before,
+        MAX(ended) OVER (PARTITION BY benefit_group ORDER BY quarter_index
+                         RANGE BETWEEN 4 PRECEDING AND 4 PRECEDING) AS ended_year_before
+    FROM per_quarter
+),
 compared AS (
     SELECT
-        q.period,
-        q.benefit_group,
-        q.quarter_index,
-        q.ended,
-        q.in_work,
-        q.share,
-        q.suppressed,
-        q.country,
-        q.set_low,
-        q.set_high,
-        q.set_count,
-        ROUND(q.share - p.share, 1) AS change_quarter,
+        period,
+        benefit_group,
+        quarter_index,
+        ended,
+        in_work,
+        share,
+        suppressed,
+        country,
+        set_low,
+        set_high,
+        set_count,
+        ROUND(share - share_before, 1) AS change_quarter,
         ROUND(1.96 * 100.0 * sqrt(
-            (q.share / 100.0) * (1.0 - q.share / 100.0) / q.ended
-            + (p.share / 100.0) * (1.0 - p.share / 100.0) / p.ended), 1) AS margin_quarter,
-        ROUND(q.share - y.share, 1) AS change_year,
+            (share / 100.0) * (1.0 - share / 100.0) / ended
+            + (share_before / 100.0) * (1.0 - share_before / 100.0) / ended_before), 1) AS margin_quarter,
+        ROUND(share - share_year_before, 1) AS change_year,
         ROUND(1.96 * 100.0 * sqrt(
-            (q.share / 100.0) * (1.0 - q.share / 100.0) / q.ended
-            + (y.share / 100.0) * (1.0 - y.share / 100.0) / y.ended), 1) AS margin_year
-    FROM per_quarter q
-    LEFT JOIN per_quarter p
-        ON p.benefit_group = q.benefit_group AND p.quarter_index = q.quarter_index - 1
-    LEFT JOIN per_quarter y
-        ON y.benefit_group = q.benefit_group AND y.quarter_index = q.quarter_index - 4
+            (share / 100.0) * (1.0 - share / 100.0) / ended
+            + (share_year_before / 100.0) * (1.0 - share_year_before / 100.0) / ended_year_before), 1) AS margin_year
+    FROM neighbours
 )
 SELECT
     period,

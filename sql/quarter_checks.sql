@@ -93,9 +93,12 @@ jumps AS (
     FROM now n
     JOIN outcomes b
         ON b.area_code = n.area_code AND b.benefit_group = n.benefit_group
-       AND CAST(substr(b.period, 1, 4) AS INT) * 4 + CAST(substr(b.period, 6, 1) AS INT)
-           = CAST(substr($period, 1, 4) AS INT) * 4 + CAST(substr($period, 6, 1) AS INT) - 1
-    WHERE (n.area_code = '000' OR array_has(string_to_array($areas, ','), n.area_code))
+    -- The quarter before, spelled out so that only its files are read.
+    WHERE b.period = concat(
+            CAST((CAST(substr($period, 1, 4) AS INT) * 4 + CAST(substr($period, 6, 1) AS INT) - 2) / 4 AS VARCHAR),
+            'Q',
+            CAST((CAST(substr($period, 1, 4) AS INT) * 4 + CAST(substr($period, 6, 1) AS INT) - 2) % 4 + 1 AS VARCHAR))
+      AND (n.area_code = '000' OR array_has(string_to_array($areas, ','), n.area_code))
       AND n.ended >= 5 AND b.ended >= 5
 )
 SELECT

@@ -107,20 +107,28 @@ pub async fn provenance(
     table: &str,
     period: Period,
 ) -> Result<Option<Provenance>, ReportError> {
+    let stored = stored_periods(engine, table).await?;
+    Ok(provenance_of(engine, table, period, &stored))
+}
+
+/// The provenance of `table` in `period` from its stored quarters, as
+/// [`stored_periods`] lists them.
+pub fn provenance_of(
+    engine: &Engine,
+    table: &str,
+    period: Period,
+    stored: &[StoredPeriod],
+) -> Option<Provenance> {
     let wanted = period.to_string();
-    let mine: Vec<StoredPeriod> = stored_periods(engine, table)
-        .await?
-        .into_iter()
-        .filter(|p| p.period == wanted)
-        .collect();
+    let mine: Vec<&StoredPeriod> = stored.iter().filter(|p| p.period == wanted).collect();
     if mine.is_empty() {
-        return Ok(None);
+        return None;
     }
     let mut sources: Vec<String> = mine.iter().map(|p| p.source.clone()).collect();
     sources.dedup();
     let newest_micros = mine.iter().filter_map(|p| p.pulled_at).max();
     let newest = newest_micros.and_then(chrono::DateTime::from_timestamp_micros);
-    Ok(Some(Provenance {
+    Some(Provenance {
         period: wanted,
         demo: sources.iter().any(|s| s == "demo"),
         sources: sources.join(", "),
@@ -137,5 +145,5 @@ pub async fn provenance(
             .unwrap_or_default(),
         tool_version: env!("CARGO_PKG_VERSION").into(),
         pulled_at_micros: newest_micros,
-    }))
+    })
 }

@@ -23,7 +23,7 @@ use self::types::TypesView;
 use super::catalogue::Catalogue;
 use super::definition::Definition;
 use super::letter::{EffectRow, effect_rows_of};
-use super::provenance::{Provenance, provenance, stored_periods};
+use super::provenance::{Provenance, provenance_of, stored_periods};
 use super::{MIN_PEOPLE, ReportError};
 use crate::area::{Area, Areas, COUNTRY_CODE};
 use crate::engine::Engine;
@@ -142,8 +142,8 @@ pub async fn build(request: &Request<'_>) -> Result<BriefingContext, ReportError
         stem,
     } = request;
     let (period, area) = (*period, *area);
-    let held: Vec<Period> = stored_periods(engine, OUTCOMES)
-        .await?
+    let stored = stored_periods(engine, OUTCOMES).await?;
+    let held: Vec<Period> = stored
         .iter()
         .filter_map(|p| p.period.parse().ok())
         .collect();
@@ -202,7 +202,7 @@ pub async fn build(request: &Request<'_>) -> Result<BriefingContext, ReportError
         });
     }
 
-    let Some(provenance) = provenance(engine, OUTCOMES, period).await? else {
+    let Some(provenance) = provenance_of(engine, OUTCOMES, period, &stored) else {
         return Err(ReportError::NoData { period });
     };
     let set_phrase = t.fill("briefing.comparison", &[("n", &set.len().to_string())]);
