@@ -733,10 +733,14 @@ fn print_runs_and_stale(status: &status::Status, out: &mut dyn std::io::Write) {
             run.command,
             run.outcome,
             run.source,
-            run.versions
-                .as_deref()
-                .or(run.error.as_deref().and_then(|e| e.lines().next()))
-                .unwrap_or("")
+            [
+                run.versions.as_deref(),
+                run.error.as_deref().and_then(|e| e.lines().next())
+            ]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join("; ")
         );
     }
     for line in &status.stale {

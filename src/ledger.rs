@@ -21,7 +21,20 @@ pub async fn record(
     started: DateTime<Utc>,
     outcome: Result<&[WriteMetrics], &Error>,
 ) {
-    if let Err(e) = append(store, command, source, started, outcome).await {
+    record_with_note(store, command, source, started, outcome, None).await;
+}
+
+/// As [`record`], with a note in the `error` column of a run that otherwise
+/// went well (reports whose data checks failed and were not rendered).
+pub async fn record_with_note(
+    store: &Store,
+    command: &str,
+    source: &str,
+    started: DateTime<Utc>,
+    outcome: Result<&[WriteMetrics], &Error>,
+    note: Option<String>,
+) {
+    if let Err(e) = append(store, command, source, started, outcome, note).await {
         tracing::warn!(
             "cannot record the run in the `runs` table: {}",
             crate::describe_error(&e)
@@ -35,6 +48,7 @@ async fn append(
     source: &str,
     started: DateTime<Utc>,
     outcome: Result<&[WriteMetrics], &Error>,
+    note: Option<String>,
 ) -> Result<(), Error> {
     let text = |value: &str| -> ArrayRef { Arc::new(StringArray::from(vec![value.to_string()])) };
     let optional = |value: Option<String>| -> ArrayRef { Arc::new(StringArray::from(vec![value])) };
@@ -42,7 +56,7 @@ async fn append(
         Arc::new(TimestampMicrosecondArray::from(vec![at.timestamp_micros()]).with_timezone("UTC"))
     };
     let (ended, versions, error) = match outcome {
-        Ok([]) => ("ok", Some("unchanged".to_string()), None),
+        Ok([]) => ("ok", Some("unchanged".to_string()), note),
         Ok(commits) => (
             "ok",
             Some(
@@ -52,7 +66,7 @@ async fn append(
                     .collect::<Vec<_>>()
                     .join(","),
             ),
-            None,
+            note,
         ),
         Err(e) => ("failed", None, Some(crate::describe_error(e))),
     };

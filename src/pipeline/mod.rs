@@ -297,7 +297,24 @@ pub async fn run(config: &Config, options: &WriteOptions) -> Result<RunReport, E
     let result = run_unrecorded(config, options).await;
     if let Ok(store) = Store::open(&config.store) {
         let commits = result.as_ref().map(|r| r.pull.commits.as_slice());
-        ledger::record(&store, "run", &config.source.to_string(), started, commits).await;
+        // The pull went well, but a report is missing: say so in the ledger.
+        let note = result
+            .as_ref()
+            .ok()
+            .filter(|r| !r.blocked.is_empty())
+            .map(|r| {
+                let each: Vec<String> = r.blocked.iter().map(|e| e.to_string()).collect();
+                format!("not rendered: {}", each.join("; "))
+            });
+        ledger::record_with_note(
+            &store,
+            "run",
+            &config.source.to_string(),
+            started,
+            commits,
+            note,
+        )
+        .await;
     }
     result
 }

@@ -342,6 +342,15 @@ fn a_failed_blocking_check_keeps_the_last_briefing_byte_for_byte_and_exits_1() {
         err.contains("not rendered") && err.contains("the last good reports stay"),
         "{err}"
     );
+    // The ledger and `status` say which report the run left out.
+    let (status, _) = work.ok(&["status"]);
+    assert!(
+        status
+            .lines()
+            .any(|l| l.contains(" run ")
+                && l.contains("not rendered: the data checks of `briefing`")),
+        "{status}"
+    );
     for (path, bytes) in &before {
         assert_eq!(&std::fs::read(path).unwrap(), bytes, "{path} changed");
     }
