@@ -125,10 +125,7 @@ pub async fn export(
         Vec::new()
     };
 
-    let parent = match to.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
+    let parent = crate::durable::folder_of(to).to_path_buf();
     std::fs::create_dir_all(&parent).map_err(io(&parent))?;
     let staging = tempfile::Builder::new()
         .prefix(".praktik-export-")

@@ -81,7 +81,7 @@ pub(crate) fn standing(rows: &[&EffectRow], area: &str) -> Option<Standing> {
 }
 
 /// How a figure names its row of `effect_by_area.sql`.
-fn row_key(code: &str, group: BenefitGroup) -> String {
+pub(crate) fn row_key(code: &str, group: BenefitGroup) -> String {
     format!("area_code={code} benefit_group={}", group.code())
 }
 

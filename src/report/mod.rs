@@ -14,7 +14,7 @@ pub mod provenance;
 pub mod render;
 pub(crate) mod rows;
 pub(crate) mod trace;
-mod type_effects;
+pub(crate) mod type_effects;
 pub mod type_narrative;
 
 use std::path::{Path, PathBuf};

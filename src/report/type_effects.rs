@@ -1,6 +1,7 @@
 //! The per-type report: what each internship type achieves against its own
 //! purpose, from person-level data through `sql/effect_by_type.sql`.
 
+use arrow::record_batch::RecordBatch;
 use serde::Serialize;
 
 use super::definition::{Block, Definition};
@@ -23,12 +24,58 @@ const MEASURES: [(&str, &str); 4] = [
     ("purpose", "Typens eget formål"),
 ];
 
-struct Row {
+/// One row of `effect_by_type.sql`.
+pub(crate) struct EffectTypeRow {
     kind: String,
     group: String,
     measure: String,
-    internships: Option<i64>,
-    share: Option<(f64, f64, f64)>,
+    pub internships: Option<i64>,
+    /// Share, low and high of the 95 % interval; `None` when suppressed.
+    pub share: Option<(f64, f64, f64)>,
+}
+
+/// The rows of `effect_by_type.sql`'s result.
+pub(crate) fn type_rows_of(batches: &[RecordBatch]) -> Result<Vec<EffectTypeRow>, ReportError> {
+    let kinds = strings(batches, QUERY, "internship_type")?;
+    let groups = strings(batches, QUERY, "benefit_group")?;
+    let measures = strings(batches, QUERY, "measure")?;
+    let counts = ints(batches, QUERY, "internships")?;
+    let shares = floats(batches, QUERY, "share_pct")?;
+    let lows = floats(batches, QUERY, "low_pct")?;
+    let highs = floats(batches, QUERY, "high_pct")?;
+    let suppressed = strings(batches, QUERY, "suppressed")?;
+    Ok((0..kinds.len())
+        .map(|i| EffectTypeRow {
+            kind: kinds[i].clone().unwrap_or_default(),
+            group: groups[i].clone().unwrap_or_default(),
+            measure: measures[i].clone().unwrap_or_default(),
+            internships: counts[i],
+            share: match (suppressed[i].as_deref(), shares[i], lows[i], highs[i]) {
+                (Some("false"), Some(s), Some(l), Some(h)) => Some((s, l, h)),
+                _ => None,
+            },
+        })
+        .collect())
+}
+
+/// The row of all benefit groups together for `kind` and `measure`.
+pub(crate) fn all_groups<'a>(
+    rows: &'a [EffectTypeRow],
+    kind: InternshipType,
+    measure: &str,
+) -> Option<&'a EffectTypeRow> {
+    rows.iter()
+        .find(|r| r.kind == kind.code() && r.group == "alle" && r.measure == measure)
+}
+
+/// The `$municipality` of `effect_by_type.sql` for an area: its code, or `*`
+/// for the whole country.
+pub(crate) fn municipality_param(area: &crate::area::Area) -> String {
+    if area.code == COUNTRY_CODE {
+        "*".to_string()
+    } else {
+        area.code.clone()
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -82,42 +129,14 @@ pub async fn context(
         return Err(ReportError::NoPersonData { period });
     }
     let area = definition.area.area();
-    let municipality = if area.code == COUNTRY_CODE {
-        "*".to_string()
-    } else {
-        area.code.clone()
-    };
     let params = Params::new()
         .with("period", period)
-        .with("municipality", &municipality);
-    let batches = engine.named(QUERY, &params).await?;
-    let kinds = strings(&batches, QUERY, "internship_type")?;
-    let groups = strings(&batches, QUERY, "benefit_group")?;
-    let measures = strings(&batches, QUERY, "measure")?;
-    let counts = ints(&batches, QUERY, "internships")?;
-    let shares = floats(&batches, QUERY, "share_pct")?;
-    let lows = floats(&batches, QUERY, "low_pct")?;
-    let highs = floats(&batches, QUERY, "high_pct")?;
-    let suppressed = strings(&batches, QUERY, "suppressed")?;
-    let rows: Vec<Row> = (0..kinds.len())
-        .map(|i| Row {
-            kind: kinds[i].clone().unwrap_or_default(),
-            group: groups[i].clone().unwrap_or_default(),
-            measure: measures[i].clone().unwrap_or_default(),
-            internships: counts[i],
-            share: match (suppressed[i].as_deref(), shares[i], lows[i], highs[i]) {
-                (Some("false"), Some(s), Some(l), Some(h)) => Some((s, l, h)),
-                _ => None,
-            },
-        })
-        .collect();
+        .with("municipality", municipality_param(area));
+    let rows = type_rows_of(&engine.named(QUERY, &params).await?)?;
     if rows.is_empty() {
         return Err(ReportError::NoPersonData { period });
     }
-    let find = |kind: InternshipType, measure: &str| {
-        rows.iter()
-            .find(|r| r.kind == kind.code() && r.group == "alle" && r.measure == measure)
-    };
+    let find = |kind: InternshipType, measure: &str| all_groups(&rows, kind, measure);
 
     let mut hidden = false;
     let mut table = Vec::new();

@@ -364,19 +364,6 @@ fn demo_briefing(work: &Workdir, lang: &str, formats: &str) {
     work.ok(&["report", "briefing", "--lang", lang, "--format", formats]);
 }
 
-fn redacted() -> insta::Settings {
-    let mut settings = insta::Settings::clone_current();
-    settings.set_snapshot_path("snapshots");
-    settings.set_prepend_module_to_snapshot(false);
-    settings.add_filter(
-        r"hentet \d+\. \w+ \d{4} kl\. \d\d\.\d\d UTC",
-        "hentet [TIME]",
-    );
-    settings.add_filter(r"pulled \d+ \w+ \d{4} at \d\d:\d\d UTC", "pulled [TIME]");
-    settings.add_filter(r"praktik \d+\.\d+\.\d+", "praktik [VERSION]");
-    settings
-}
-
 #[test]
 fn the_demo_briefing_matches_its_snapshots_in_both_languages() {
     let work = Workdir::new();
@@ -387,7 +374,7 @@ fn the_demo_briefing_matches_its_snapshots_in_both_languages() {
     for text in [&da_md, &en_md] {
         assert!(!text.contains('«'), "a catalogue key is missing:\n{text}");
     }
-    redacted().bind(|| {
+    crate::support::redacted().bind(|| {
         insta::assert_snapshot!("briefing_2024Q4_da_md", da_md);
         insta::assert_snapshot!("briefing_2024Q4_en_md", en_md);
         insta::assert_snapshot!(

@@ -37,23 +37,11 @@ async fn render_demo_letter(dir: &std::path::Path, reports: Option<&str>) -> (St
     (read("html"), read("md"))
 }
 
-fn redacted() -> insta::Settings {
-    let mut settings = insta::Settings::clone_current();
-    settings.set_snapshot_path("snapshots");
-    settings.set_prepend_module_to_snapshot(false);
-    settings.add_filter(
-        r"hentet \d+\. \w+ \d{4} kl\. \d\d\.\d\d UTC",
-        "hentet [TIME]",
-    );
-    settings.add_filter(r"praktik \d+\.\d+\.\d+", "praktik [VERSION]");
-    settings
-}
-
 #[tokio::test]
 async fn the_letter_for_koebenhavn_2019q3_matches_its_snapshot() {
     let dir = tempfile::tempdir().unwrap();
     let (html, md) = render_demo_letter(dir.path(), None).await;
-    redacted().bind(|| {
+    crate::support::redacted().bind(|| {
         insta::assert_snapshot!("letter_2019Q3_md", md);
         insta::assert_snapshot!("letter_2019Q3_html", html);
     });
@@ -167,5 +155,5 @@ async fn the_type_report_matches_its_snapshot() {
     assert!(rendered.demo);
     let md =
         std::fs::read_to_string(dir.path().join("out/reports/2024Q2/type-effects.md")).unwrap();
-    redacted().bind(|| insta::assert_snapshot!("type_effects_2024Q2_md", md));
+    crate::support::redacted().bind(|| insta::assert_snapshot!("type_effects_2024Q2_md", md));
 }

@@ -169,3 +169,18 @@ pub fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) {
         }
     }
 }
+
+/// Snapshot settings for rendered reports: the time a store was pulled and
+/// the tool's version are replaced, in Danish and English.
+pub fn redacted() -> insta::Settings {
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path("snapshots");
+    settings.set_prepend_module_to_snapshot(false);
+    settings.add_filter(
+        r"hentet \d+\. \w+ \d{4} kl\. \d\d\.\d\d UTC",
+        "hentet [TIME]",
+    );
+    settings.add_filter(r"pulled \d+ \w+ \d{4} at \d\d:\d\d UTC", "pulled [TIME]");
+    settings.add_filter(r"praktik \d+\.\d+\.\d+", "praktik [VERSION]");
+    settings
+}

@@ -22,7 +22,7 @@ use self::trend::TrendView;
 use self::types::TypesView;
 use super::catalogue::Catalogue;
 use super::definition::Definition;
-use super::letter::{EffectRow, effect_rows_of};
+use super::letter::{EffectRow, effect_rows_of, row_key};
 use super::provenance::{Provenance, provenance_of, stored_periods};
 use super::{MIN_PEOPLE, ReportError};
 use crate::area::{Area, Areas, COUNTRY_CODE};
@@ -307,17 +307,15 @@ pub async fn build(request: &Request<'_>) -> Result<BriefingContext, ReportError
             since_quarter: now.and_then(|p| p.since_quarter),
             since_year: now.and_then(|p| p.since_year),
         };
-        let row_key = format!("area_code={} benefit_group={code}", area.code);
         let trend_key = format!("period={period} benefit_group={code}");
         for (i, text) in summary::group_sentences(t, &setting, &figures)
             .into_iter()
             .enumerate()
         {
             let sources = if i == 0 {
-                vec![
-                    effect.source(t, &row_key),
-                    effect.source(t, &format!("area_code={COUNTRY_CODE} benefit_group={code}")),
-                ]
+                [area.code.as_str(), COUNTRY_CODE]
+                    .map(|shown| effect.source(t, &row_key(shown, *group)))
+                    .to_vec()
             } else {
                 vec![trend_call.source(t, &trend_key)]
             };

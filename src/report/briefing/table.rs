@@ -11,7 +11,7 @@ use crate::benefit::BenefitGroup;
 use crate::report::MIN_PEOPLE;
 use crate::report::catalogue::Catalogue;
 use crate::report::definition::Definition;
-use crate::report::letter::EffectRow;
+use crate::report::letter::{EffectRow, row_key};
 use crate::report::trace::{Call, Figure};
 
 #[derive(Debug, Serialize)]
@@ -90,7 +90,7 @@ pub(super) fn table(
                 .iter()
                 .zip(&columns)
                 .map(|(code, column)| {
-                    let key = format!("area_code={code} benefit_group={}", group.code());
+                    let key = row_key(code, *group);
                     let row = rows
                         .iter()
                         .find(|r| &r.area_code == code && r.benefit_group == group.code());

@@ -6,13 +6,13 @@
 use serde::Serialize;
 
 use super::{ChartFile, Request, render_chart};
-use crate::area::{AreaKind, COUNTRY_CODE};
+use crate::area::AreaKind;
 use crate::internship::InternshipType;
 use crate::report::ReportError;
 use crate::report::chart::{self, Interval, IntervalWords};
 use crate::report::provenance::stored_periods;
-use crate::report::rows::{floats, ints, strings};
 use crate::report::trace::{Call, Figure, Sentence, Source};
+use crate::report::type_effects::{all_groups, municipality_param, type_rows_of};
 use crate::schema::INTERNSHIPS;
 
 /// One type's share at 3 months, for comparing the types with each other.
@@ -59,37 +59,16 @@ pub(super) async fn section(
     if !held.iter().any(|p| p.period == period.to_string()) {
         return Ok(None);
     }
-    let municipality = if area.code == COUNTRY_CODE {
-        "*".to_string()
-    } else {
-        area.code.clone()
-    };
     let call = Call::new("effect_by_type", INTERNSHIPS, engine)
         .with("period", period)
-        .with("municipality", &municipality);
-    let batches = call.run(engine).await?;
-    let q = "effect_by_type";
-    let kinds = strings(&batches, q, "internship_type")?;
-    let groups = strings(&batches, q, "benefit_group")?;
-    let measures = strings(&batches, q, "measure")?;
-    let counts = ints(&batches, q, "internships")?;
-    let shares = floats(&batches, q, "share_pct")?;
-    let lows = floats(&batches, q, "low_pct")?;
-    let highs = floats(&batches, q, "high_pct")?;
-    let find = |kind: InternshipType, measure: &str| {
-        (0..kinds.len()).find(|&i| {
-            kinds[i].as_deref() == Some(kind.code())
-                && groups[i].as_deref() == Some("alle")
-                && measures[i].as_deref() == Some(measure)
-        })
-    };
-    let share_at = |i: usize| Some((shares[i]?, lows[i]?, highs[i]?));
+        .with("municipality", municipality_param(area));
+    let type_rows = type_rows_of(&call.run(engine).await?)?;
     let mut rows = Vec::new();
     let mut items = Vec::new();
     let mut sentences = Vec::new();
     let mut firsts: Vec<AtThreeMonths> = Vec::new();
     for kind in InternshipType::ALL {
-        let Some(i) = find(kind, "purpose") else {
+        let Some(row) = all_groups(&type_rows, kind, "purpose") else {
             continue;
         };
         let name = t.text(&format!("internship_type.{}", kind.code()));
@@ -98,7 +77,7 @@ pub(super) async fn section(
             "internship_type={} benefit_group=alle measure=purpose",
             kind.code()
         );
-        let share = share_at(i);
+        let share = row.share;
         let (text, mark, interval) = match share {
             Some((s, l, h)) => (
                 t.decimal(s, 1),
@@ -135,20 +114,23 @@ pub(super) async fn section(
             purpose,
             share: call.figure(t, text, mark, &key),
             interval,
-            count: counts[i].map(|c| t.count(c)).unwrap_or_else(|| "–".into()),
+            count: row
+                .internships
+                .map(|c| t.count(c))
+                .unwrap_or_else(|| "–".into()),
         });
         items.push(Interval {
             name: name.clone(),
             share,
         });
-        if let Some(j) = find(kind, "3m") {
+        if let Some(at_3m) = all_groups(&type_rows, kind, "3m") {
             let key = format!(
                 "internship_type={} benefit_group=alle measure=3m",
                 kind.code()
             );
             firsts.push(AtThreeMonths {
                 name,
-                share: share_at(j),
+                share: at_3m.share,
                 source: call.source(t, &key),
             });
         }
