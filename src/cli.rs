@@ -78,8 +78,12 @@ pub enum Command {
     /// Quarters held, table version, last pulls
     #[command(after_help = "Examples:\n  praktik status\n  praktik status --json | jq .stale")]
     Status(StatusArgs),
-    /// An interactive SQL shell over the store (statements end with `;`)
-    #[command(after_help = "Examples:\n  praktik sql\n  praktik sql --as-of 2 < checks.sql")]
+    /// A SQL shell over the store: line editing, history, Tab completion,
+    /// Ctrl-C cancels; \help inside lists its commands. Fed a file, it runs
+    /// it and exits 1 if a statement failed
+    #[command(
+        after_help = "Examples:\n  praktik sql\n  praktik sql --as-of outcomes=2 < checks.sql\n  printf '%s\\n' '\\format csv' '\\run effect_by_area period=2019Q3 areas=101,751' | praktik sql > effects.csv"
+    )]
     Sql(SqlArgs),
     /// Check, clean or rebuild the store
     #[command(subcommand)]
@@ -388,18 +392,11 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         }
         Command::Sql(args) => {
             let config = cli.config(None)?;
-            let stdin = std::io::stdin();
-            let prompt = stdin.is_terminal();
-            let mut input = stdin.lock();
-            let mut out = std::io::stdout().lock();
-            let mut err = std::io::stderr().lock();
+            let interactive = std::io::stdin().is_terminal();
             praktik::shell::run(
                 &config,
                 &args.as_of.clone().unwrap_or_default(),
-                &mut input,
-                &mut out,
-                &mut err,
-                prompt,
+                interactive,
             )
             .await?;
         }

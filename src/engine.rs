@@ -5,14 +5,16 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, StringArray};
-use arrow::datatypes::{DataType, Field, Schema};
+use arrow::array::{ArrayRef, Int64Array, StringArray};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
+use arrow::util::display::{ArrayFormatter, FormatOptions};
 use datafusion::common::ScalarValue;
 use datafusion::datasource::MemTable;
 use datafusion::error::DataFusionError;
 use datafusion::execution::context::SQLOptions;
-use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion::functions_aggregate::expr_fn::{count, count_distinct, max, min};
+use datafusion::prelude::{SessionConfig, SessionContext, col, lit};
 
 use crate::area::Areas;
 pub use crate::as_of::AsOf;
@@ -331,6 +333,17 @@ impl Engine {
         sql: &str,
         params: &Params,
     ) -> Result<Vec<RecordBatch>, QueryError> {
+        Ok(self.query(label, sql, params).await?.1)
+    }
+
+    /// As [`Engine::sql`], with the result's schema, which names the columns
+    /// also when there are no rows.
+    pub async fn query(
+        &self,
+        label: &str,
+        sql: &str,
+        params: &Params,
+    ) -> Result<(SchemaRef, Vec<RecordBatch>), QueryError> {
         let failed = |cause: DataFusionError| QueryError::Sql {
             query: label.into(),
             pointer: pointer(sql, &cause),
@@ -381,7 +394,77 @@ impl Engine {
         } else {
             frame.with_param_values(values).map_err(failed)?
         };
-        frame.collect().await.map_err(failed)
+        let schema = Arc::new(frame.schema().as_arrow().clone());
+        Ok((schema, frame.collect().await.map_err(failed)?))
+    }
+
+    /// Every table with its rows, and for those with a `period` the number
+    /// of quarters and the first and last; the version read (the shell's `\d`).
+    pub async fn overview(&self) -> Result<RecordBatch, QueryError> {
+        let failed = |cause: DataFusionError| QueryError::Sql {
+            query: "\\d".into(),
+            pointer: String::new(),
+            hint: String::new(),
+            cause: Box::new(cause),
+        };
+        let names = self.table_names();
+        let (mut rows, mut quarters) = (Vec::new(), Vec::new());
+        let (mut first, mut last) = (Vec::new(), Vec::new());
+        for name in &names {
+            let frame = self.ctx.table(name.as_str()).await.map_err(failed)?;
+            let dated = frame.schema().has_column_with_unqualified_name("period");
+            let mut measures = vec![count(lit(1)).alias("rows")];
+            if dated {
+                measures.extend([
+                    count_distinct(col("period")).alias("quarters"),
+                    min(col("period")).alias("first"),
+                    max(col("period")).alias("last"),
+                ]);
+            }
+            let frame = frame.aggregate(vec![], measures).map_err(failed)?;
+            let batches = frame.collect().await.map_err(failed)?;
+            let number = |i: usize| {
+                batches
+                    .first()
+                    .filter(|b| b.num_columns() > i)
+                    .and_then(|b| b.column(i).as_any().downcast_ref::<Int64Array>())
+                    .map(|a| a.value(0))
+            };
+            let text = |i: usize| -> Result<Option<String>, QueryError> {
+                let Some(batch) = batches.first().filter(|b| b.num_columns() > i) else {
+                    return Ok(None);
+                };
+                let options = FormatOptions::default();
+                let formatter = ArrayFormatter::try_new(batch.column(i).as_ref(), &options)
+                    .map_err(|e| failed(e.into()))?;
+                Ok(batch
+                    .column(i)
+                    .is_valid(0)
+                    .then(|| formatter.value(0).to_string()))
+            };
+            rows.push(number(0).unwrap_or(0));
+            quarters.push(number(1));
+            first.push(text(2)?);
+            last.push(text(3)?);
+        }
+        let text =
+            |values: Vec<Option<String>>| -> ArrayRef { Arc::new(StringArray::from(values)) };
+        let versions = names
+            .iter()
+            .map(|n| self.versions.get(n).map(|v| v.to_string()));
+        let about = names
+            .iter()
+            .map(|n| Some(crate::schema::table_description(n).to_string()));
+        RecordBatch::try_from_iter(vec![
+            ("table", text(names.iter().cloned().map(Some).collect())),
+            ("rows", Arc::new(Int64Array::from(rows)) as ArrayRef),
+            ("quarters", Arc::new(Int64Array::from(quarters)) as ArrayRef),
+            ("first", text(first)),
+            ("last", text(last)),
+            ("version", text(versions.collect())),
+            ("about", text(about.collect())),
+        ])
+        .map_err(|e| failed(e.into()))
     }
 }
 

@@ -71,6 +71,8 @@ pub enum Error {
     Output(#[from] output::OutputError),
     #[error(transparent)]
     Export(#[from] export::ExportError),
+    #[error(transparent)]
+    Shell(#[from] shell::ShellError),
     #[error(
         "another praktik is writing to the store ({holder}, holding the lock {path}); waited {waited} s. Try again when it has finished, or give --wait SECONDS"
     )]

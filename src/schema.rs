@@ -225,6 +225,38 @@ pub const DESCRIPTIONS: &[(&str, &str, &str)] = &[
     ),
 ];
 
+/// What each table holds, one line each (the shell's `\\d`).
+pub const TABLES: &[(&str, &str)] = &[
+    (
+        OUTCOMES,
+        "share in work or education after a company internship, per quarter, area, benefit group",
+    ),
+    (
+        INTERNSHIPS,
+        "person-level internships (persons as keys, never CPR numbers), per quarter ended",
+    ),
+    (
+        RUNS,
+        "every run and pull: when, where, outcome, versions written",
+    ),
+    (
+        "areas",
+        "municipalities, jobcentres, regions and the country, with codes",
+    ),
+    (
+        "benefit_groups",
+        "the benefit groups and their Danish names",
+    ),
+];
+
+/// What `table` holds; empty for a table not described.
+pub fn table_description(table: &str) -> &'static str {
+    TABLES
+        .iter()
+        .find(|(t, _)| *t == table)
+        .map_or("", |(_, about)| about)
+}
+
 /// What `column` of `table` means; empty if no description is kept.
 pub fn description(table: &str, column: &str) -> &'static str {
     DESCRIPTIONS
@@ -241,6 +273,13 @@ pub fn description(table: &str, column: &str) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_table_is_described() {
+        for table in [OUTCOMES, INTERNSHIPS, RUNS, "areas", "benefit_groups"] {
+            assert!(!table_description(table).is_empty(), "{table}");
+        }
+    }
 
     #[test]
     fn every_stored_column_is_described() {

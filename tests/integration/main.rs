@@ -13,5 +13,6 @@ mod jobindsats;
 mod letter;
 mod privacy;
 mod properties;
+mod shell;
 mod slt;
 mod support;
