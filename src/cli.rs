@@ -28,7 +28,7 @@ pub struct Cli {
     /// Configuration file [default: praktik.toml in the working directory, if any]
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// The store folder [default: store]
+    /// The store folder, or a file:// URL [default: store]
     #[arg(long, global = true, value_name = "DIR")]
     pub store: Option<PathBuf>,
     /// Where reports are written [default: out]

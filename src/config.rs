@@ -117,6 +117,10 @@ pub enum ConfigError {
         reason: String,
     },
     #[error(
+        "the store `{store}` is a URL, and this praktik keeps its store in a local folder only (stores in object storage — s3://, gs://, az:// — are not supported yet): give a folder, e.g. --store /var/lib/praktik/store"
+    )]
+    StoreUrl { store: String },
+    #[error(
         "the environment variable {name} is not one praktik reads; known: PRAKTIK_CONFIG, PRAKTIK_STORE, PRAKTIK_OUT, PRAKTIK_SOURCE, PRAKTIK_REPORTS, PRAKTIK_JOBINDSATS_URL, PRAKTIK_PERSON_SALT, PRAKTIK_LOG"
     )]
     UnknownEnv { name: String },
@@ -164,7 +168,7 @@ impl Config {
         if let Some(source) = &flags.source {
             config.source = source.clone();
         }
-        config.store = dir.join(&config.store);
+        config.store = dir.join(local_folder(&config.store)?);
         config.out = dir.join(&config.out);
         config.reports = dir.join(&config.reports);
         Ok(config)
@@ -233,9 +237,52 @@ impl Config {
     }
 }
 
+/// The folder `store` names: a path, or a `file://` URL. Any other URL is
+/// refused rather than taken for a folder named `s3:`.
+fn local_folder(store: &Path) -> Result<PathBuf, ConfigError> {
+    let text = store.to_string_lossy();
+    let Some((scheme, rest)) = text.split_once("://") else {
+        return Ok(store.to_path_buf());
+    };
+    let is_scheme = scheme.len() > 1
+        && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    match is_scheme {
+        false => Ok(store.to_path_buf()),
+        true if scheme.eq_ignore_ascii_case("file") => Ok(PathBuf::from(rest)),
+        true => Err(ConfigError::StoreUrl {
+            store: text.into_owned(),
+        }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_store_url_is_a_folder_or_an_error() {
+        assert_eq!(
+            local_folder(Path::new("file:///var/lib/praktik")).unwrap(),
+            PathBuf::from("/var/lib/praktik")
+        );
+        assert_eq!(
+            local_folder(Path::new("store/a://b")).unwrap(),
+            PathBuf::from("store/a://b")
+        );
+        for url in [
+            "s3://bucket/x",
+            "S3://bucket",
+            "gs://b/p",
+            "az://c/p",
+            "https://host/x",
+        ] {
+            let err = local_folder(Path::new(url)).unwrap_err().to_string();
+            assert!(err.contains(url) && err.contains("--store"), "{err}");
+        }
+    }
 
     #[test]
     fn debug_shows_no_secret() {

@@ -352,3 +352,35 @@ fn a_reader_that_stops_early_is_no_error() {
     assert!(!stderr.contains("error"), "{stderr}");
 }
 
+#[test]
+fn a_store_url_is_refused_not_taken_for_a_folder() {
+    let work = Workdir::new();
+    for command in ["status", "run", "sql"] {
+        let err = work.fails(&["--store", "s3://bucket/x", command], 1);
+        assert!(
+            err.contains("the store `s3://bucket/x` is a URL") && err.contains("--store"),
+            "{err}"
+        );
+    }
+    let output = work
+        .praktik()
+        .env("PRAKTIK_STORE", "gs://bucket/prefix")
+        .arg("status")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("gs://bucket/prefix"));
+    for folder in ["s3:", "gs:"] {
+        assert!(!work.path().join(folder).exists(), "{folder} was created");
+    }
+    // A file:// URL is the folder it names.
+    let store = work.path().join("by-url");
+    work.ok(&[
+        "--store",
+        &format!("file://{}", store.display()),
+        "pull",
+        "--period",
+        "2019Q3",
+    ]);
+    assert!(store.join("outcomes").join("_delta_log").is_dir());
+}
