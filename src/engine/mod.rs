@@ -16,6 +16,8 @@ use datafusion::execution::context::SQLOptions;
 use datafusion::functions_aggregate::expr_fn::{count, count_distinct, max, min};
 use datafusion::prelude::{SessionConfig, SessionContext, col, lit};
 
+mod share;
+
 use crate::area::Areas;
 pub use crate::as_of::AsOf;
 use crate::benefit::BenefitGroup;
@@ -24,33 +26,45 @@ use crate::store::{Store, StoreError};
 
 /// The named queries, embedded from `sql/`.
 pub const NAMED_QUERIES: [(&str, &str); 12] = [
-    ("effect_by_area", include_str!("../sql/effect_by_area.sql")),
-    ("trend", include_str!("../sql/trend.sql")),
+    (
+        "effect_by_area",
+        include_str!("../../sql/effect_by_area.sql"),
+    ),
+    ("trend", include_str!("../../sql/trend.sql")),
     (
         "stored_extracts",
-        include_str!("../sql/stored_extracts.sql"),
+        include_str!("../../sql/stored_extracts.sql"),
     ),
     (
         "stored_internship_extracts",
-        include_str!("../sql/stored_internship_extracts.sql"),
+        include_str!("../../sql/stored_internship_extracts.sql"),
     ),
-    ("effect_by_type", include_str!("../sql/effect_by_type.sql")),
+    (
+        "effect_by_type",
+        include_str!("../../sql/effect_by_type.sql"),
+    ),
     (
         "outcomes_by_type",
-        include_str!("../sql/outcomes_by_type.sql"),
+        include_str!("../../sql/outcomes_by_type.sql"),
     ),
     (
         "effect_by_municipality",
-        include_str!("../sql/effect_by_municipality.sql"),
+        include_str!("../../sql/effect_by_municipality.sql"),
     ),
     (
         "persons_by_year",
-        include_str!("../sql/persons_by_year.sql"),
+        include_str!("../../sql/persons_by_year.sql"),
     ),
-    ("stored_groups", include_str!("../sql/stored_groups.sql")),
-    ("last_runs", include_str!("../sql/last_runs.sql")),
-    ("briefing_trend", include_str!("../sql/briefing_trend.sql")),
-    ("quarter_checks", include_str!("../sql/quarter_checks.sql")),
+    ("stored_groups", include_str!("../../sql/stored_groups.sql")),
+    ("last_runs", include_str!("../../sql/last_runs.sql")),
+    (
+        "briefing_trend",
+        include_str!("../../sql/briefing_trend.sql"),
+    ),
+    (
+        "quarter_checks",
+        include_str!("../../sql/quarter_checks.sql"),
+    ),
 ];
 
 /// The store's tables that the engine registers when they exist.
@@ -209,7 +223,7 @@ impl Engine {
             .skip_partial_aggregation_probe_ratio_threshold = 0.1;
         // Errors name the place in the statement, for the caret under it.
         config.options_mut().sql_parser.collect_spans = true;
-        let ctx = SessionContext::new_with_config(config);
+        let ctx = share::context(config);
         register_reference_tables(&ctx)?;
         Ok(Engine {
             ctx,
