@@ -51,10 +51,14 @@ def duck_query_script(files, sql_file, params):
         f"EXECUTE q{'(' + arguments + ')' if arguments else ''};\n"
     )
 
+# The named queries of sql/, then ad hoc ones written as an analyst would (bench/queries/).
 QUERIES = [
-    ("per-type effect (effect_by_type.sql)", "effect_by_type", ["period=2022Q3", "municipality=*"]),
-    ("per-municipality effect, national share and rank (effect_by_municipality.sql)", "effect_by_municipality", ["period=2022Q3"]),
-    ("distinct persons per municipality and year (persons_by_year.sql)", "persons_by_year", []),
+    ("per-type effect (effect_by_type.sql)", ROOT / "sql" / "effect_by_type.sql", ["period=2022Q3", "municipality=*"]),
+    ("per-municipality effect, national share and rank (effect_by_municipality.sql)", ROOT / "sql" / "effect_by_municipality.sql", ["period=2022Q3"]),
+    ("distinct persons per municipality and year (persons_by_year.sql)", ROOT / "sql" / "persons_by_year.sql", []),
+    ("ad hoc: CTE read twice, national share, window rank (cte_rates_rank.sql)", HERE / "queries" / "cte_rates_rank.sql", []),
+    ("ad hoc: GROUP BY all quarters with an average (average_by_quarter.sql)", HERE / "queries" / "average_by_quarter.sql", []),
+    ("ad hoc: GROUP BY all quarters with conditional sums (conditional_sums.sql)", HERE / "queries" / "conditional_sums.sql", []),
 ]
 
 
@@ -159,8 +163,8 @@ def main():
         files = WORK / f"files-{rows}.json"
         store_files = current_files(store)
         files.write_text(json.dumps(store_files))
-        for title, name, params in QUERIES:
-            sql = ROOT / "sql" / f"{name}.sql"
+        for title, sql, params in QUERIES:
+            name = sql.stem
             ours_cmd = [PRAKTIK, "--store", store, "query", "--file", sql, "--format", "csv"] + [a for p in params for a in ("--param", p)]
             script = WORK / f"duck-{name}-{rows}.sql"
             script.write_text(duck_query_script(store_files, sql, params))
