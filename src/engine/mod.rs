@@ -15,6 +15,8 @@ use datafusion::error::DataFusionError;
 use datafusion::execution::context::SQLOptions;
 use datafusion::functions_aggregate::expr_fn::{count, count_distinct, max, min};
 use datafusion::prelude::{SessionConfig, SessionContext, col, lit};
+use datafusion::sql::parser::DFParser;
+use datafusion::sql::resolve::resolve_table_references;
 
 mod share;
 
@@ -69,6 +71,9 @@ pub const NAMED_QUERIES: [(&str, &str); 12] = [
 
 /// The store's tables that the engine registers when they exist.
 const STORE_TABLES: [&str; 2] = [OUTCOMES, INTERNSHIPS];
+
+/// The tables built into the binary.
+const REFERENCE_TABLES: [&str; 2] = ["areas", "benefit_groups"];
 
 #[derive(Debug, thiserror::Error)]
 pub enum QueryError {
@@ -144,9 +149,21 @@ impl Engine {
 
     /// Register the store's tables at the versions `as_of` names.
     pub async fn open_as_of(store: &Store, as_of: &AsOf) -> Result<Engine, QueryError> {
+        Engine::open_reading(store, as_of, None).await
+    }
+
+    /// As [`Engine::open_as_of`], registering only the store tables in
+    /// `only` (all when `None`): opening a Delta table reads its log, which
+    /// a statement over another table need not wait for.
+    pub async fn open_reading(
+        store: &Store,
+        as_of: &AsOf,
+        only: Option<&[&str]>,
+    ) -> Result<Engine, QueryError> {
+        let wanted = |table: &str| only.is_none_or(|only| only.contains(&table));
         let engine = Engine::empty()?;
         let mut versions = BTreeMap::new();
-        for table in STORE_TABLES {
+        for table in STORE_TABLES.into_iter().filter(|t| wanted(t)) {
             let version = match as_of {
                 AsOf::Newest => None,
                 AsOf::Version(v) => Some(*v),
@@ -173,7 +190,9 @@ impl Engine {
             engine.register_delta(table, delta).await?;
         }
         // The run ledger, always at its newest: it is no report's data.
-        if let Some(delta) = store.table(RUNS, None).await? {
+        if wanted(RUNS)
+            && let Some(delta) = store.table(RUNS, None).await?
+        {
             engine.register_delta(RUNS, delta).await?;
         }
         Ok(Engine { versions, ..engine })
@@ -463,9 +482,10 @@ impl Engine {
         }
         let text =
             |values: Vec<Option<String>>| -> ArrayRef { Arc::new(StringArray::from(values)) };
-        let versions = names
+        let versions: Vec<Option<i64>> = names
             .iter()
-            .map(|n| self.versions.get(n).map(|v| v.to_string()));
+            .map(|n| self.versions.get(n).and_then(|v| i64::try_from(*v).ok()))
+            .collect();
         let about = names
             .iter()
             .map(|n| Some(crate::schema::table_description(n).to_string()));
@@ -475,11 +495,37 @@ impl Engine {
             ("quarters", Arc::new(Int64Array::from(quarters)) as ArrayRef),
             ("first", text(first)),
             ("last", text(last)),
-            ("version", text(versions.collect())),
+            ("version", Arc::new(Int64Array::from(versions)) as ArrayRef),
             ("about", text(about.collect())),
         ])
         .map_err(|e| failed(e.into()))
     }
+}
+
+/// The store tables `sql` reads, when that is certain: it parses as one
+/// statement that names only tables praktik has (store or reference tables).
+/// `None` otherwise (a syntax error, `information_schema`, a name that does
+/// not exist): then every table is opened and the engine says what is wrong.
+pub fn store_tables_read(sql: &str) -> Option<Vec<&'static str>> {
+    let mut statements = DFParser::parse_sql(sql).ok()?;
+    let statement = statements.pop_front()?;
+    if !statements.is_empty() {
+        return None;
+    }
+    let (tables, _ctes) = resolve_table_references(&statement, true).ok()?;
+    let mut read = Vec::new();
+    for table in tables {
+        if table.schema().is_some_and(|s| s != "public") {
+            return None;
+        }
+        let name = table.table();
+        if let Some(known) = STORE_TABLES.into_iter().chain([RUNS]).find(|t| *t == name) {
+            read.push(known);
+        } else if !REFERENCE_TABLES.contains(&name) {
+            return None;
+        }
+    }
+    Some(read)
 }
 
 /// ` at line 1, column 8:` and the line with a caret under the place the
@@ -637,4 +683,38 @@ fn register(
     ctx.register_table(table, Arc::new(table_provider))
         .map_err(failed)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_statement_opens_only_the_tables_it_reads() {
+        assert_eq!(
+            store_tables_read("SELECT count(*) FROM outcomes"),
+            Some(vec![OUTCOMES])
+        );
+        assert_eq!(
+            store_tables_read(
+                "WITH x AS (SELECT * FROM internships i JOIN areas a ON a.area_code = i.municipality_code) SELECT * FROM x"
+            ),
+            Some(vec![INTERNSHIPS])
+        );
+        assert_eq!(store_tables_read("SELECT 1"), Some(vec![]));
+        assert_eq!(
+            store_tables_read("EXPLAIN SELECT * FROM runs"),
+            Some(vec![RUNS])
+        );
+        // Unsure: open everything, and let the engine name what is wrong.
+        for unsure in [
+            "SELECT * FROM outcome",
+            "SELECT * FROM information_schema.tables",
+            "SHOW TABLES",
+            "SELEC 1",
+            "SELECT 1; SELECT 2",
+        ] {
+            assert_eq!(store_tables_read(unsure), None, "{unsure}");
+        }
+    }
 }

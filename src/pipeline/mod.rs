@@ -387,7 +387,9 @@ pub async fn export(
 /// Run an analyst's SQL (or a named query's) over the store.
 pub async fn query(config: &Config, options: &QueryOptions) -> Result<Vec<RecordBatch>, Error> {
     let store = Store::open(&config.store)?;
-    let engine = Engine::open_as_of(&store, &options.as_of).await?;
+    // Only the tables the statement reads are opened.
+    let reads = crate::engine::store_tables_read(&options.sql);
+    let engine = Engine::open_reading(&store, &options.as_of, reads.as_deref()).await?;
     Ok(engine
         .sql(&options.label, &options.sql, &options.params)
         .await?)

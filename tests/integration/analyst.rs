@@ -258,3 +258,24 @@ fn as_of_names_a_version_a_table_or_a_moment() {
     let err = work.fails(&["query", sql, "--as-of", "outcome=1"], 2);
     assert!(err.contains("outcomes=3,internships=5"), "{err}");
 }
+
+#[test]
+fn a_query_opens_only_the_tables_it_reads() {
+    let work = Workdir::new();
+    work.ok(&["pull", "--period", "2019Q3"]);
+    // The run ledger's log damaged: a query of outcomes does not need it.
+    let log = work
+        .path()
+        .join("store/runs/_delta_log/00000000000000000000.json");
+    std::fs::write(&log, "not a delta log\n").unwrap();
+    let (out, _) = work.ok(&[
+        "query",
+        "SELECT count(*) AS n FROM outcomes",
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(out, "n\n936\n");
+    // A query that reads it says what is wrong.
+    let err = work.fails(&["query", "SELECT * FROM runs"], 1);
+    assert!(err.contains("runs"), "{err}");
+}
