@@ -93,6 +93,8 @@ pub async fn run(config: &Config, as_of: &AsOf, interactive: bool) -> Result<(),
 #[derive(Debug, PartialEq)]
 enum Flow {
     Continue,
+    /// Ctrl-C: the rest of this input (a pasted block, an `\\i` file) is dropped.
+    Stop,
     Quit,
 }
 
@@ -204,8 +206,10 @@ impl Shell {
             }
             pieces.extend(reader.end());
             for piece in pieces {
-                if self.piece(piece, None).await == Flow::Quit {
-                    return Ok(());
+                match self.piece(piece, None).await {
+                    Flow::Continue => {}
+                    Flow::Stop => break,
+                    Flow::Quit => return Ok(()),
                 }
             }
         }
@@ -256,8 +260,9 @@ impl Shell {
                 }
             };
             for piece in reader.line(&line, i + 1) {
-                if self.piece(piece, file).await == Flow::Quit {
-                    return Flow::Quit;
+                match self.piece(piece, file).await {
+                    Flow::Continue => {}
+                    stop => return stop,
                 }
             }
         }
@@ -279,10 +284,7 @@ impl Shell {
                     format!("the statement at line {line} of {}", origin(file))
                 };
                 self.ran += 1;
-                (
-                    self.statement(&sql, &label).await.map(|()| Flow::Continue),
-                    line,
-                )
+                (self.statement(&sql, &label).await, line)
             }
             Piece::Command { text, line } => {
                 self.ran += 1;
@@ -304,33 +306,44 @@ impl Shell {
         }
     }
 
-    async fn statement(&mut self, sql: &str, label: &str) -> Result<(), Error> {
+    async fn statement(&mut self, sql: &str, label: &str) -> Result<Flow, Error> {
         let started = Instant::now();
         let params = Params::new();
-        let query = self.engine.query(label, sql, &params);
-        let result = if self.editor.is_some() {
-            // Ctrl-C while a query runs (the terminal is not in raw mode
-            // then) cancels it: dropping the query stops its work.
-            tokio::select! {
-                result = query => Some(result),
-                _ = tokio::signal::ctrl_c() => None,
-            }
-        } else {
-            Some(query.await)
-        };
-        let Some(result) = result else {
-            say("cancelled");
-            return Ok(());
+        let Some(result) = self
+            .cancellable(self.engine.query(label, sql, &params))
+            .await
+        else {
+            return Ok(Flow::Stop);
         };
         let (schema, batches) = result?;
         self.show(&schema, batches)?;
+        self.took(started);
+        Ok(Flow::Continue)
+    }
+
+    /// Await `query`; at a terminal, Ctrl-C (the terminal is not in raw
+    /// mode while a query runs) drops it, which stops its work: `None`.
+    async fn cancellable<F: std::future::Future>(&self, query: F) -> Option<F::Output> {
+        if self.editor.is_none() {
+            return Some(query.await);
+        }
+        tokio::select! {
+            result = query => Some(result),
+            _ = tokio::signal::ctrl_c() => {
+                say("cancelled");
+                None
+            }
+        }
+    }
+
+    /// `Run time: 0.012 s` under `\\timing on`.
+    fn took(&self, started: Instant) {
         if self.timing {
             say(&format!(
                 "Run time: {:.3} s",
                 started.elapsed().as_secs_f64()
             ));
         }
-        Ok(())
     }
 
     async fn command(&mut self, text: &str) -> Result<Flow, Error> {
@@ -353,17 +366,16 @@ impl Shell {
                 for (key, value) in &params {
                     bound.insert(key, value);
                 }
-                let (schema, batches) = self
-                    .engine
-                    .query(&format!("sql/{name}.sql"), sql, &bound)
-                    .await?;
+                let label = format!("sql/{name}.sql");
+                let Some(result) = self
+                    .cancellable(self.engine.query(&label, sql, &bound))
+                    .await
+                else {
+                    return Ok(Flow::Stop);
+                };
+                let (schema, batches) = result?;
                 self.show(&schema, batches)?;
-                if self.timing {
-                    say(&format!(
-                        "Run time: {:.3} s",
-                        started.elapsed().as_secs_f64()
-                    ));
-                }
+                self.took(started);
             }
             Command::Format(None) => say(&format!("the format is {}", format_name(self.format))),
             Command::Format(Some(format)) => {

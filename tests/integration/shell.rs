@@ -99,6 +99,18 @@ fn the_shell_at_a_terminal_completes_recalls_cancels_and_remembers() {
     sh.exp_string("cancelled")
         .expect("Ctrl-C cancelled the query");
     ready(&mut sh);
+    // Ctrl-C during a file's statement stops the whole file.
+    work.write(
+        "slow.sql",
+        "SELECT sum(value) FROM range(1000000000000);\nSELECT 'not reached' AS marker;\n",
+    );
+    enter(&mut sh, "\\i slow.sql");
+    std::thread::sleep(Duration::from_millis(1500));
+    sh.send_control('c').unwrap();
+    sh.exp_string("cancelled")
+        .expect("Ctrl-C cancelled the file");
+    let rest = sh.exp_string("praktik> ").unwrap();
+    assert!(!rest.contains("not reached"), "{rest}");
     // Ctrl-C on a half-typed line gives a fresh line.
     keys(&mut sh, "SELECT 'half");
     sh.send_control('c').unwrap();
