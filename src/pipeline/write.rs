@@ -150,6 +150,7 @@ pub(super) fn rows_by_period(
 
 /// Check an extract without writing it; the quarters it holds.
 pub(super) fn check_only(extract: &Landed, context: Context<'_>) -> Result<Vec<Period>, Error> {
+    fail::fail_point!("check-only", |_| Err(failpoint("check-only")));
     let periods = if extract.format.table() == INTERNSHIPS {
         internships::validate(extract, context.person_salt, &mut |_| Flow::Continue(()))?
             .periods()

@@ -727,3 +727,31 @@ fn rebuild_reads_an_index_written_before_it_recorded_formats() {
     work.ok(&["store", "rebuild"]);
     assert_same(&state(&work, true), &sound, "rebuild from an older index");
 }
+
+#[test]
+fn a_quarter_pulled_again_unchanged_costs_its_hash_not_a_second_check() {
+    let work = Workdir::new();
+    work.ok(&["pull", "--period", "2019Q3"]);
+    // The same bytes for the quarter asked for: no parse at all (the
+    // failpoint would fail the pull if the extract were checked again).
+    let output = work
+        .praktik()
+        .args(["pull", "--period", "2019Q3"])
+        .env("FAILPOINTS", "check-only=return")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    // A file, which may hold any quarters, is still checked.
+    let work = Workdir::new();
+    let csv = work.write("q.csv", crate::support::demo_csv("2019Q4"));
+    work.ok(&["pull", "--source", &format!("file:{}", csv.display())]);
+    let err = work
+        .praktik()
+        .args(["pull", "--source", &format!("file:{}", csv.display())])
+        .env("FAILPOINTS", "check-only=return")
+        .output()
+        .unwrap();
+    assert_eq!(err.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&err.stderr).contains("check-only"));
+}
