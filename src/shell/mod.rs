@@ -284,7 +284,7 @@ impl Shell {
                     format!("the statement at line {line} of {}", origin(file))
                 };
                 self.ran += 1;
-                (self.statement(&sql, &label).await, line)
+                (self.statement(&label, &sql, &Params::new()).await, line)
             }
             Piece::Command { text, line } => {
                 self.ran += 1;
@@ -306,11 +306,11 @@ impl Shell {
         }
     }
 
-    async fn statement(&mut self, sql: &str, label: &str) -> Result<Flow, Error> {
+    /// Run `sql` with `params` and show its result.
+    async fn statement(&mut self, label: &str, sql: &str, params: &Params) -> Result<Flow, Error> {
         let started = Instant::now();
-        let params = Params::new();
         let Some(result) = self
-            .cancellable(self.engine.query(label, sql, &params))
+            .cancellable(self.engine.query(label, sql, params))
             .await
         else {
             return Ok(Flow::Stop);
@@ -359,23 +359,15 @@ impl Shell {
                 self.show(&batch.schema(), vec![batch])?;
             }
             Command::Run { name, params } => {
-                let started = Instant::now();
                 let sql = crate::engine::named_query(&name)
                     .ok_or_else(|| QueryError::UnknownQuery(name.clone()))?;
                 let mut bound = Params::new();
                 for (key, value) in &params {
                     bound.insert(key, value);
                 }
-                let label = format!("sql/{name}.sql");
-                let Some(result) = self
-                    .cancellable(self.engine.query(&label, sql, &bound))
-                    .await
-                else {
-                    return Ok(Flow::Stop);
-                };
-                let (schema, batches) = result?;
-                self.show(&schema, batches)?;
-                self.took(started);
+                return self
+                    .statement(&format!("sql/{name}.sql"), sql, &bound)
+                    .await;
             }
             Command::Format(None) => say(&format!("the format is {}", format_name(self.format))),
             Command::Format(Some(format)) => {
