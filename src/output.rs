@@ -47,18 +47,40 @@ pub enum OutputError {
     Io(#[from] std::io::Error),
 }
 
+impl QueryFormat {
+    pub const ALL: [QueryFormat; 6] = [
+        QueryFormat::Table,
+        QueryFormat::Csv,
+        QueryFormat::Json,
+        QueryFormat::Jsonl,
+        QueryFormat::Markdown,
+        QueryFormat::Parquet,
+    ];
+
+    /// The name `--format` and `\format` take.
+    pub fn name(self) -> &'static str {
+        match self {
+            QueryFormat::Table => "table",
+            QueryFormat::Csv => "csv",
+            QueryFormat::Json => "json",
+            QueryFormat::Jsonl => "jsonl",
+            QueryFormat::Markdown => "markdown",
+            QueryFormat::Parquet => "parquet",
+        }
+    }
+}
+
 impl FromStr for QueryFormat {
     type Err = OutputError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
-            "table" => Ok(QueryFormat::Table),
-            "csv" => Ok(QueryFormat::Csv),
-            "json" => Ok(QueryFormat::Json),
-            "jsonl" | "ndjson" => Ok(QueryFormat::Jsonl),
-            "markdown" | "md" => Ok(QueryFormat::Markdown),
-            "parquet" => Ok(QueryFormat::Parquet),
-            other => Err(OutputError::UnknownFormat(other.into())),
+            "ndjson" => Ok(QueryFormat::Jsonl),
+            "md" => Ok(QueryFormat::Markdown),
+            other => QueryFormat::ALL
+                .into_iter()
+                .find(|f| f.name() == other)
+                .ok_or_else(|| OutputError::UnknownFormat(other.into())),
         }
     }
 }

@@ -225,7 +225,7 @@ pub const DESCRIPTIONS: &[(&str, &str, &str)] = &[
     ),
 ];
 
-/// What each table holds, one line each (the shell's `\\d`).
+/// What each table holds, one line each (the shell's `\d`).
 pub const TABLES: &[(&str, &str)] = &[
     (
         OUTCOMES,

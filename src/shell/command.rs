@@ -7,7 +7,7 @@ use crate::as_of::AsOf;
 use crate::output::QueryFormat;
 
 /// The commands, with the help line of each; `\help` prints them in this order.
-pub const COMMANDS: [(&str, &str); 12] = [
+pub const COMMANDS: [(&str, &str); 10] = [
     (
         "\\d",
         "\\d [TABLE]        the tables (rows, quarters held), or TABLE's columns",
@@ -39,8 +39,6 @@ pub const COMMANDS: [(&str, &str); 12] = [
     ),
     ("\\help", "\\help             this list (also \\?)"),
     ("\\q", "\\q                leave (also Ctrl-D)"),
-    ("\\?", ""),
-    ("\\schema", ""),
 ];
 
 /// One parsed command line.
@@ -72,11 +70,7 @@ pub enum CommandError {
 
 /// The names of the commands, as `\help` lists them.
 pub fn names() -> Vec<&'static str> {
-    COMMANDS
-        .iter()
-        .filter(|(_, help)| !help.is_empty())
-        .map(|(name, _)| *name)
-        .collect()
+    COMMANDS.iter().map(|(name, _)| *name).collect()
 }
 
 /// Parse `line`, which starts with `\`.
@@ -162,7 +156,7 @@ pub fn help() -> String {
     let mut text = String::from(
         "Statements end with `;` and may span lines; they only read (no CREATE, INSERT, COPY …).\n",
     );
-    for (_, line) in COMMANDS.iter().filter(|(_, help)| !help.is_empty()) {
+    for (_, line) in COMMANDS {
         text.push_str("  ");
         text.push_str(line);
         text.push('\n');

@@ -13,6 +13,7 @@ use rustyline::validate::{ValidationContext, ValidationResult, Validator};
 use rustyline::{Context, Helper};
 
 use crate::engine::{Engine, NAMED_QUERIES};
+use crate::output::QueryFormat;
 
 /// The names Tab can offer, read from the engine when the shell opens it.
 #[derive(Debug, Default, Clone)]
@@ -174,7 +175,7 @@ impl SqlHelper {
             "run" if !argument.trim_start().contains(char::is_whitespace) => {
                 offer(NAMED_QUERIES.iter().map(|(n, _)| *n).collect())
             }
-            "format" | "f" => offer(vec!["table", "csv", "json", "jsonl", "markdown", "parquet"]),
+            "format" | "f" => offer(QueryFormat::ALL.iter().map(|f| f.name()).collect()),
             "timing" => offer(vec!["on", "off"]),
             _ => (start, Vec::new()),
         }

@@ -93,7 +93,7 @@ pub async fn run(config: &Config, as_of: &AsOf, interactive: bool) -> Result<(),
 #[derive(Debug, PartialEq)]
 enum Flow {
     Continue,
-    /// Ctrl-C: the rest of this input (a pasted block, an `\\i` file) is dropped.
+    /// Ctrl-C: the rest of this input (a pasted block, an `\i` file) is dropped.
     Stop,
     Quit,
 }
@@ -336,7 +336,7 @@ impl Shell {
         }
     }
 
-    /// `Run time: 0.012 s` under `\\timing on`.
+    /// `Run time: 0.012 s` under `\timing on`.
     fn took(&self, started: Instant) {
         if self.timing {
             say(&format!(
@@ -369,10 +369,10 @@ impl Shell {
                     .statement(&format!("sql/{name}.sql"), sql, &bound)
                     .await;
             }
-            Command::Format(None) => say(&format!("the format is {}", format_name(self.format))),
+            Command::Format(None) => say(&format!("the format is {}", self.format.name())),
             Command::Format(Some(format)) => {
                 self.format = format;
-                self.note(&format!("results as {}", format_name(format)));
+                self.note(&format!("results as {}", format.name()));
                 if format == QueryFormat::Parquet && self.output.is_none() {
                     self.note("parquet is written to a file only: give \\o FILE");
                 }
@@ -516,17 +516,6 @@ impl Shell {
 
 fn origin(file: Option<&Path>) -> String {
     file.map_or_else(|| "the input".to_string(), |f| f.display().to_string())
-}
-
-fn format_name(format: QueryFormat) -> &'static str {
-    match format {
-        QueryFormat::Table => "table",
-        QueryFormat::Csv => "csv",
-        QueryFormat::Json => "json",
-        QueryFormat::Jsonl => "jsonl",
-        QueryFormat::Markdown => "markdown",
-        QueryFormat::Parquet => "parquet",
-    }
 }
 
 /// A message for the person (standard error), not a result.
