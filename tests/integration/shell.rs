@@ -320,3 +320,26 @@ fn tables_versions_and_included_files() {
     assert!(err.contains("cannot read missing.sql"), "{err}");
     assert!(!out.contains("not run"), "\\q stops the script: {out}");
 }
+
+#[test]
+fn a_history_that_cannot_be_written_is_said_and_the_shell_goes_on() {
+    let work = Workdir::new();
+    work.ok(&["pull", "--period", "2019Q3"]);
+    // The data folder is a file: no history folder can be made in it.
+    work.write("xdg", "not a folder");
+    let mut sh = shell(&work, 100);
+    enter(&mut sh, "SELECT 6 * 7 AS answer;");
+    sh.exp_string("cannot keep the history")
+        .expect("the failure is said");
+    sh.exp_string("42").expect("the statement still ran");
+    ready(&mut sh);
+    // Kept in memory for this use.
+    keys(&mut sh, "\x1b[A");
+    sh.exp_string("SELECT 6 * 7 AS answer;").unwrap();
+    enter(&mut sh, "");
+    sh.exp_string("42").unwrap();
+    ready(&mut sh);
+    enter(&mut sh, "\\q");
+    sh.exp_eof().unwrap();
+    assert_eq!(work.read("xdg"), "not a folder");
+}
