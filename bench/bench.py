@@ -21,7 +21,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-PRAKTIK = ROOT / "target" / "release" / "praktik"
+PRAKTIK = ROOT / "target" / "dist" / "praktik"
 WORK = HERE / "work"
 
 
@@ -126,7 +126,7 @@ def main():
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     if not PRAKTIK.exists():
-        sys.exit(f"build it first: cargo build --release ({PRAKTIK} is missing)")
+        sys.exit(f"build it first: cargo build --profile dist ({PRAKTIK} is missing)")
     WORK.mkdir(exist_ok=True)
     results = []
     # What each side pays before any work: process start-up (and Python's import of DuckDB).
@@ -184,7 +184,7 @@ def main():
     lines = [
         "# Benchmark results",
         "",
-        f"Machine: {machine()}. {subprocess.run([PRAKTIK, '--version'], capture_output=True, text=True).stdout.strip()} (release build), "
+        f"Machine: {machine()}. {subprocess.run([PRAKTIK, '--version'], capture_output=True, text=True).stdout.strip()} (dist profile: release + thin LTO), "
         f"DuckDB CLI {subprocess.run([DUCKDB, '--version'], capture_output=True, text=True).stdout.split()[0]} (native binary from PyPI's duckdb-cli). Median wall seconds of {args.runs} runs after a warm-up, whole process; peak RSS.",
         "",
         "| rows | task | praktik s | praktik MiB | DuckDB s | DuckDB MiB | praktik / DuckDB |",

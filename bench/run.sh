@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# One command: build praktik in release, install the Python readers, run the
+# One command: build praktik with the `dist` profile (release + thin LTO), install the Python readers, run the
 # benchmark against DuckDB, and write bench/RESULTS.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release
+cargo build --profile dist
 python3 -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt -r bench/requirements.txt
 python3 bench/bench.py "$@"
