@@ -499,8 +499,9 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
             };
             match command {
                 StoreCommand::Check => {
-                    let root = praktik::store::Store::open(&config.store)?;
-                    let problems = praktik::upkeep::check(root.root());
+                    let store = praktik::store::Store::open(&config.store)?;
+                    let root = store.folder_for("praktik store check")?;
+                    let problems = praktik::upkeep::check(root);
                     for p in &problems {
                         println!("{}: {}; {}", p.path.display(), p.what, p.fix);
                     }
@@ -509,7 +510,7 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
                             problems: problems.len(),
                         });
                     }
-                    eprintln!("praktik: the store at {} is sound", root.root().display());
+                    eprintln!("praktik: the store at {} is sound", root.display());
                 }
                 StoreCommand::Vacuum {
                     dry_run,

@@ -6,14 +6,15 @@ use std::path::{Path, PathBuf};
 
 use crate::report::{OutputFormat, ReportError};
 use crate::source::{Source, jobindsats};
+use crate::store::location::{Location, LocationError, S3Settings};
 
 /// The configuration file looked for in the working directory.
 pub const DEFAULT_FILE: &str = "praktik.toml";
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
-    /// The store folder: Delta tables and `raw/`.
-    pub store: PathBuf,
+    /// The store: Delta tables and `raw/`, in a folder or a bucket.
+    pub store: Location,
     /// Where reports are written (`OUT/reports/PERIOD/NAME.html`).
     pub out: PathBuf,
     /// The source `pull` and `run` use.
@@ -34,7 +35,7 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
-            store: PathBuf::from("store"),
+            store: Location::Folder(PathBuf::from("store")),
             out: PathBuf::from("out"),
             source: Source::Demo,
             reports: PathBuf::from("reports"),
@@ -71,7 +72,8 @@ impl std::fmt::Debug for Secret {
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FileConfig {
-    store: Option<PathBuf>,
+    store: Option<String>,
+    s3: Option<S3Settings>,
     out: Option<PathBuf>,
     source: Option<Source>,
     reports: Option<PathBuf>,
@@ -97,7 +99,7 @@ pub enum ConfigError {
         cause: std::io::Error,
     },
     #[error(
-        "the configuration file {path} is not valid (known keys: store, out, source, reports, formats, chromium, [jobindsats])"
+        "the configuration file {path} is not valid (known keys: store, out, source, reports, formats, chromium, [s3], [jobindsats])"
     )]
     Parse {
         path: PathBuf,
@@ -116,10 +118,8 @@ pub enum ConfigError {
         value: String,
         reason: String,
     },
-    #[error(
-        "the store `{store}` is a URL, and this praktik keeps its store in a local folder only (stores in object storage — s3://, gs://, az:// — are not supported yet): give a folder, e.g. --store /var/lib/praktik/store"
-    )]
-    StoreUrl { store: String },
+    #[error(transparent)]
+    Store(#[from] LocationError),
     #[error(
         "the environment variable {name} is not one praktik reads; known: PRAKTIK_CONFIG, PRAKTIK_STORE, PRAKTIK_OUT, PRAKTIK_SOURCE, PRAKTIK_REPORTS, PRAKTIK_JOBINDSATS_URL, PRAKTIK_PERSON_SALT, PRAKTIK_LOG"
     )]
@@ -144,6 +144,9 @@ impl Config {
             .find(|(k, _)| k == "PRAKTIK_CONFIG")
             .map(|(_, v)| PathBuf::from(v));
         let mut config = Config::default();
+        let mut store = "store".to_string();
+        let mut store_base = dir.to_path_buf();
+        let mut s3 = S3Settings::default();
 
         let (path, required) = match file.map(Path::to_path_buf).or(env_file) {
             Some(path) => (dir.join(path), true),
@@ -154,13 +157,21 @@ impl Config {
                 path: path.clone(),
                 cause,
             })?;
-            config.apply_file(&text, &path)?;
+            let (named, settings) = config.apply_file(&text, &path)?;
+            if let Some(named) = named {
+                store = named;
+                store_base = path.parent().unwrap_or(dir).to_path_buf();
+            }
+            s3 = settings.unwrap_or_default();
         }
         for (name, value) in &env {
+            if name == "PRAKTIK_STORE" {
+                (store, store_base) = (value.clone(), dir.to_path_buf());
+            }
             config.apply_env(name, value)?;
         }
-        if let Some(store) = &flags.store {
-            config.store = store.clone();
+        if let Some(flag) = &flags.store {
+            (store, store_base) = (flag.to_string_lossy().into_owned(), dir.to_path_buf());
         }
         if let Some(out) = &flags.out {
             config.out = out.clone();
@@ -168,21 +179,27 @@ impl Config {
         if let Some(source) = &flags.source {
             config.source = source.clone();
         }
-        config.store = dir.join(local_folder(&config.store)?);
+        config.store = Location::parse(&store, &store_base)?;
+        if let Location::Bucket(bucket) = &mut config.store {
+            bucket.settings = s3;
+        }
         config.out = dir.join(&config.out);
         config.reports = dir.join(&config.reports);
         Ok(config)
     }
 
-    fn apply_file(&mut self, text: &str, path: &Path) -> Result<(), ConfigError> {
+    /// Apply the file's keys but `store` and `[s3]`, which [`Config::load`]
+    /// resolves once every layer is read; the file as read.
+    fn apply_file(
+        &mut self,
+        text: &str,
+        path: &Path,
+    ) -> Result<(Option<String>, Option<S3Settings>), ConfigError> {
         let file: FileConfig = toml::from_str(text).map_err(|cause| ConfigError::Parse {
             path: path.to_path_buf(),
             cause: Box::new(cause),
         })?;
         let base = path.parent().unwrap_or(Path::new("."));
-        if let Some(store) = file.store {
-            self.store = base.join(store);
-        }
         if let Some(out) = file.out {
             self.out = base.join(out);
         }
@@ -210,12 +227,11 @@ impl Config {
             settings.token_file = settings.token_file.map(|f| base.join(f));
             self.jobindsats = settings;
         }
-        Ok(())
+        Ok((file.store, file.s3))
     }
 
     fn apply_env(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
         match name {
-            "PRAKTIK_STORE" => self.store = PathBuf::from(value),
             "PRAKTIK_OUT" => self.out = PathBuf::from(value),
             "PRAKTIK_REPORTS" => self.reports = PathBuf::from(value),
             "PRAKTIK_SOURCE" => {
@@ -230,59 +246,16 @@ impl Config {
             }
             "PRAKTIK_JOBINDSATS_URL" => self.jobindsats.url = value.to_string(),
             "PRAKTIK_PERSON_SALT" => self.person_salt = Some(Secret(value.to_string())),
-            "PRAKTIK_CONFIG" | "PRAKTIK_LOG" => {}
+            "PRAKTIK_CONFIG" | "PRAKTIK_LOG" | "PRAKTIK_STORE" => {}
             other => return Err(ConfigError::UnknownEnv { name: other.into() }),
         }
         Ok(())
     }
 }
 
-/// The folder `store` names: a path, or a `file://` URL. Any other URL is
-/// refused rather than taken for a folder named `s3:`.
-fn local_folder(store: &Path) -> Result<PathBuf, ConfigError> {
-    let text = store.to_string_lossy();
-    let Some((scheme, rest)) = text.split_once("://") else {
-        return Ok(store.to_path_buf());
-    };
-    let is_scheme = scheme.len() > 1
-        && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
-        && scheme
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
-    match is_scheme {
-        false => Ok(store.to_path_buf()),
-        true if scheme.eq_ignore_ascii_case("file") => Ok(PathBuf::from(rest)),
-        true => Err(ConfigError::StoreUrl {
-            store: text.into_owned(),
-        }),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_store_url_is_a_folder_or_an_error() {
-        assert_eq!(
-            local_folder(Path::new("file:///var/lib/praktik")).unwrap(),
-            PathBuf::from("/var/lib/praktik")
-        );
-        assert_eq!(
-            local_folder(Path::new("store/a://b")).unwrap(),
-            PathBuf::from("store/a://b")
-        );
-        for url in [
-            "s3://bucket/x",
-            "S3://bucket",
-            "gs://b/p",
-            "az://c/p",
-            "https://host/x",
-        ] {
-            let err = local_folder(Path::new(url)).unwrap_err().to_string();
-            assert!(err.contains(url) && err.contains("--store"), "{err}");
-        }
-    }
 
     #[test]
     fn debug_shows_no_secret() {
@@ -309,7 +282,7 @@ mod tests {
         let none = Overrides::default();
         assert_eq!(
             Config::load(d, None, env(&[]), &none).unwrap().store,
-            d.join("store")
+            Location::Folder(d.join("store"))
         );
 
         std::fs::write(
@@ -318,7 +291,10 @@ mod tests {
         )
         .unwrap();
         let c = Config::load(d, None, env(&[]), &none).unwrap();
-        assert_eq!((c.store, c.out), (d.join("from-file"), d.join("o")));
+        assert_eq!(
+            (c.store, c.out),
+            (Location::Folder(d.join("from-file")), d.join("o"))
+        );
 
         let c = Config::load(
             d,
@@ -327,7 +303,7 @@ mod tests {
             &none,
         )
         .unwrap();
-        assert_eq!(c.store, d.join("from-env"));
+        assert_eq!(c.store, Location::Folder(d.join("from-env")));
         assert_eq!(c.out, d.join("o"));
 
         let flags = Overrides {
@@ -335,7 +311,7 @@ mod tests {
             ..Overrides::default()
         };
         let c = Config::load(d, None, env(&[("PRAKTIK_STORE", "from-env")]), &flags).unwrap();
-        assert_eq!(c.store, d.join("from-flag"));
+        assert_eq!(c.store, Location::Folder(d.join("from-flag")));
     }
 
     #[test]

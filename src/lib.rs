@@ -77,7 +77,7 @@ pub enum Error {
         "another praktik is writing to the store ({holder}, holding the lock {path}); waited {waited} s. Try again when it has finished, or give --wait SECONDS"
     )]
     Locked {
-        path: PathBuf,
+        path: String,
         holder: String,
         waited: u64,
     },

@@ -44,7 +44,7 @@ impl Lock {
                     let _ = file.read_to_string(&mut holder);
                     let holder = holder.trim();
                     return Err(Error::Locked {
-                        path,
+                        path: path.display().to_string(),
                         holder: if holder.is_empty() {
                             "a process that has not yet said who it is".into()
                         } else {
@@ -56,12 +56,7 @@ impl Lock {
                 Err(std::fs::TryLockError::Error(cause)) => return Err(failed(cause)),
             }
         }
-        let holder = format!(
-            "process {} on {} since {}",
-            std::process::id(),
-            hostname(),
-            chrono::Utc::now().format("%Y-%m-%d %H:%M:%S UTC")
-        );
+        let holder = holder();
         file.set_len(0)
             .and_then(|()| file.rewind())
             .and_then(|()| file.write_all(holder.as_bytes()))
@@ -69,6 +64,16 @@ impl Lock {
             .map_err(failed)?;
         Ok(Lock { _file: file })
     }
+}
+
+/// Who holds a lock taken now: this process, machine and time.
+pub fn holder() -> String {
+    format!(
+        "process {} on {} since {}",
+        std::process::id(),
+        hostname(),
+        chrono::Utc::now().format("%Y-%m-%d %H:%M:%S UTC")
+    )
 }
 
 /// This machine's name, for the lock holder and the run ledger.

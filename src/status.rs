@@ -83,7 +83,7 @@ pub async fn status(config: &Config) -> Result<Status, Error> {
             .chain(internships.iter().flat_map(|t| &t.periods)),
     ));
     Ok(Status {
-        store: store.root().display().to_string(),
+        store: store.to_string(),
         table: OUTCOMES.into(),
         version,
         periods,

@@ -9,7 +9,6 @@ use crate::config::{Config, Secret};
 use crate::extract::Format;
 use crate::guard::{DEMO, Incoming};
 use crate::land::land;
-use crate::lock::Lock;
 use crate::period::Period;
 use crate::schema::{INTERNSHIPS, OUTCOMES};
 use crate::store::{Store, WriteMetrics};
@@ -34,7 +33,8 @@ pub struct RebuildReport {
 /// ones take their place; the old ones are kept under `.replaced-TIME/`.
 pub async fn rebuild(config: &Config, options: &WriteOptions) -> Result<RebuildReport, Error> {
     let store = Store::open(&config.store)?;
-    let _lock = Lock::take(store.root(), options.lock_wait)?;
+    let root = store.folder_for("praktik store rebuild")?.to_path_buf();
+    let _lock = store.lock(options.lock_wait).await?;
     let raw = store.raw_dir();
     let context = Context {
         jobindsats: &config.jobindsats,
@@ -90,14 +90,14 @@ pub async fn rebuild(config: &Config, options: &WriteOptions) -> Result<RebuildR
             owner.insert((body.format.table(), *period), i);
         }
     }
-    let fresh_root = store.root().join(".rebuild");
+    let fresh_root = root.join(".rebuild");
     if fresh_root.exists() {
         std::fs::remove_dir_all(&fresh_root).map_err(|cause| Error::StoreFiles {
             path: fresh_root.clone(),
             cause,
         })?;
     }
-    let fresh = Store::open(&fresh_root)?;
+    let fresh = Store::open_folder(&fresh_root)?;
     let mut commits = Vec::new();
     for table in [OUTCOMES, INTERNSHIPS] {
         let mut pending = Pending {
@@ -119,7 +119,7 @@ pub async fn rebuild(config: &Config, options: &WriteOptions) -> Result<RebuildR
             all.extend(owned);
         }
         // A table the store had stays, if empty.
-        if all.is_empty() && !store.table_path(table).join("_delta_log").is_dir() {
+        if all.is_empty() && !root.join(table).join("_delta_log").is_dir() {
             continue;
         }
         all.sort();
@@ -133,7 +133,7 @@ pub async fn rebuild(config: &Config, options: &WriteOptions) -> Result<RebuildR
         commits.push(pending.write.commit(&all, &all, metadata).await?);
     }
     // Swap: the old tables aside, the new ones in their place.
-    let replaced = store.root().join(format!(
+    let replaced = root.join(format!(
         ".replaced-{}",
         chrono::Utc::now().format("%Y%m%dT%H%M%SZ")
     ));
@@ -148,14 +148,15 @@ pub async fn rebuild(config: &Config, options: &WriteOptions) -> Result<RebuildR
         cause,
     })?;
     for table in [OUTCOMES, INTERNSHIPS] {
-        if store.table_path(table).exists() && fresh.table_path(table).join("_delta_log").is_dir() {
-            moved(&store.table_path(table), &replaced.join(table))?;
+        let (old, new) = (root.join(table), fresh_root.join(table));
+        if old.exists() && new.join("_delta_log").is_dir() {
+            moved(&old, &replaced.join(table))?;
         }
-        if fresh.table_path(table).join("_delta_log").is_dir() {
-            moved(&fresh.table_path(table), &store.table_path(table))?;
+        if new.join("_delta_log").is_dir() {
+            moved(&new, &old)?;
         }
     }
-    let _ = crate::durable::sync_folder(store.root());
+    let _ = crate::durable::sync_folder(&root);
     let _ = std::fs::remove_dir_all(&fresh_root);
     Ok(RebuildReport {
         bodies: lines.len(),
@@ -176,12 +177,12 @@ pub async fn vacuum(
     dry_run: bool,
 ) -> Result<Vacuumed, Error> {
     let store = Store::open(&config.store)?;
-    let _lock = Lock::take(store.root(), options.lock_wait)?;
-    let leftovers =
-        crate::upkeep::vacuum(store.root(), dry_run).map_err(|cause| Error::StoreFiles {
-            path: store.root().to_path_buf(),
-            cause,
-        })?;
+    let root = store.folder_for("praktik store vacuum")?;
+    let _lock = store.lock(options.lock_wait).await?;
+    let leftovers = crate::upkeep::vacuum(root, dry_run).map_err(|cause| Error::StoreFiles {
+        path: root.to_path_buf(),
+        cause,
+    })?;
     let mut old_files = Vec::new();
     if let Some(days) = older_than {
         for table in [OUTCOMES, INTERNSHIPS, crate::schema::RUNS] {

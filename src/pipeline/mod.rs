@@ -17,7 +17,6 @@ use crate::engine::{Engine, Params};
 use crate::guard::{DEMO, Incoming, Stored};
 use crate::land::land;
 use crate::ledger;
-use crate::lock::Lock;
 use crate::period::Period;
 use crate::report::{self, Output, OutputFormat, definition};
 use crate::schema::{INTERNSHIPS, OUTCOMES};
@@ -111,7 +110,7 @@ async fn pull_unrecorded(
     options: &WriteOptions,
 ) -> Result<PullReport, Error> {
     let store = Store::open(&config.store)?;
-    let _lock = Lock::take(store.root(), options.lock_wait)?;
+    let _lock = store.lock(options.lock_wait).await?;
     let stored = Stored::read(&store).await?;
     let demo = *source == Source::Demo;
     let real = stored.real_sources();
@@ -199,6 +198,7 @@ async fn pull_unrecorded(
     for kept in &landed {
         kept.finish()?;
     }
+    store.publish_raw().await?;
     unchanged.sort();
     unchanged.dedup();
     // Guards, for every table before any commit.
@@ -278,6 +278,7 @@ async fn pull_unrecorded(
     for extract in stored_again {
         extract.record_stored_again(&store.raw_dir())?;
     }
+    store.publish_raw().await?;
     Ok(PullReport {
         source: source.to_string(),
         extracts: count,

@@ -187,7 +187,7 @@ impl Shell {
         self.editor = Some(editor);
         say(&format!(
             "praktik sql on {} ({}). \\help lists the commands; \\q or Ctrl-D leaves.",
-            self.store.root().display(),
+            self.store,
             self.versions()
         ));
         while let Some(editor) = self.editor.as_mut() {

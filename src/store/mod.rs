@@ -1,19 +1,25 @@
-//! The store: Delta Lake tables (Parquet files plus a transaction log) under
-//! one folder, partitioned by period, and the landed raw bodies beside them.
+//! The store: Delta Lake tables (Parquet files plus a transaction log) and
+//! the landed raw bodies beside them, in a local folder or under a prefix
+//! of an S3 bucket ([`location`]).
 //!
 //! Writing replaces whole periods in one atomic commit; every commit is a
 //! version that can be read again (`--as-of`).
 
-use std::collections::HashSet;
+pub mod bucket;
+pub mod lease;
+pub mod location;
+mod recording;
+mod write;
+
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
 use arrow::record_batch::RecordBatch;
-use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
-use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
-use deltalake::kernel::{Action, StructType};
-use deltalake::operations::create::CreateBuilder;
-use deltalake::protocol::{DeltaOperation, SaveMode};
-use deltalake::writer::{DeltaWriter, RecordBatchWriter};
+use deltalake::kernel::transaction::CommitProperties;
+use deltalake::protocol::SaveMode;
+use deltalake::writer::RecordBatchWriter;
 use deltalake::{DeltaTable, DeltaTableBuilder};
 use futures::TryStreamExt;
 use parquet::basic::Compression;
@@ -23,6 +29,9 @@ use url::Url;
 
 use crate::period::Period;
 use crate::schema::{self, PERIOD};
+use bucket::Objects;
+use location::Location;
+pub use write::TableWrite;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -32,10 +41,10 @@ pub enum StoreError {
         #[source]
         cause: std::io::Error,
     },
-    #[error("cannot open the table `{table}` in {path}")]
+    #[error("cannot open the table `{table}` in {store}")]
     Open {
         table: String,
-        path: PathBuf,
+        store: String,
         #[source]
         cause: Box<deltalake::DeltaTableError>,
     },
@@ -47,8 +56,19 @@ pub enum StoreError {
         version: u64,
         newest: u64,
     },
-    #[error("the table `{table}` does not exist yet in {path}; run `praktik pull` first")]
-    NoTable { table: String, path: PathBuf },
+    #[error("the table `{table}` does not exist yet in {store}; run `praktik pull` first")]
+    NoTable { table: String, store: String },
+    #[error(
+        "cannot reach the store {store}: {cause}. Check the [s3] endpoint and region in praktik.toml, that the bucket exists, and AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY in the environment"
+    )]
+    Reach { store: String, cause: String },
+    #[error(
+        "`{command}` works on a store in a local folder only for now, and the store is {store}"
+    )]
+    FolderOnly {
+        command: &'static str,
+        store: String,
+    },
     #[error("cannot write periods {periods} to the table `{table}`; the table is as it was")]
     Write {
         table: String,
@@ -99,15 +119,38 @@ pub struct Commit {
     pub periods: Option<String>,
 }
 
-/// The store folder.
+/// The store, in a folder or a bucket.
 #[derive(Debug, Clone)]
 pub struct Store {
-    root: PathBuf,
+    place: Place,
+}
+
+#[derive(Debug, Clone)]
+enum Place {
+    Folder(PathBuf),
+    Bucket(Arc<Objects>),
+}
+
+/// The store's write lock: an operating-system lock on a file in a folder,
+/// a lease object in a bucket. Held until dropped.
+pub enum StoreLock {
+    Folder(crate::lock::Lock),
+    Bucket(lease::Lease),
 }
 
 impl Store {
-    /// Open (and create, if needed) the store at `root`.
-    pub fn open(root: &Path) -> Result<Store, StoreError> {
+    /// Open the store at `location`; a folder is created if needed.
+    pub fn open(location: &Location) -> Result<Store, StoreError> {
+        match location {
+            Location::Folder(root) => Store::open_folder(root),
+            Location::Bucket(bucket) => Ok(Store {
+                place: Place::Bucket(Arc::new(Objects::open(bucket)?)),
+            }),
+        }
+    }
+
+    /// Open (and create, if needed) the store in the folder `root`.
+    pub fn open_folder(root: &Path) -> Result<Store, StoreError> {
         std::fs::create_dir_all(root).map_err(|cause| StoreError::CreateFolder {
             path: root.to_path_buf(),
             cause,
@@ -118,32 +161,114 @@ impl Store {
                 path: root.to_path_buf(),
                 cause,
             })?;
-        Ok(Store { root })
-    }
-
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-
-    /// Where pulled bodies are kept.
-    pub fn raw_dir(&self) -> PathBuf {
-        self.root.join("raw")
-    }
-
-    pub fn table_path(&self, table: &str) -> PathBuf {
-        self.root.join(table)
-    }
-
-    fn url(&self, table: &str) -> Result<Url, StoreError> {
-        let path = self.table_path(table);
-        std::fs::create_dir_all(&path).map_err(|cause| StoreError::CreateFolder {
-            path: path.clone(),
-            cause,
-        })?;
-        Url::from_directory_path(&path).map_err(|()| StoreError::CreateFolder {
-            path: path.clone(),
-            cause: std::io::Error::other("not an absolute path"),
+        Ok(Store {
+            place: Place::Folder(root),
         })
+    }
+
+    /// The folder of a store in a folder; `None` in a bucket.
+    pub fn folder(&self) -> Option<&Path> {
+        match &self.place {
+            Place::Folder(root) => Some(root),
+            Place::Bucket(_) => None,
+        }
+    }
+
+    /// The folder of a store in a folder, for `command`, which works on
+    /// nothing else yet.
+    pub fn folder_for(&self, command: &'static str) -> Result<&Path, StoreError> {
+        self.folder().ok_or_else(|| StoreError::FolderOnly {
+            command,
+            store: self.to_string(),
+        })
+    }
+
+    /// Where pulled bodies are landed: `raw/` in a folder; in a bucket a
+    /// local folder that [`Store::publish_raw`] empties into the bucket.
+    pub fn raw_dir(&self) -> PathBuf {
+        match &self.place {
+            Place::Folder(root) => root.join("raw"),
+            Place::Bucket(objects) => objects.landing.path().join("raw"),
+        }
+    }
+
+    /// Move what was landed into the bucket's `raw/` (nothing to do in a
+    /// folder: it is landed in place).
+    pub async fn publish_raw(&self) -> Result<(), StoreError> {
+        match &self.place {
+            Place::Folder(_) => Ok(()),
+            Place::Bucket(objects) => objects.publish_raw().await,
+        }
+    }
+
+    /// Take the store's write lock, waiting up to `wait` for its holder.
+    pub async fn lock(&self, wait: Duration) -> Result<StoreLock, crate::Error> {
+        match &self.place {
+            Place::Folder(root) => Ok(StoreLock::Folder(crate::lock::Lock::take(root, wait)?)),
+            Place::Bucket(objects) => Ok(StoreLock::Bucket(
+                lease::Lease::take(objects.clone(), wait).await?,
+            )),
+        }
+    }
+
+    /// Where `table` is, for messages.
+    fn place_of(&self, table: &str) -> String {
+        match &self.place {
+            Place::Folder(root) => root.join(table).display().to_string(),
+            Place::Bucket(objects) => format!("{}{table}", objects.url),
+        }
+    }
+
+    /// The table's URL (a folder is created for it, as deltalake expects).
+    fn url(&self, table: &str) -> Result<Url, StoreError> {
+        match &self.place {
+            Place::Folder(root) => {
+                let path = root.join(table);
+                std::fs::create_dir_all(&path).map_err(|cause| StoreError::CreateFolder {
+                    path: path.clone(),
+                    cause,
+                })?;
+                Url::from_directory_path(&path).map_err(|()| StoreError::CreateFolder {
+                    path: path.clone(),
+                    cause: std::io::Error::other("not an absolute path"),
+                })
+            }
+            Place::Bucket(objects) => objects
+                .url
+                .join(&format!("{table}/"))
+                .map_err(|e| bucket::reach(&objects.url, e.to_string())),
+        }
+    }
+
+    /// How deltalake reaches the store (empty for a folder).
+    fn options(&self) -> HashMap<String, String> {
+        match &self.place {
+            Place::Folder(_) => HashMap::new(),
+            Place::Bucket(objects) => objects.options.clone(),
+        }
+    }
+
+    /// Whether `table` has a log, that is, has been written.
+    async fn exists(&self, table: &str) -> Result<bool, StoreError> {
+        match &self.place {
+            Place::Folder(root) => Ok(root.join(table).join("_delta_log").is_dir()),
+            Place::Bucket(objects) => objects.any_below(&format!("{table}/_delta_log")).await,
+        }
+    }
+
+    /// The table (not loaded), reaching the store with its options.
+    fn builder(&self, table: &str) -> Result<DeltaTableBuilder, StoreError> {
+        DeltaTableBuilder::from_url(self.url(table)?)
+            .map(|b| b.with_storage_options(self.options()))
+            .map_err(|cause| self.open_error(table, cause))
+    }
+
+    fn open_error(&self, table: &str, cause: deltalake::DeltaTableError) -> StoreError {
+        StoreError::Open {
+            table: table.into(),
+            store: self.place_of(table),
+            cause: Box::new(cause),
+        }
     }
 
     /// The table at its newest version, or at `version`; `None` if it has
@@ -153,17 +278,14 @@ impl Store {
         table: &str,
         version: Option<u64>,
     ) -> Result<Option<DeltaTable>, StoreError> {
-        let open_err = |cause| StoreError::Open {
-            table: table.into(),
-            path: self.table_path(table),
-            cause: Box::new(cause),
-        };
-        if !self.table_path(table).join("_delta_log").is_dir() {
+        if !self.exists(table).await? {
             return Ok(None);
         }
-        let mut delta = DeltaTable::try_from_url(self.url(table)?)
+        let mut delta = self
+            .builder(table)?
+            .load()
             .await
-            .map_err(open_err)?;
+            .map_err(|cause| self.open_error(table, cause))?;
         let Some(newest) = delta.version() else {
             return Ok(None);
         };
@@ -175,7 +297,10 @@ impl Store {
                     newest,
                 });
             }
-            delta.load_version(version).await.map_err(open_err)?;
+            delta
+                .load_version(version)
+                .await
+                .map_err(|cause| self.open_error(table, cause))?;
         }
         Ok(Some(delta))
     }
@@ -190,7 +315,7 @@ impl Store {
             .await?
             .ok_or_else(|| StoreError::NoTable {
                 table: table.into(),
-                path: self.table_path(table),
+                store: self.place_of(table),
             })
     }
 
@@ -199,42 +324,42 @@ impl Store {
     /// [`TableWrite::commit`]. A write that is dropped before it commits
     /// removes what it wrote, so the table stays as it was.
     pub async fn begin_write(&self, table: &'static str) -> Result<TableWrite, StoreError> {
-        let write_err = |cause| stage_error(table, cause);
         let url = self.url(table)?;
-        let path = self.table_path(table);
-        let before = data_files(&path);
         let delta = self.table(table, None).await?;
-        let writer = RecordBatchWriter::try_new(
-            url.as_str(),
-            schema::of(table),
-            Some(vec![PERIOD.to_string()]),
-            None,
-        )
-        .map_err(write_err)?
-        .with_writer_properties(writer_properties());
-        Ok(TableWrite {
-            table,
-            url,
-            path,
-            delta,
-            writer: Some(writer),
-            before,
-            rows: 0,
-            committed: false,
-        })
+        match &self.place {
+            Place::Folder(root) => {
+                let writer = RecordBatchWriter::try_new(
+                    url.as_str(),
+                    schema::of(table),
+                    Some(vec![PERIOD.to_string()]),
+                    None,
+                )
+                .map_err(|e| stage_error(table, e))?
+                .with_writer_properties(writer_properties());
+                Ok(TableWrite::in_folder(
+                    table,
+                    url,
+                    root.join(table),
+                    delta,
+                    writer,
+                ))
+            }
+            Place::Bucket(objects) => {
+                TableWrite::in_bucket(table, url, self.options(), objects.clone(), delta).await
+            }
+        }
     }
 
     /// Append `batch` to the unpartitioned `table` (the run ledger), in one
     /// commit that creates the table the first time; its new version.
     pub async fn append(&self, table: &str, batch: RecordBatch) -> Result<u64, StoreError> {
-        let open_err = |cause| StoreError::Open {
-            table: table.into(),
-            path: self.table_path(table),
-            cause: Box::new(cause),
+        let delta = match self.table(table, None).await? {
+            Some(delta) => delta,
+            None => self
+                .builder(table)?
+                .build()
+                .map_err(|cause| self.open_error(table, cause))?,
         };
-        let delta = DeltaTable::try_from_url(self.url(table)?)
-            .await
-            .map_err(open_err)?;
         let written = delta
             .write(vec![batch])
             .with_save_mode(SaveMode::Append)
@@ -312,6 +437,15 @@ impl Store {
     }
 }
 
+impl std::fmt::Display for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.place {
+            Place::Folder(root) => write!(f, "{}", root.display()),
+            Place::Bucket(objects) => write!(f, "{}", objects.url),
+        }
+    }
+}
+
 /// Parquet settings: Snappy, and no dictionary for the columns whose values
 /// are (nearly) all different, where building one is wasted work.
 fn writer_properties() -> WriterProperties {
@@ -322,210 +456,9 @@ fn writer_properties() -> WriterProperties {
     builder.build()
 }
 
-/// Every file under a table's folder except its log, so that a write that
-/// does not commit can take away exactly what it added.
-fn data_files(root: &Path) -> HashSet<PathBuf> {
-    let log = root.join("_delta_log");
-    crate::upkeep::files_below(root)
-        .into_iter()
-        .filter(|p| !p.starts_with(&log))
-        .collect()
-}
-
 fn stage_error(table: &str, cause: deltalake::DeltaTableError) -> StoreError {
     StoreError::Stage {
         table: table.into(),
         cause: Box::new(cause),
     }
-}
-
-/// Rows on their way into one table; see [`Store::begin_write`].
-pub struct TableWrite {
-    table: &'static str,
-    url: Url,
-    path: PathBuf,
-    /// The table as it was, or `None` if this write creates it.
-    delta: Option<DeltaTable>,
-    writer: Option<RecordBatchWriter>,
-    /// The table's files before this write.
-    before: HashSet<PathBuf>,
-    rows: usize,
-    committed: bool,
-}
-
-impl TableWrite {
-    /// Stream rows into the table's Parquet files (not yet visible).
-    pub async fn write(&mut self, batch: RecordBatch) -> Result<(), StoreError> {
-        fail::fail_point!("store-write", |how| Err(stage_error(
-            self.table,
-            crate::durable::injected(how).into()
-        )));
-        let rows = batch.num_rows();
-        let Some(writer) = self.writer.as_mut() else {
-            return Ok(());
-        };
-        let written = writer.write(batch).await;
-        written.map_err(|e| stage_error(self.table, e))?;
-        self.rows += rows;
-        Ok(())
-    }
-
-    /// Commit what was written as the new content of `periods`, in one
-    /// version, taking away what the table held for `removed` (which holds
-    /// `periods`, and may hold quarters that are emptied); rows of other
-    /// periods are untouched.
-    pub async fn commit(
-        mut self,
-        periods: &[Period],
-        removed: &[Period],
-        metadata: Vec<(String, serde_json::Value)>,
-    ) -> Result<WriteMetrics, StoreError> {
-        let listed = removed.iter().map(Period::to_string).collect::<Vec<_>>();
-        let write_err = |cause| StoreError::Write {
-            table: self.table.into(),
-            periods: listed.join(","),
-            cause: Box::new(cause),
-        };
-        let mut actions: Vec<Action> = match self.writer.as_mut() {
-            Some(writer) => writer.flush().await.map_err(write_err)?,
-            None => Vec::new(),
-        }
-        .into_iter()
-        .map(Action::Add)
-        .collect();
-        // Every version stays readable (`--as-of`): no log file is ever
-        // cleaned up after a commit.
-        let properties = CommitProperties::default()
-            .with_metadata(metadata)
-            .with_cleanup_expired_logs(Some(false));
-        let version = match &self.delta {
-            Some(delta) => {
-                let replaced: Vec<_> = delta
-                    .get_active_add_actions_by_partitions(&[])
-                    .try_collect()
-                    .await
-                    .map_err(write_err)?;
-                actions.extend(
-                    replaced
-                        .iter()
-                        .filter(|file| {
-                            file.partition_values_map()
-                                .get(PERIOD)
-                                .and_then(|p| p.as_deref())
-                                .is_some_and(|p| listed.iter().any(|l| l == p))
-                        })
-                        .map(|file| Action::Remove(file.remove_action(true))),
-                );
-                // The predicate is a record for readers of the log, not a query.
-                let quoted: Vec<String> = listed.iter().map(|p| format!("'{p}'")).collect();
-                let operation = DeltaOperation::Write {
-                    mode: SaveMode::Overwrite,
-                    partition_by: Some(vec![PERIOD.to_string()]),
-                    predicate: Some(format!("{PERIOD} IN ({})", quoted.join(", "))),
-                };
-                let snapshot = delta.snapshot().map_err(write_err)?;
-                let prepared = CommitBuilder::from(properties)
-                    .with_actions(actions)
-                    .build(Some(snapshot), delta.log_store(), operation)
-                    .into_prepared_commit_future()
-                    .await
-                    .map_err(write_err)?;
-                // Once the log entry exists the commit stands: nothing this
-                // write made may be taken away after this point.
-                let post_commit = prepared.await.map_err(write_err)?;
-                self.committed = true;
-                let version = post_commit.version;
-                fail::fail_point!("store-after-log-entry", |_| Err(StoreError::AfterCommit {
-                    table: self.table.into(),
-                    version: version as u64,
-                    detail: "failpoint".into(),
-                }));
-                // Reloading the snapshot and writing a checkpoint are
-                // conveniences: their failure is a warning, not a failed commit.
-                if let Err(e) = post_commit.await {
-                    tracing::warn!(
-                        table = self.table,
-                        version,
-                        "a step after the commit failed; the commit stands: {e}"
-                    );
-                }
-                version
-            }
-            None => {
-                let columns: StructType = schema::of(self.table)
-                    .as_ref()
-                    .try_into_kernel()
-                    .map_err(|e| write_err(e.into()))?;
-                let log_store = DeltaTableBuilder::from_url(self.url.clone())
-                    .and_then(|b| b.build())
-                    .map_err(write_err)?
-                    .log_store();
-                let first_entry = self.path.join("_delta_log").join(format!("{:020}.json", 0));
-                let created = CreateBuilder::new()
-                    .with_log_store(log_store)
-                    .with_table_name(self.table)
-                    .with_columns(columns.fields().cloned())
-                    .with_partition_columns([PERIOD])
-                    .with_commit_properties(properties)
-                    .with_actions(actions)
-                    .await;
-                match created {
-                    Ok(created) => created.version().unwrap_or_default(),
-                    // The first log entry exists: the table was created, and
-                    // only a step after it failed.
-                    Err(e) if first_entry.exists() => {
-                        tracing::warn!(
-                            table = self.table,
-                            "a step after creating the table failed; the table stands: {e}"
-                        );
-                        0
-                    }
-                    Err(e) => return Err(write_err(e)),
-                }
-            }
-        };
-        self.committed = true;
-        Ok(WriteMetrics {
-            table: self.table.into(),
-            version: version as u64,
-            rows: self.rows,
-            periods: periods.to_vec(),
-        })
-    }
-}
-
-impl Drop for TableWrite {
-    fn drop(&mut self) {
-        if self.committed {
-            return;
-        }
-        // Close the writer first, so that no upload is left half-open.
-        drop(self.writer.take());
-        // Only files this write made: new since it began, and named by no
-        // version (the lock keeps other writers out; this keeps a commit
-        // made meanwhile safe even so).
-        let named: HashSet<PathBuf> = crate::upkeep::read_log(&self.path)
-            .map(|log| log.added.into_iter().map(|(path, _)| path).collect())
-            .unwrap_or_default();
-        for file in data_files(&self.path).difference(&self.before) {
-            if !named.contains(file) {
-                let _ = std::fs::remove_file(file);
-            }
-        }
-        let _ = remove_empty_folders(&self.path);
-    }
-}
-
-/// Remove the folders under `root` (not `root`) that hold nothing.
-fn remove_empty_folders(root: &Path) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(root)?.flatten() {
-        let path = entry.path();
-        if path.is_dir() && !path.ends_with("_delta_log") {
-            remove_empty_folders(&path)?;
-            if std::fs::read_dir(&path)?.next().is_none() {
-                std::fs::remove_dir(&path)?;
-            }
-        }
-    }
-    Ok(())
 }

@@ -670,7 +670,7 @@ fn vacuum_keeps_every_version_unless_told_to_give_old_ones_up() {
 async fn a_write_that_does_not_commit_takes_away_only_its_own_files() {
     use praktik::store::Store;
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+    let store = Store::open_folder(dir.path()).unwrap();
     let batch = |csv: String| {
         let extract = praktik::extract::Extract::new(
             "file",

@@ -8,7 +8,7 @@ use praktik::source::{Source, Wanted};
 
 async fn render_demo_letter(dir: &std::path::Path, reports: Option<&str>) -> (String, String) {
     let mut config = Config {
-        store: dir.join("store"),
+        store: praktik::store::location::Location::Folder(dir.join("store")),
         out: dir.join("out"),
         ..Config::default()
     };
@@ -86,7 +86,7 @@ async fn the_pdf_is_printed_by_chromium_with_the_demo_mark_on_every_page() {
     let dir = tempfile::tempdir().unwrap();
     render_demo_letter(dir.path(), None).await;
     let config = Config {
-        store: dir.path().join("store"),
+        store: praktik::store::location::Location::Folder(dir.path().join("store")),
         out: dir.path().join("out"),
         reports: dir.path().join("reports"),
         ..Config::default()
@@ -134,7 +134,7 @@ async fn the_pdf_is_printed_by_chromium_with_the_demo_mark_on_every_page() {
 async fn the_type_report_matches_its_snapshot() {
     let dir = tempfile::tempdir().unwrap();
     let config = Config {
-        store: dir.path().join("store"),
+        store: praktik::store::location::Location::Folder(dir.path().join("store")),
         out: dir.path().join("out"),
         reports: dir.path().join("reports"),
         ..Config::default()

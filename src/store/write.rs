@@ -1,0 +1,370 @@
+//! A write of whole periods into one table: rows stream into Parquet files,
+//! one commit makes them visible, and a write that does not commit takes
+//! away the files it made (and nothing else).
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use arrow::record_batch::RecordBatch;
+use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
+use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
+use deltalake::kernel::{Action, StructType};
+use deltalake::logstore::object_store::ObjectStoreExt;
+use deltalake::logstore::object_store::path::Path as ObjectPath;
+use deltalake::operations::create::CreateBuilder;
+use deltalake::protocol::{DeltaOperation, SaveMode};
+use deltalake::writer::{DeltaWriter, RecordBatchWriter};
+use deltalake::{DeltaTable, DeltaTableBuilder};
+use futures::TryStreamExt;
+use url::Url;
+
+use super::bucket::{Objects, block_on};
+use super::recording::Recording;
+use super::{StoreError, WriteMetrics, stage_error, writer_properties};
+use crate::period::Period;
+use crate::schema::{self, PERIOD};
+
+/// Rows on their way into one table; see [`Store::begin_write`].
+pub struct TableWrite {
+    table: &'static str,
+    url: Url,
+    /// How deltalake reaches the table.
+    options: std::collections::HashMap<String, String>,
+    /// The table as it was, or `None` if this write creates it.
+    delta: Option<DeltaTable>,
+    writer: Option<RecordBatchWriter>,
+    /// What to take away if the write does not commit.
+    own: Own,
+    rows: usize,
+    committed: bool,
+}
+
+/// The files a write made, known in time to take them away.
+enum Own {
+    /// In a folder: the files new since the write began and named by no
+    /// version (the lock keeps other writers out).
+    Folder {
+        path: PathBuf,
+        before: HashSet<PathBuf>,
+    },
+    /// In a bucket: the objects the write's own store put, as they were put
+    /// (paths from the bucket's root).
+    Recorded {
+        root: Arc<dyn deltalake::ObjectStore>,
+        created: Arc<Mutex<Vec<ObjectPath>>>,
+    },
+    /// In a bucket, the write that creates the table: the objects new under
+    /// its prefix since the write began.
+    Since {
+        objects: Arc<Objects>,
+        prefix: String,
+        before: HashSet<ObjectPath>,
+    },
+}
+
+impl TableWrite {
+    pub(super) fn in_folder(
+        table: &'static str,
+        url: Url,
+        path: PathBuf,
+        delta: Option<DeltaTable>,
+        writer: RecordBatchWriter,
+    ) -> TableWrite {
+        let before = data_files(&path);
+        TableWrite {
+            table,
+            url,
+            options: Default::default(),
+            delta,
+            writer: Some(writer),
+            own: Own::Folder { path, before },
+            rows: 0,
+            committed: false,
+        }
+    }
+
+    pub(super) async fn in_bucket(
+        table: &'static str,
+        url: Url,
+        options: std::collections::HashMap<String, String>,
+        objects: Arc<Objects>,
+        delta: Option<DeltaTable>,
+    ) -> Result<TableWrite, StoreError> {
+        let write_err = |cause| stage_error(table, cause);
+        let (writer, own) = match &delta {
+            Some(_) => {
+                // The table's own writer, over a store that notes every
+                // object it puts.
+                let mut root_url = url.clone();
+                root_url.set_path("/");
+                let root = deltalake::logstore::store_for(&root_url, options.clone())
+                    .map_err(write_err)?;
+                let recording = Arc::new(Recording::new(root.clone()));
+                let created = recording.created();
+                let mut recorded = DeltaTableBuilder::from_url(url.clone())
+                    .map_err(write_err)?
+                    .with_storage_options(options.clone())
+                    .with_storage_backend(recording, url.clone())
+                    .build()
+                    .map_err(write_err)?;
+                recorded.load().await.map_err(write_err)?;
+                let writer = RecordBatchWriter::for_table(&recorded).map_err(write_err)?;
+                (writer, Own::Recorded { root, created })
+            }
+            None => {
+                let prefix = format!("{table}/");
+                let before = objects.below(&prefix).await?.into_iter().collect();
+                let writer = RecordBatchWriter::try_new(
+                    url.as_str(),
+                    schema::of(table),
+                    Some(vec![PERIOD.to_string()]),
+                    Some(options.clone()),
+                )
+                .map_err(write_err)?;
+                (
+                    writer,
+                    Own::Since {
+                        objects,
+                        prefix,
+                        before,
+                    },
+                )
+            }
+        };
+        Ok(TableWrite {
+            table,
+            url,
+            options,
+            delta,
+            writer: Some(writer.with_writer_properties(writer_properties())),
+            own,
+            rows: 0,
+            committed: false,
+        })
+    }
+
+    /// Stream rows into the table's Parquet files (not yet visible).
+    pub async fn write(&mut self, batch: RecordBatch) -> Result<(), StoreError> {
+        fail::fail_point!("store-write", |how| Err(stage_error(
+            self.table,
+            crate::durable::injected(how).into()
+        )));
+        let rows = batch.num_rows();
+        let Some(writer) = self.writer.as_mut() else {
+            return Ok(());
+        };
+        let written = writer.write(batch).await;
+        written.map_err(|e| stage_error(self.table, e))?;
+        self.rows += rows;
+        Ok(())
+    }
+
+    /// Commit what was written as the new content of `periods`, in one
+    /// version, taking away what the table held for `removed` (which holds
+    /// `periods`, and may hold quarters that are emptied); rows of other
+    /// periods are untouched.
+    pub async fn commit(
+        mut self,
+        periods: &[Period],
+        removed: &[Period],
+        metadata: Vec<(String, serde_json::Value)>,
+    ) -> Result<WriteMetrics, StoreError> {
+        let listed = removed.iter().map(Period::to_string).collect::<Vec<_>>();
+        let write_err = |cause| StoreError::Write {
+            table: self.table.into(),
+            periods: listed.join(","),
+            cause: Box::new(cause),
+        };
+        let mut actions: Vec<Action> = match self.writer.as_mut() {
+            Some(writer) => writer.flush().await.map_err(write_err)?,
+            None => Vec::new(),
+        }
+        .into_iter()
+        .map(Action::Add)
+        .collect();
+        // Every version stays readable (`--as-of`): no log file is ever
+        // cleaned up after a commit.
+        let properties = CommitProperties::default()
+            .with_metadata(metadata)
+            .with_cleanup_expired_logs(Some(false));
+        let version = match &self.delta {
+            Some(delta) => {
+                let replaced: Vec<_> = delta
+                    .get_active_add_actions_by_partitions(&[])
+                    .try_collect()
+                    .await
+                    .map_err(write_err)?;
+                actions.extend(
+                    replaced
+                        .iter()
+                        .filter(|file| {
+                            file.partition_values_map()
+                                .get(PERIOD)
+                                .and_then(|p| p.as_deref())
+                                .is_some_and(|p| listed.iter().any(|l| l == p))
+                        })
+                        .map(|file| Action::Remove(file.remove_action(true))),
+                );
+                // The predicate is a record for readers of the log, not a query.
+                let quoted: Vec<String> = listed.iter().map(|p| format!("'{p}'")).collect();
+                let operation = DeltaOperation::Write {
+                    mode: SaveMode::Overwrite,
+                    partition_by: Some(vec![PERIOD.to_string()]),
+                    predicate: Some(format!("{PERIOD} IN ({})", quoted.join(", "))),
+                };
+                let snapshot = delta.snapshot().map_err(write_err)?;
+                let prepared = CommitBuilder::from(properties)
+                    .with_actions(actions)
+                    .build(Some(snapshot), delta.log_store(), operation)
+                    .into_prepared_commit_future()
+                    .await
+                    .map_err(write_err)?;
+                // Once the log entry exists the commit stands: nothing this
+                // write made may be taken away after this point.
+                let post_commit = prepared.await.map_err(write_err)?;
+                self.committed = true;
+                let version = post_commit.version;
+                fail::fail_point!("store-after-log-entry", |_| Err(StoreError::AfterCommit {
+                    table: self.table.into(),
+                    version: version as u64,
+                    detail: "failpoint".into(),
+                }));
+                // Reloading the snapshot and writing a checkpoint are
+                // conveniences: their failure is a warning, not a failed commit.
+                if let Err(e) = post_commit.await {
+                    tracing::warn!(
+                        table = self.table,
+                        version,
+                        "a step after the commit failed; the commit stands: {e}"
+                    );
+                }
+                version
+            }
+            None => {
+                let columns: StructType = schema::of(self.table)
+                    .as_ref()
+                    .try_into_kernel()
+                    .map_err(|e| write_err(e.into()))?;
+                let log_store = DeltaTableBuilder::from_url(self.url.clone())
+                    .map(|b| b.with_storage_options(self.options.clone()))
+                    .and_then(|b| b.build())
+                    .map_err(write_err)?
+                    .log_store();
+                let first_entry = ObjectPath::from(format!("_delta_log/{:020}.json", 0));
+                let table_store = log_store.object_store(None);
+                let created = CreateBuilder::new()
+                    .with_log_store(log_store)
+                    .with_table_name(self.table)
+                    .with_columns(columns.fields().cloned())
+                    .with_partition_columns([PERIOD])
+                    .with_commit_properties(properties)
+                    .with_actions(actions)
+                    .await;
+                match created {
+                    Ok(created) => created.version().unwrap_or_default(),
+                    // The first log entry exists: the table was created, and
+                    // only a step after it failed.
+                    Err(e) if table_store.head(&first_entry).await.is_ok() => {
+                        tracing::warn!(
+                            table = self.table,
+                            "a step after creating the table failed; the table stands: {e}"
+                        );
+                        0
+                    }
+                    Err(e) => return Err(write_err(e)),
+                }
+            }
+        };
+        self.committed = true;
+        Ok(WriteMetrics {
+            table: self.table.into(),
+            version: version as u64,
+            rows: self.rows,
+            periods: periods.to_vec(),
+        })
+    }
+}
+
+impl Drop for TableWrite {
+    fn drop(&mut self) {
+        if self.committed {
+            return;
+        }
+        // Close the writer first, so that no upload is left half-open.
+        drop(self.writer.take());
+        match &self.own {
+            Own::Folder { path, before } => {
+                // Only files this write made: new since it began, and named
+                // by no version (the lock keeps other writers out; this
+                // keeps a commit made meanwhile safe even so).
+                let named: HashSet<PathBuf> = crate::upkeep::read_log(path)
+                    .map(|log| log.added.into_iter().map(|(path, _)| path).collect())
+                    .unwrap_or_default();
+                for file in data_files(path).difference(before) {
+                    if !named.contains(file) {
+                        let _ = std::fs::remove_file(file);
+                    }
+                }
+                let _ = remove_empty_folders(path);
+            }
+            Own::Recorded { root, created } => {
+                let created = created.lock().map(|c| c.clone()).unwrap_or_default();
+                let root = root.clone();
+                block_on(async move {
+                    let stream = futures::stream::iter(created.into_iter().map(Ok));
+                    let mut deleted = root.delete_stream(Box::pin(stream));
+                    while let Some(result) = futures::StreamExt::next(&mut deleted).await {
+                        if let Err(e) = result
+                            && !matches!(e, deltalake::ObjectStoreError::NotFound { .. })
+                        {
+                            tracing::warn!("an object of a write that did not commit stays: {e}");
+                        }
+                    }
+                });
+            }
+            Own::Since {
+                objects,
+                prefix,
+                before,
+            } => {
+                let (objects, prefix, before) = (objects.clone(), prefix.clone(), before.clone());
+                block_on(async move {
+                    let Ok(now) = objects.below(&prefix).await else {
+                        return;
+                    };
+                    let log = format!("{prefix}_delta_log/");
+                    let new = now
+                        .into_iter()
+                        .filter(|p| !before.contains(p) && !p.as_ref().starts_with(&log))
+                        .collect();
+                    objects.delete(new).await;
+                });
+            }
+        }
+    }
+}
+
+/// Every file under a table's folder except its log, so that a write that
+/// does not commit can take away exactly what it added.
+fn data_files(root: &Path) -> HashSet<PathBuf> {
+    let log = root.join("_delta_log");
+    crate::upkeep::files_below(root)
+        .into_iter()
+        .filter(|p| !p.starts_with(&log))
+        .collect()
+}
+
+/// Remove the folders under `root` (not `root`) that hold nothing.
+fn remove_empty_folders(root: &Path) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(root)?.flatten() {
+        let path = entry.path();
+        if path.is_dir() && !path.ends_with("_delta_log") {
+            remove_empty_folders(&path)?;
+            if std::fs::read_dir(&path)?.next().is_none() {
+                std::fs::remove_dir(&path)?;
+            }
+        }
+    }
+    Ok(())
+}
