@@ -356,12 +356,19 @@ fn a_reader_that_stops_early_is_no_error() {
 fn a_store_url_is_refused_not_taken_for_a_folder() {
     let work = Workdir::new();
     for command in ["status", "run", "sql"] {
-        let err = work.fails(&["--store", "s3://bucket/x", command], 1);
+        let err = work.fails(&["--store", "gs://bucket/x", command], 1);
         assert!(
-            err.contains("the store `s3://bucket/x` is a URL") && err.contains("--store"),
+            err.contains("the store `gs://bucket/x` is a URL praktik cannot keep a store at")
+                && err.contains("--store")
+                && err.contains("s3://bucket/prefix"),
             "{err}"
         );
     }
+    // In a praktik.toml a URL is not taken for a path beside the file.
+    work.write("praktik.toml", "store = \"az://container/x\"\n");
+    let err = work.fails(&["status"], 1);
+    assert!(err.contains("`az://container/x`"), "{err}");
+    std::fs::remove_file(work.path().join("praktik.toml")).unwrap();
     let output = work
         .praktik()
         .env("PRAKTIK_STORE", "gs://bucket/prefix")
@@ -370,7 +377,7 @@ fn a_store_url_is_refused_not_taken_for_a_folder() {
         .unwrap();
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&output.stderr).contains("gs://bucket/prefix"));
-    for folder in ["s3:", "gs:"] {
+    for folder in ["s3:", "gs:", "az:"] {
         assert!(!work.path().join(folder).exists(), "{folder} was created");
     }
     // A file:// URL is the folder it names.

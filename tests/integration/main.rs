@@ -5,6 +5,7 @@
 mod analyst;
 mod bad_extracts;
 mod briefing;
+mod bucket;
 mod cli;
 mod crosscheck;
 mod durability;
