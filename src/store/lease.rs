@@ -56,7 +56,11 @@ impl Lease {
                 .await
             {
                 Ok(_) => break,
-                Err(ObjectError::AlreadyExists { .. }) => read(&objects, &key).await?,
+                Err(ObjectError::AlreadyExists { .. }) => match read(&objects, &key).await? {
+                    Some(read) => read,
+                    // Released between our put and our read: try again at once.
+                    None => continue,
+                },
                 Err(cause) => {
                     return Err(
                         reach(&objects.url, format!("taking the lease {KEY}: {cause}")).into(),
@@ -114,8 +118,12 @@ impl Lease {
     }
 }
 
-/// The lease's terms and the version they were read at.
-async fn read(objects: &Objects, key: &Path) -> Result<(Option<Terms>, UpdateVersion), Error> {
+/// The lease's terms (`None` if unreadable) and the version they were read
+/// at; `None` if there is no lease.
+async fn read(
+    objects: &Objects,
+    key: &Path,
+) -> Result<Option<(Option<Terms>, UpdateVersion)>, Error> {
     match objects.store.get(key).await {
         Ok(got) => {
             let version = UpdateVersion {
@@ -126,16 +134,9 @@ async fn read(objects: &Objects, key: &Path) -> Result<(Option<Terms>, UpdateVer
                 .bytes()
                 .await
                 .map_err(|cause| reach(&objects.url, cause.to_string()))?;
-            Ok((serde_json::from_slice(&bytes).ok(), version))
+            Ok(Some((serde_json::from_slice(&bytes).ok(), version)))
         }
-        // Released between our put and our read: try again at once.
-        Err(ObjectError::NotFound { .. }) => Ok((
-            None,
-            UpdateVersion {
-                e_tag: None,
-                version: None,
-            },
-        )),
+        Err(ObjectError::NotFound { .. }) => Ok(None),
         Err(cause) => Err(reach(&objects.url, cause.to_string()).into()),
     }
 }
@@ -145,7 +146,7 @@ async fn renew(objects: Arc<Objects>, token: String, holder: String) {
     let key = Path::from(KEY);
     loop {
         tokio::time::sleep(TERM / 3).await;
-        let Ok((Some(current), version)) = read(&objects, &key).await else {
+        let Ok(Some((Some(current), version))) = read(&objects, &key).await else {
             tracing::error!("the store's lease could not be read to renew it");
             continue;
         };
@@ -179,7 +180,7 @@ impl Drop for Lease {
         block_on(async move {
             let key = Path::from(KEY);
             // Only our own lease: one taken over after ours expired stays.
-            if let Ok((Some(current), _)) = read(&objects, &key).await
+            if let Ok(Some((Some(current), _))) = read(&objects, &key).await
                 && current.token == token
                 && let Err(e) = objects.store.delete(&key).await
             {

@@ -183,6 +183,10 @@ impl TableWrite {
         .into_iter()
         .map(Action::Add)
         .collect();
+        // The files are whole and in place, and no version names them yet.
+        fail::fail_point!("store-after-flush", |how| Err(write_err(
+            crate::durable::injected(how).into()
+        )));
         // Every version stays readable (`--as-of`): no log file is ever
         // cleaned up after a commit.
         let properties = CommitProperties::default()
