@@ -515,3 +515,63 @@ fn sail_reads_the_store_on_a_folder_and_on_a_bucket_and_agrees() {
     ];
     assert_eq!(effects_by_sail("s3://praktik/sail", &env), by_praktik);
 }
+
+/// The names of the objects in `folder` of the bucket, through the filer.
+fn objects_in(server: &S3Server, folder: &str) -> Vec<String> {
+    let output = Command::new("curl")
+        .args(["-s", "-H", "Accept: application/json"])
+        .arg(format!(
+            "http://127.0.0.1:{}/buckets/{BUCKET}/{folder}/",
+            server.port - 1
+        ))
+        .output()
+        .unwrap();
+    let listing: serde_json::Value =
+        serde_json::from_slice(&output.stdout).unwrap_or(serde_json::Value::Null);
+    let mut names: Vec<String> = listing["Entries"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["FullPath"].as_str())
+        .map(|p| p.rsplit('/').next().unwrap_or(p).to_string())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn a_write_that_does_not_commit_deletes_its_own_objects_and_no_others() {
+    let server = S3Server::start();
+    let work = bucket_workdir(&server, "s3://praktik/own");
+    ok(&work, &["pull", "--period", "2019Q2"]);
+    let kept = objects_in(&server, "own/outcomes/period=2019Q2");
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    // Another tool's object where the next write will put its files.
+    let foreign = work.write("foreign.parquet", b"not praktik's");
+    let put = Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-F"])
+        .arg(format!("file=@{}", foreign.display()))
+        .arg(format!(
+            "http://127.0.0.1:{}/buckets/{BUCKET}/own/outcomes/period=2019Q3/",
+            server.port - 1
+        ))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&put.stdout), "201");
+    let pull = spawn(
+        &work,
+        &["pull", "--period", "2019Q3"],
+        "store-after-flush=return",
+    );
+    let output = pull.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(said.contains("the table is as it was"), "{said}");
+    // Its own file (whole: the write failed after flushing it) is gone; the
+    // foreign one and the committed ones stay.
+    assert_eq!(
+        objects_in(&server, "own/outcomes/period=2019Q3"),
+        ["foreign.parquet"]
+    );
+    assert_eq!(objects_in(&server, "own/outcomes/period=2019Q2"), kept);
+}
