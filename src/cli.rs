@@ -28,9 +28,13 @@ pub struct Cli {
     /// Configuration file [default: praktik.toml in the working directory, if any]
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// The store folder, or a file:// URL [default: store]
+    /// The store: a folder, a file:// URL or s3://bucket/prefix [default: store]
     #[arg(long, global = true, value_name = "DIR")]
     pub store: Option<PathBuf>,
+    /// Spread queries over these DataFusion Distributed workers:
+    /// http://host:port,http://host:port [default: [engine] workers]
+    #[arg(long, global = true, value_name = "URLS", value_parser = workers_flag)]
+    pub workers: Option<Workers>,
     /// Where reports are written [default: out]
     #[arg(long, global = true, value_name = "DIR")]
     pub out: Option<PathBuf>,
@@ -112,6 +116,24 @@ pub enum Command {
     /// Demo data for trying praktik and for the benchmark
     #[command(subcommand)]
     Demo(DemoCommand),
+    /// Run a DataFusion Distributed worker that `query`, `sql` and the
+    /// reports of other praktik processes spread their queries over
+    #[command(
+        after_help = "Examples:\n  praktik worker --listen 0.0.0.0:7070\n  praktik --workers http://10.0.0.5:7070,http://10.0.0.6:7070 query --file sql/effect_by_area.sql --param period=2019Q3 --param areas=101,751"
+    )]
+    Worker {
+        /// The address and port to serve on
+        #[arg(long, value_name = "ADDR:PORT")]
+        listen: std::net::SocketAddr,
+    },
+}
+
+/// The `--workers` list.
+#[derive(Debug, Clone)]
+pub struct Workers(pub Vec<url::Url>);
+
+fn workers_flag(text: &str) -> Result<Workers, String> {
+    praktik::config::parse_workers(text).map(Workers)
 }
 
 #[derive(Debug, Args)]
@@ -290,6 +312,7 @@ impl Cli {
             store: self.store.clone(),
             out: self.out.clone(),
             source: source.cloned(),
+            workers: self.workers.as_ref().map(|w| w.0.clone()),
         };
         Ok(Config::load(
             &dir,
@@ -402,7 +425,7 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         }
         Command::Schema { table } => {
             let config = cli.config(None)?;
-            let store = praktik::store::Store::open(&config.store)?;
+            let store = praktik::store::Store::open_for(&config)?;
             let engine = praktik::engine::Engine::open(&store, None).await?;
             let tables = match table {
                 Some(t) => vec![t.clone()],
@@ -458,6 +481,10 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
                 .and_then(|()| stdout.flush())
                 .map_err(output::OutputError::from)?;
         }
+        Command::Worker { listen } => {
+            let config = cli.config(None)?;
+            worker(*listen, &config).await?;
+        }
         Command::Man => {
             use clap::CommandFactory;
             let mut stdout = std::io::stdout().lock();
@@ -499,7 +526,7 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
             };
             match command {
                 StoreCommand::Check => {
-                    let store = praktik::store::Store::open(&config.store)?;
+                    let store = praktik::store::Store::open_for(&config)?;
                     let root = store.folder_for("praktik store check")?;
                     let problems = praktik::upkeep::check(root);
                     for p in &problems {
@@ -750,6 +777,23 @@ fn print_runs_and_stale(status: &status::Status, out: &mut dyn std::io::Write) {
 fn utc(at: Option<chrono::DateTime<chrono::Utc>>) -> String {
     at.map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
         .unwrap_or_default()
+}
+
+#[cfg(feature = "distributed")]
+async fn worker(
+    listen: std::net::SocketAddr,
+    config: &praktik::config::Config,
+) -> Result<(), Error> {
+    eprintln!("praktik: worker listening on {listen}; stop it with Ctrl-C or SIGTERM");
+    praktik::engine::workers::serve(listen, &config.store).await
+}
+
+#[cfg(not(feature = "distributed"))]
+async fn worker(_: std::net::SocketAddr, _: &praktik::config::Config) -> Result<(), Error> {
+    Err(Error::NotBuilt {
+        what: "distributed queries",
+        feature: "distributed",
+    })
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::engine::workers::EngineSettings;
 use crate::report::{OutputFormat, ReportError};
 use crate::source::{Source, jobindsats};
 use crate::store::location::{Location, LocationError, S3Settings};
@@ -27,6 +28,8 @@ pub struct Config {
     pub chromium: Option<PathBuf>,
     /// How to read the Jobindsats API.
     pub jobindsats: jobindsats::Settings,
+    /// Where queries run: in this process, or spread over workers.
+    pub engine: EngineSettings,
     /// The secret that turns CPR numbers into pseudonymous person keys; only
     /// from the environment (`PRAKTIK_PERSON_SALT`), never from a file.
     pub person_salt: Option<Secret>,
@@ -42,6 +45,7 @@ impl Default for Config {
             formats: vec![OutputFormat::Html, OutputFormat::Markdown],
             chromium: None,
             jobindsats: jobindsats::Settings::default(),
+            engine: EngineSettings::default(),
             person_salt: None,
         }
     }
@@ -80,6 +84,7 @@ struct FileConfig {
     formats: Option<Vec<String>>,
     chromium: Option<PathBuf>,
     jobindsats: Option<jobindsats::Settings>,
+    engine: Option<EngineSettings>,
 }
 
 /// Values given as flags; `None` leaves the layer below in force.
@@ -88,6 +93,8 @@ pub struct Overrides {
     pub store: Option<PathBuf>,
     pub out: Option<PathBuf>,
     pub source: Option<Source>,
+    /// `--workers`: the workers' URLs.
+    pub workers: Option<Vec<url::Url>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -99,7 +106,7 @@ pub enum ConfigError {
         cause: std::io::Error,
     },
     #[error(
-        "the configuration file {path} is not valid (known keys: store, out, source, reports, formats, chromium, [s3], [jobindsats])"
+        "the configuration file {path} is not valid (known keys: store, out, source, reports, formats, chromium, [s3], [engine], [jobindsats])"
     )]
     Parse {
         path: PathBuf,
@@ -121,7 +128,11 @@ pub enum ConfigError {
     #[error(transparent)]
     Store(#[from] LocationError),
     #[error(
-        "the environment variable {name} is not one praktik reads; known: PRAKTIK_CONFIG, PRAKTIK_STORE, PRAKTIK_OUT, PRAKTIK_SOURCE, PRAKTIK_REPORTS, PRAKTIK_JOBINDSATS_URL, PRAKTIK_PERSON_SALT, PRAKTIK_LOG"
+        "workers are configured ({workers}), and this praktik was built without distributed queries: build it with `cargo build --release --features distributed`, or leave out [engine] workers and --workers"
+    )]
+    NoDistributed { workers: String },
+    #[error(
+        "the environment variable {name} is not one praktik reads; known: PRAKTIK_CONFIG, PRAKTIK_STORE, PRAKTIK_OUT, PRAKTIK_SOURCE, PRAKTIK_REPORTS, PRAKTIK_JOBINDSATS_URL, PRAKTIK_WORKERS, PRAKTIK_PERSON_SALT, PRAKTIK_LOG"
     )]
     UnknownEnv { name: String },
 }
@@ -179,6 +190,20 @@ impl Config {
         if let Some(source) = &flags.source {
             config.source = source.clone();
         }
+        if let Some(workers) = &flags.workers {
+            config.engine.workers = workers.clone();
+        }
+        if !cfg!(feature = "distributed") && !config.engine.workers.is_empty() {
+            let listed: Vec<String> = config
+                .engine
+                .workers
+                .iter()
+                .map(|u| u.to_string())
+                .collect();
+            return Err(ConfigError::NoDistributed {
+                workers: listed.join(", "),
+            });
+        }
         config.store = Location::parse(&store, &store_base)?;
         if let Location::Bucket(bucket) = &mut config.store {
             bucket.settings = s3;
@@ -223,6 +248,9 @@ impl Config {
         if let Some(chromium) = file.chromium {
             self.chromium = Some(base.join(chromium));
         }
+        if let Some(engine) = file.engine {
+            self.engine = engine;
+        }
         if let Some(mut settings) = file.jobindsats {
             settings.token_file = settings.token_file.map(|f| base.join(f));
             self.jobindsats = settings;
@@ -245,12 +273,31 @@ impl Config {
                         })?
             }
             "PRAKTIK_JOBINDSATS_URL" => self.jobindsats.url = value.to_string(),
+            "PRAKTIK_WORKERS" => {
+                self.engine.workers = parse_workers(value).map_err(|reason| ConfigError::Env {
+                    name: name.into(),
+                    value: value.into(),
+                    reason,
+                })?
+            }
             "PRAKTIK_PERSON_SALT" => self.person_salt = Some(Secret(value.to_string())),
             "PRAKTIK_CONFIG" | "PRAKTIK_LOG" | "PRAKTIK_STORE" => {}
             other => return Err(ConfigError::UnknownEnv { name: other.into() }),
         }
         Ok(())
     }
+}
+
+/// Workers written `http://host:port,http://host:port`.
+pub fn parse_workers(text: &str) -> Result<Vec<url::Url>, String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|w| !w.is_empty())
+        .map(|w| {
+            url::Url::parse(w)
+                .map_err(|e| format!("`{w}` is not a worker URL ({e}); write http://host:port"))
+        })
+        .collect()
 }
 
 #[cfg(test)]

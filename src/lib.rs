@@ -121,6 +121,17 @@ pub enum Error {
         "the store was brought up to date, but {count} report(s) failed their data checks and were not rendered (listed above); the last good reports stay"
     )]
     ReportsBlocked { count: usize },
+    #[error(
+        "this praktik was built without {what}: build it with `cargo build --release --features {feature}`"
+    )]
+    NotBuilt {
+        what: &'static str,
+        feature: &'static str,
+    },
+    #[error(
+        "cannot serve a worker on {listen}: {cause}. Is the port in use, or the address not this machine's?"
+    )]
+    Worker { listen: String, cause: String },
     #[error("internal error: {0}; please report it")]
     Internal(String),
 }

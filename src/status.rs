@@ -50,7 +50,7 @@ pub struct TableSummary {
 }
 
 pub async fn status(config: &Config) -> Result<Status, Error> {
-    let store = Store::open(&config.store)?;
+    let store = Store::open_for(config)?;
     let engine = Engine::open(&store, None).await?;
     let version = engine.versions().get(OUTCOMES).copied();
     let periods = if version.is_some() {

@@ -18,7 +18,9 @@ use datafusion::prelude::{SessionConfig, SessionContext, col, lit};
 use datafusion::sql::parser::DFParser;
 use datafusion::sql::resolve::resolve_table_references;
 
+mod files;
 mod share;
+pub mod workers;
 
 use crate::area::Areas;
 pub use crate::as_of::AsOf;
@@ -138,6 +140,9 @@ impl Params {
 pub struct Engine {
     ctx: SessionContext,
     versions: BTreeMap<String, u64>,
+    /// Whether plans are spread over workers (the store's tables are then
+    /// scanned as plain Parquet files; see [`files`]).
+    distributed: bool,
 }
 
 impl Engine {
@@ -161,7 +166,7 @@ impl Engine {
         only: Option<&[&str]>,
     ) -> Result<Engine, QueryError> {
         let wanted = |table: &str| only.is_none_or(|only| only.contains(&table));
-        let engine = Engine::empty()?;
+        let engine = Engine::for_store(store)?;
         let mut versions = BTreeMap::new();
         for table in STORE_TABLES.into_iter().filter(|t| wanted(t)) {
             let version = match as_of {
@@ -204,7 +209,7 @@ impl Engine {
         table: &str,
         version: u64,
     ) -> Result<Engine, QueryError> {
-        let engine = Engine::empty()?;
+        let engine = Engine::for_store(store)?;
         let mut versions = BTreeMap::new();
         if let Some(delta) = store.table(table, Some(version)).await? {
             versions.insert(table.to_string(), version);
@@ -222,31 +227,61 @@ impl Engine {
             table: table.into(),
             cause: Box::new(cause),
         };
+        if self.distributed {
+            let runtime = self.ctx.runtime_env();
+            let files = files::SnapshotFiles::of(table, &delta, &runtime)
+                .await
+                .map_err(|cause| QueryError::Register {
+                    table: table.into(),
+                    cause: Box::new(cause),
+                })?;
+            self.ctx
+                .register_table(table, Arc::new(files))
+                .map_err(|cause| QueryError::Register {
+                    table: table.into(),
+                    cause: Box::new(cause),
+                })?;
+            return Ok(());
+        }
         let provider = delta.table_provider().await.map_err(register)?;
         self.ctx.register_table(table, provider).map_err(register)?;
         Ok(())
     }
 
+    /// An engine as the store's settings say: in this process, or spread
+    /// over workers.
+    fn for_store(store: &Store) -> Result<Engine, QueryError> {
+        let settings = store.engine();
+        if settings.workers.is_empty() {
+            return Engine::empty();
+        }
+        #[cfg(feature = "distributed")]
+        {
+            let ctx = workers::context(session_config(), settings).map_err(|cause| {
+                QueryError::Register {
+                    table: "(the workers' session)".into(),
+                    cause: Box::new(cause),
+                }
+            })?;
+            register_reference_tables(&ctx)?;
+            Ok(Engine {
+                ctx,
+                versions: BTreeMap::new(),
+                distributed: true,
+            })
+        }
+        #[cfg(not(feature = "distributed"))]
+        Engine::empty()
+    }
+
     /// An engine with only the reference tables, for tests that create their own.
     pub fn empty() -> Result<Engine, QueryError> {
-        let mut config = SessionConfig::new()
-            .with_information_schema(true)
-            .with_default_catalog_and_schema("praktik", "public");
-        // A grouping with nearly one group per few rows (person keys) gains
-        // nothing from a first, partial aggregation per partition, and holds
-        // every group twice: go straight to the final one sooner than the
-        // default (0.8 groups per row).
-        config
-            .options_mut()
-            .execution
-            .skip_partial_aggregation_probe_ratio_threshold = 0.1;
-        // Errors name the place in the statement, for the caret under it.
-        config.options_mut().sql_parser.collect_spans = true;
-        let ctx = share::context(config);
+        let ctx = share::context(session_config());
         register_reference_tables(&ctx)?;
         Ok(Engine {
             ctx,
             versions: BTreeMap::new(),
+            distributed: false,
         })
     }
 
@@ -591,6 +626,24 @@ fn bind(
             })
         }
     }
+}
+
+/// The session settings every engine shares.
+fn session_config() -> SessionConfig {
+    let mut config = SessionConfig::new()
+        .with_information_schema(true)
+        .with_default_catalog_and_schema("praktik", "public");
+    // A grouping with nearly one group per few rows (person keys) gains
+    // nothing from a first, partial aggregation per partition, and holds
+    // every group twice: go straight to the final one sooner than the
+    // default (0.8 groups per row).
+    config
+        .options_mut()
+        .execution
+        .skip_partial_aggregation_probe_ratio_threshold = 0.1;
+    // Errors name the place in the statement, for the caret under it.
+    config.options_mut().sql_parser.collect_spans = true;
+    config
 }
 
 fn register_reference_tables(ctx: &SessionContext) -> Result<(), QueryError> {

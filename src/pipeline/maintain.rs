@@ -32,7 +32,7 @@ pub struct RebuildReport {
 /// hold a quarter gives that quarter, and new tables written beside the old
 /// ones take their place; the old ones are kept under `.replaced-TIME/`.
 pub async fn rebuild(config: &Config, options: &WriteOptions) -> Result<RebuildReport, Error> {
-    let store = Store::open(&config.store)?;
+    let store = Store::open_for(config)?;
     let root = store.folder_for("praktik store rebuild")?.to_path_buf();
     let _lock = store.lock(options.lock_wait).await?;
     let raw = store.raw_dir();
@@ -176,7 +176,7 @@ pub async fn vacuum(
     older_than: Option<u64>,
     dry_run: bool,
 ) -> Result<Vacuumed, Error> {
-    let store = Store::open(&config.store)?;
+    let store = Store::open_for(config)?;
     let root = store.folder_for("praktik store vacuum")?;
     let _lock = store.lock(options.lock_wait).await?;
     let leftovers = crate::upkeep::vacuum(root, dry_run).map_err(|cause| Error::StoreFiles {

@@ -96,7 +96,7 @@ pub async fn pull(
 ) -> Result<PullReport, Error> {
     let started = chrono::Utc::now();
     let result = pull_unrecorded(config, source, wanted, options).await;
-    if let Ok(store) = Store::open(&config.store) {
+    if let Ok(store) = Store::open_for(config) {
         let commits = result.as_ref().map(|r| r.commits.as_slice());
         ledger::record(&store, "pull", &source.to_string(), started, commits).await;
     }
@@ -109,7 +109,7 @@ async fn pull_unrecorded(
     wanted: &Wanted,
     options: &WriteOptions,
 ) -> Result<PullReport, Error> {
-    let store = Store::open(&config.store)?;
+    let store = Store::open_for(config)?;
     let _lock = store.lock(options.lock_wait).await?;
     let stored = Stored::read(&store).await?;
     let demo = *source == Source::Demo;
@@ -302,7 +302,7 @@ pub(super) fn run_id() -> String {
 pub async fn run(config: &Config, options: &WriteOptions) -> Result<RunReport, Error> {
     let started = chrono::Utc::now();
     let result = run_unrecorded(config, options).await;
-    if let Ok(store) = Store::open(&config.store) {
+    if let Ok(store) = Store::open_for(config) {
         let commits = result.as_ref().map(|r| r.pull.commits.as_slice());
         // The pull went well, but a report is missing: say so in the ledger.
         let note = result
@@ -328,7 +328,7 @@ pub async fn run(config: &Config, options: &WriteOptions) -> Result<RunReport, E
 
 async fn run_unrecorded(config: &Config, options: &WriteOptions) -> Result<RunReport, Error> {
     let pulled = pull_unrecorded(config, &config.source, &Wanted::All, options).await?;
-    let store = Store::open(&config.store)?;
+    let store = Store::open_for(config)?;
     let engine = Engine::open(&store, None).await?;
     let output = Output {
         formats: config.formats.clone(),
@@ -362,7 +362,7 @@ pub async fn report(
     options: &ReportOptions,
 ) -> Result<report::render::Rendered, Error> {
     let definition = definition::load(&config.reports, &options.name)?;
-    let store = Store::open(&config.store)?;
+    let store = Store::open_for(config)?;
     let engine = Engine::open_as_of(&store, &options.as_of).await?;
     let output = Output {
         formats: options.formats.clone(),
@@ -386,14 +386,14 @@ pub async fn export(
     as_of: &crate::as_of::AsOf,
     force: bool,
 ) -> Result<crate::export::Exported, Error> {
-    let store = Store::open(&config.store)?;
+    let store = Store::open_for(config)?;
     let engine = Engine::open_as_of(&store, as_of).await?;
     Ok(crate::export::export(&engine, table, to, format, force).await?)
 }
 
 /// Run an analyst's SQL (or a named query's) over the store.
 pub async fn query(config: &Config, options: &QueryOptions) -> Result<Vec<RecordBatch>, Error> {
-    let store = Store::open(&config.store)?;
+    let store = Store::open_for(config)?;
     // Only the tables the statement reads are opened.
     let reads = crate::engine::store_tables_read(&options.sql);
     let engine = Engine::open_reading(&store, &options.as_of, reads.as_deref()).await?;

@@ -59,7 +59,7 @@ pub enum ShellError {
 /// Run the shell: interactively when standard input is a terminal,
 /// otherwise over the statements it holds.
 pub async fn run(config: &Config, as_of: &AsOf, interactive: bool) -> Result<(), Error> {
-    let store = Store::open(&config.store)?;
+    let store = Store::open_for(config)?;
     let engine = Engine::open_as_of(&store, as_of).await?;
     let mut shell = Shell {
         store,

@@ -123,6 +123,8 @@ pub struct Commit {
 #[derive(Debug, Clone)]
 pub struct Store {
     place: Place,
+    /// How queries over the store run (in this process, or on workers).
+    engine: crate::engine::workers::EngineSettings,
 }
 
 #[derive(Debug, Clone)]
@@ -145,6 +147,7 @@ impl Store {
             Location::Folder(root) => Store::open_folder(root),
             Location::Bucket(bucket) => Ok(Store {
                 place: Place::Bucket(Arc::new(Objects::open(bucket)?)),
+                engine: Default::default(),
             }),
         }
     }
@@ -163,7 +166,20 @@ impl Store {
             })?;
         Ok(Store {
             place: Place::Folder(root),
+            engine: Default::default(),
         })
+    }
+
+    /// The configured store, with its queries run as the configuration says.
+    pub fn open_for(config: &crate::config::Config) -> Result<Store, StoreError> {
+        let mut store = Store::open(&config.store)?;
+        store.engine = config.engine.clone();
+        Ok(store)
+    }
+
+    /// How queries over the store run.
+    pub fn engine(&self) -> &crate::engine::workers::EngineSettings {
+        &self.engine
     }
 
     /// The folder of a store in a folder; `None` in a bucket.

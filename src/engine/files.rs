@@ -1,0 +1,219 @@
+//! A Delta table read as what it is underneath: the Parquet files its
+//! snapshot names, each with its partition values, scanned by DataFusion's
+//! own Parquet scan. DataFusion Distributed can send that scan to its
+//! workers (deltalake's scan node has no codec for it).
+//!
+//! Only tables that need nothing more than that are read so: a table with
+//! deletion vectors or column mapping is refused, not misread.
+
+use std::sync::Arc;
+
+use arrow::datatypes::{FieldRef, Schema, SchemaRef};
+use async_trait::async_trait;
+use datafusion::catalog::{Session, TableProvider};
+use datafusion::common::{DFSchema, ScalarValue};
+use datafusion::datasource::TableType;
+use datafusion::datasource::listing::PartitionedFile;
+use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, ParquetSource};
+use datafusion::datasource::source::DataSourceExec;
+use datafusion::datasource::table_schema::TableSchema;
+use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::object_store::ObjectStoreUrl;
+use datafusion::logical_expr::utils::conjunction;
+use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
+use datafusion::physical_plan::ExecutionPlan;
+use deltalake::DeltaTable;
+use deltalake::kernel::engine::arrow_conversion::TryIntoArrow;
+use deltalake::logstore::object_store::path::Path;
+use futures::TryStreamExt;
+
+/// A snapshot's files as a plain Parquet table.
+#[derive(Debug)]
+pub struct SnapshotFiles {
+    /// The table's columns, in the table's order.
+    schema: SchemaRef,
+    /// The columns in the files (the table's, less the partition columns).
+    file_schema: SchemaRef,
+    partition_columns: Vec<FieldRef>,
+    store: ObjectStoreUrl,
+    files: Vec<PartitionedFile>,
+}
+
+/// Why a table cannot be read as plain files.
+fn refuse(table: &str, what: &str) -> DataFusionError {
+    DataFusionError::NotImplemented(format!(
+        "the table `{table}` uses {what}, which the distributed scan cannot read; query it without workers"
+    ))
+}
+
+impl SnapshotFiles {
+    /// The files of `delta` at its loaded version; its object store is
+    /// registered with `session` so that the scan (and every worker given
+    /// the same store) can read them.
+    pub async fn of(
+        table: &str,
+        delta: &DeltaTable,
+        runtime: &datafusion::execution::runtime_env::RuntimeEnv,
+    ) -> Result<SnapshotFiles> {
+        let failed = |e: deltalake::DeltaTableError| DataFusionError::External(Box::new(e));
+        let snapshot = delta.snapshot().map_err(failed)?;
+        let protocol = serde_json::to_value(snapshot.protocol())
+            .map_err(|e| DataFusionError::External(Box::new(e)))?;
+        for feature in ["deletionVectors", "columnMapping"] {
+            let listed = |key: &str| {
+                protocol[key]
+                    .as_array()
+                    .is_some_and(|f| f.iter().any(|v| v == feature))
+            };
+            if listed("readerFeatures") || listed("writerFeatures") {
+                return Err(refuse(table, feature));
+            }
+        }
+        let configuration = snapshot.metadata().configuration();
+        if configuration
+            .get("delta.columnMapping.mode")
+            .is_some_and(|mode| mode != "none")
+        {
+            return Err(refuse(table, "column mapping"));
+        }
+        let schema: Schema = snapshot
+            .schema()
+            .as_ref()
+            .try_into_arrow()
+            .map_err(|e| DataFusionError::External(Box::new(e)))?;
+        let schema = Arc::new(schema);
+        let partitioned: Vec<String> = snapshot.metadata().partition_columns().to_vec();
+        let file_schema = Arc::new(Schema::new(
+            schema
+                .fields()
+                .iter()
+                .filter(|f| !partitioned.contains(f.name()))
+                .cloned()
+                .collect::<Vec<_>>(),
+        ));
+        let partition_columns: Vec<FieldRef> = partitioned
+            .iter()
+            .map(|name| schema.field_with_name(name).map(|f| Arc::new(f.clone())))
+            .collect::<std::result::Result<_, _>>()?;
+
+        let url = delta.table_url().clone();
+        let root =
+            Path::from_url_path(url.path()).map_err(|e| DataFusionError::External(Box::new(e)))?;
+        let store = ObjectStoreUrl::parse(&url[..url::Position::BeforePath])?;
+        runtime.register_object_store(store.as_ref(), delta.log_store().root_object_store(None));
+
+        let views: Vec<_> = delta
+            .get_active_add_actions_by_partitions(&[])
+            .try_collect()
+            .await
+            .map_err(failed)?;
+        let mut files = Vec::with_capacity(views.len());
+        for view in views {
+            if view.deletion_vector_descriptor().is_some() {
+                return Err(refuse(table, "deletion vectors"));
+            }
+            let values = view.partition_values_map();
+            let partition_values = partition_columns
+                .iter()
+                .map(|field| {
+                    let text = values.get(field.name()).cloned().flatten();
+                    ScalarValue::try_from_string(text.unwrap_or_default(), field.data_type())
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let path = view
+                .object_store_path()
+                .parts()
+                .fold(root.clone(), |path, part| path.join(part));
+            files.push(
+                PartitionedFile::new(path.to_string(), view.size().max(0) as u64)
+                    .with_partition_values(partition_values),
+            );
+        }
+        Ok(SnapshotFiles {
+            schema,
+            file_schema,
+            partition_columns,
+            store,
+            files,
+        })
+    }
+
+    /// The scan's columns: the file columns, then the partition columns.
+    fn scan_schema(&self) -> SchemaRef {
+        let mut fields: Vec<FieldRef> = self.file_schema.fields().iter().cloned().collect();
+        fields.extend(self.partition_columns.iter().cloned());
+        Arc::new(Schema::new(fields))
+    }
+}
+
+#[async_trait]
+impl TableProvider for SnapshotFiles {
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> Result<Vec<TableProviderFilterPushDown>> {
+        // Used to skip files (by partition value) and row groups; the rows
+        // are filtered again above the scan.
+        Ok(vec![TableProviderFilterPushDown::Inexact; filters.len()])
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let scan_schema = self.scan_schema();
+        // The table's column order, in the scan's numbering.
+        let wanted: Vec<usize> = match projection {
+            Some(projection) => projection.clone(),
+            None => (0..self.schema.fields().len()).collect(),
+        };
+        let indices = wanted
+            .iter()
+            .map(|&i| scan_schema.index_of(self.schema.field(i).name()))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let table_schema = TableSchema::builder(self.file_schema.clone())
+            .with_table_partition_cols(self.partition_columns.clone())
+            .build();
+        let mut source = ParquetSource::new(table_schema);
+        if let Some(predicate) = conjunction(filters.iter().cloned()) {
+            let df_schema = DFSchema::try_from(scan_schema.as_ref().clone())?;
+            source = source.with_predicate(state.create_physical_expr(predicate, &df_schema)?);
+        }
+        let groups = split(&self.files, state.config().target_partitions());
+        let config = FileScanConfigBuilder::new(self.store.clone(), Arc::new(source))
+            .with_file_groups(groups)
+            .with_limit(limit)
+            .with_projection_indices(Some(indices))?
+            .build();
+        Ok(DataSourceExec::from_data_source(config))
+    }
+}
+
+/// `files` in up to `parts` groups of about equal size, largest first.
+fn split(files: &[PartitionedFile], parts: usize) -> Vec<FileGroup> {
+    let mut sorted: Vec<&PartitionedFile> = files.iter().collect();
+    sorted.sort_by_key(|f| std::cmp::Reverse(f.object_meta.size));
+    let mut groups: Vec<(u64, Vec<PartitionedFile>)> = vec![(0, Vec::new()); parts.max(1)];
+    for file in sorted {
+        if let Some(smallest) = groups.iter_mut().min_by_key(|(size, _)| *size) {
+            smallest.0 += file.object_meta.size;
+            smallest.1.push(file.clone());
+        }
+    }
+    groups
+        .into_iter()
+        .filter(|(_, files)| !files.is_empty())
+        .map(|(_, files)| FileGroup::new(files))
+        .collect()
+}
