@@ -575,3 +575,70 @@ fn a_write_that_does_not_commit_deletes_its_own_objects_and_no_others() {
     );
     assert_eq!(objects_in(&server, "own/outcomes/period=2019Q2"), kept);
 }
+
+#[test]
+fn queries_on_a_bucket_answer_the_same_on_three_workers() {
+    use crate::distributed::{QUERIES, Workers, answer};
+    let server = S3Server::start();
+    let work = bucket_workdir(&server, "s3://praktik/spread");
+    ok(&work, &["pull"]);
+    let toml = std::fs::read_to_string(work.path().join("praktik.toml")).unwrap();
+    work.write(
+        "praktik.toml",
+        format!("{toml}\n[engine]\nbytes_per_task = 1\n"),
+    );
+    let workers = Workers::start(
+        &work,
+        3,
+        &[
+            ("AWS_ACCESS_KEY_ID", KEY),
+            ("AWS_SECRET_ACCESS_KEY", SECRET),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+        ],
+    );
+    let run = |args: &[&str]| ok(&work, args);
+    for query in QUERIES {
+        let local = answer(&run, query, None);
+        assert_eq!(
+            answer(&run, query, Some(&workers.flag())),
+            local,
+            "{query:?}"
+        );
+    }
+}
+
+#[test]
+fn a_wrong_secret_reaches_nothing_but_loopback() {
+    let server = S3Server::start();
+    let work = bucket_workdir(&server, "s3://praktik/quiet");
+    let trace = work.path().join("connects.txt");
+    let mut strace = Command::new("strace");
+    for (name, _) in std::env::vars() {
+        if name.starts_with("AWS_") || name.starts_with("PRAKTIK_") {
+            strace.env_remove(name);
+        }
+    }
+    let output = strace
+        .args(["-f", "-e", "trace=connect", "-o"])
+        .arg(&trace)
+        .arg(assert_cmd::cargo::cargo_bin("praktik"))
+        .args(["pull", "--period", "2019Q3"])
+        .current_dir(work.path())
+        .env("AWS_ACCESS_KEY_ID", KEY)
+        .env("AWS_SECRET_ACCESS_KEY", "wrong")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .expect("strace runs (scripts/test installs it)");
+    assert_eq!(output.status.code(), Some(1));
+    let connects = std::fs::read_to_string(&trace).unwrap();
+    let addresses: Vec<&str> = connects
+        .lines()
+        .filter_map(|l| l.split("inet_addr(\"").nth(1))
+        .filter_map(|rest| rest.split('"').next())
+        .collect();
+    assert!(!addresses.is_empty(), "{connects}");
+    assert!(
+        addresses.iter().all(|a| *a == "127.0.0.1") && !connects.contains("sin6_addr"),
+        "only loopback: {addresses:?}"
+    );
+}

@@ -8,6 +8,7 @@ mod briefing;
 mod bucket;
 mod cli;
 mod crosscheck;
+pub mod distributed;
 mod durability;
 mod internships;
 mod jobindsats;
