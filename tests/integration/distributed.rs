@@ -189,6 +189,17 @@ fn every_query_answers_the_same_on_three_workers_as_in_one_process() {
             "{query:?}"
         );
     }
+    // A report reads the same through the workers.
+    let letter = |workers: Option<&str>| {
+        let mut args = Vec::new();
+        if let Some(workers) = workers {
+            args.extend(["--workers", workers]);
+        }
+        args.extend(["report", "letter", "--format", "md"]);
+        work.ok(&args);
+        work.read("out/reports/2019Q3/letter.md")
+    };
+    assert_eq!(letter(Some(&workers.flag())), letter(None));
     // The plan is really spread: stages of tasks on the workers.
     let (plan, _) = work.ok(&[
         "--workers",
