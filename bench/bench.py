@@ -75,6 +75,14 @@ def run(cmd, cwd=WORK, capture=False):
     return wall, usage.ru_maxrss / 1024, out.decode()
 
 
+def csv_of(rows):
+    """The generated Danish CSV of `rows` rows (fixed seed), made once."""
+    data = WORK / f"internships-{rows}.csv"
+    if not data.exists():
+        run([PRAKTIK, "demo", "generate", "--rows", str(rows), "--out", data])
+    return data
+
+
 def timed(cmd, runs, before=None, cwd=WORK):
     """Median wall and peak RSS over `runs` after one warm-up."""
     walls, rss = [], []
@@ -143,9 +151,7 @@ def main():
     results.append((0, "demo store: praktik report briefing --format html,md (target < 0.3 s)", ours, None))
     print(f"briefing praktik {ours[0]:7.3f} s {ours[1]:7.0f} MiB", flush=True)
     for rows in args.rows:
-        data = WORK / f"internships-{rows}.csv"
-        if not data.exists():
-            run([PRAKTIK, "demo", "generate", "--rows", str(rows), "--out", data])
+        data = csv_of(rows)
         print(f"== {rows:,} rows ({data.stat().st_size / 2**20:.0f} MiB CSV)", flush=True)
 
         store = WORK / f"store-{rows}"

@@ -26,7 +26,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from bench import PRAKTIK, QUERIES, WORK, machine, normalised, run, timed
+from bench import PRAKTIK, QUERIES, csv_of, machine, normalised, run, timed
 
 KEY, SECRET, BUCKET = "bench-key", "bench-secret", "bench"
 
@@ -99,9 +99,7 @@ def main():
     try:
         time.sleep(1)
         for rows in args.rows:
-            data = WORK / f"internships-{rows}.csv"
-            if not data.exists():
-                run([PRAKTIK, "demo", "generate", "--rows", str(rows), "--out", data])
+            data = csv_of(rows)
             print(f"== {rows:,} rows", flush=True)
             folder = scratch / f"store-{rows}"
             wipe = lambda: shutil.rmtree(folder, ignore_errors=True)
