@@ -272,6 +272,40 @@ fn the_demo_job_on_a_bucket_writes_the_same_letters_as_on_a_folder() {
         "csv",
     ];
     assert_eq!(ok(&bucket, &query), folder.ok(&query).0);
+    // The shell and an export read the bucket too.
+    let shell = praktik(&bucket, SECRET)
+        .arg("sql")
+        .write_stdin("SELECT COUNT(*) AS n FROM internships;\n")
+        .output()
+        .unwrap();
+    assert!(
+        shell.status.success(),
+        "{}",
+        String::from_utf8_lossy(&shell.stderr)
+    );
+    let counted = folder
+        .ok(&[
+            "query",
+            "SELECT COUNT(*) AS n FROM internships",
+            "--format",
+            "csv",
+        ])
+        .0;
+    let n = counted.lines().nth(1).unwrap_or_default().to_string();
+    assert!(n.parse::<u64>().is_ok_and(|n| n > 1000), "{counted}");
+    assert!(
+        String::from_utf8_lossy(&shell.stdout).contains(&n),
+        "{n} in {}",
+        String::from_utf8_lossy(&shell.stdout)
+    );
+    ok(&bucket, &["export", "outcomes", "--to", "exported"]);
+    let mut exported = Vec::new();
+    crate::support::collect_files(&bucket.path().join("exported"), &mut exported);
+    assert!(
+        exported
+            .iter()
+            .any(|f| f.extension().is_some_and(|e| e == "parquet"))
+    );
     // A second pull finds every quarter unchanged.
     let output = praktik(&bucket, SECRET).arg("pull").output().unwrap();
     let said = String::from_utf8_lossy(&output.stderr);

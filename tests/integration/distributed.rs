@@ -247,3 +247,28 @@ fn workers_not_built_in_or_not_urls_are_clear_errors() {
     let err = work.fails(&["--workers", "not a url", "status"], 2);
     assert!(err.contains("not a worker URL"), "{err}");
 }
+
+#[test]
+fn a_table_with_deletion_vectors_is_refused_not_misread() {
+    let work = Workdir::new();
+    work.ok(&["pull", "--period", "2019Q3"]);
+    // Another writer upgraded the table to deletion vectors.
+    work.write(
+        "store/outcomes/_delta_log/00000000000000000001.json",
+        "{\"commitInfo\":{\"timestamp\":1764400000000,\"operation\":\"SET TBLPROPERTIES\"}}\n\
+         {\"protocol\":{\"minReaderVersion\":3,\"minWriterVersion\":7,\"readerFeatures\":[\"deletionVectors\"],\"writerFeatures\":[\"deletionVectors\"]}}\n",
+    );
+    let err = work.fails(
+        &[
+            "--workers",
+            "http://127.0.0.1:9",
+            "query",
+            "SELECT COUNT(*) FROM outcomes",
+        ],
+        1,
+    );
+    assert!(
+        err.contains("`outcomes` uses deletionVectors") && err.contains("without workers"),
+        "{err}"
+    );
+}
