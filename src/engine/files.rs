@@ -1,10 +1,12 @@
 //! A Delta table read as what it is underneath: the Parquet files its
 //! snapshot names, each with its partition values, scanned by DataFusion's
-//! own Parquet scan. DataFusion Distributed can send that scan to its
-//! workers (deltalake's scan node has no codec for it).
+//! own Parquet scan. The partition value is one constant per file (deltalake's
+//! scan builds that column value by value), and DataFusion Distributed can
+//! send the scan to its workers (deltalake's scan node has no codec for it).
 //!
-//! Only tables that need nothing more than that are read so: a table with
-//! deletion vectors or column mapping is refused, not misread.
+//! Only tables that need nothing more than that are read so: one with
+//! deletion vectors or column mapping is left to deltalake's scan, or
+//! refused on workers, never misread.
 
 use std::sync::Arc;
 
@@ -39,6 +41,32 @@ pub struct SnapshotFiles {
     files: Vec<PartitionedFile>,
 }
 
+/// What of `delta` plain Parquet files cannot express (deletion vectors,
+/// column mapping), if anything: such a table needs deltalake's own scan.
+pub fn beyond_plain_files(delta: &DeltaTable) -> Result<Option<&'static str>> {
+    let snapshot = delta
+        .snapshot()
+        .map_err(|e| DataFusionError::External(Box::new(e)))?;
+    let protocol = serde_json::to_value(snapshot.protocol())
+        .map_err(|e| DataFusionError::External(Box::new(e)))?;
+    for feature in ["deletionVectors", "columnMapping"] {
+        let listed = |key: &str| {
+            protocol[key]
+                .as_array()
+                .is_some_and(|f| f.iter().any(|v| v == feature))
+        };
+        if listed("readerFeatures") || listed("writerFeatures") {
+            return Ok(Some(feature));
+        }
+    }
+    let mapped = snapshot
+        .metadata()
+        .configuration()
+        .get("delta.columnMapping.mode")
+        .is_some_and(|mode| mode != "none");
+    Ok(mapped.then_some("column mapping"))
+}
+
 /// Why a table cannot be read as plain files.
 fn refuse(table: &str, what: &str) -> DataFusionError {
     DataFusionError::NotImplemented(format!(
@@ -57,24 +85,8 @@ impl SnapshotFiles {
     ) -> Result<SnapshotFiles> {
         let failed = |e: deltalake::DeltaTableError| DataFusionError::External(Box::new(e));
         let snapshot = delta.snapshot().map_err(failed)?;
-        let protocol = serde_json::to_value(snapshot.protocol())
-            .map_err(|e| DataFusionError::External(Box::new(e)))?;
-        for feature in ["deletionVectors", "columnMapping"] {
-            let listed = |key: &str| {
-                protocol[key]
-                    .as_array()
-                    .is_some_and(|f| f.iter().any(|v| v == feature))
-            };
-            if listed("readerFeatures") || listed("writerFeatures") {
-                return Err(refuse(table, feature));
-            }
-        }
-        let configuration = snapshot.metadata().configuration();
-        if configuration
-            .get("delta.columnMapping.mode")
-            .is_some_and(|mode| mode != "none")
-        {
-            return Err(refuse(table, "column mapping"));
+        if let Some(feature) = beyond_plain_files(delta)? {
+            return Err(refuse(table, feature));
         }
         let schema: Schema = snapshot
             .schema()

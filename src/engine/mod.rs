@@ -140,8 +140,7 @@ impl Params {
 pub struct Engine {
     ctx: SessionContext,
     versions: BTreeMap<String, u64>,
-    /// Whether plans are spread over workers (the store's tables are then
-    /// scanned as plain Parquet files; see [`files`]).
+    /// Whether plans are spread over workers.
     distributed: bool,
 }
 
@@ -227,7 +226,16 @@ impl Engine {
             table: table.into(),
             cause: Box::new(cause),
         };
-        if self.distributed {
+        // Plain Parquet files with their partition values, scanned by
+        // DataFusion: the quarter is a constant per file (deltalake's scan
+        // builds it row by row), and workers can run the scan. A table only
+        // deltalake can read (deletion vectors, column mapping) is read by
+        // deltalake's scan in one process; with workers it is refused.
+        let plain = files::beyond_plain_files(&delta).map_err(|cause| QueryError::Register {
+            table: table.into(),
+            cause: Box::new(cause),
+        })?;
+        if plain.is_none() || self.distributed {
             let runtime = self.ctx.runtime_env();
             let files = files::SnapshotFiles::of(table, &delta, &runtime)
                 .await

@@ -271,4 +271,12 @@ fn a_table_with_deletion_vectors_is_refused_not_misread() {
         err.contains("`outcomes` uses deletionVectors") && err.contains("without workers"),
         "{err}"
     );
+    // In one process deltalake's own scan reads it.
+    let (count, _) = work.ok(&[
+        "query",
+        "SELECT COUNT(*) AS n FROM outcomes",
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(count, "n\n936\n");
 }
