@@ -231,24 +231,15 @@ impl Engine {
         // builds it row by row), and workers can run the scan. A table only
         // deltalake can read (deletion vectors, column mapping) is read by
         // deltalake's scan in one process; with workers it is refused.
-        let plain = files::beyond_plain_files(&delta).map_err(|cause| QueryError::Register {
-            table: table.into(),
-            cause: Box::new(cause),
-        })?;
+        let plain = files::beyond_plain_files(&delta).map_err(register)?;
         if plain.is_none() || self.distributed {
             let runtime = self.ctx.runtime_env();
             let files = files::SnapshotFiles::of(table, &delta, &runtime)
                 .await
-                .map_err(|cause| QueryError::Register {
-                    table: table.into(),
-                    cause: Box::new(cause),
-                })?;
+                .map_err(register)?;
             self.ctx
                 .register_table(table, Arc::new(files))
-                .map_err(|cause| QueryError::Register {
-                    table: table.into(),
-                    cause: Box::new(cause),
-                })?;
+                .map_err(register)?;
             return Ok(());
         }
         let provider = delta.table_provider().await.map_err(register)?;

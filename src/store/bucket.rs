@@ -132,34 +132,23 @@ impl Objects {
         }
     }
 
-    /// The index lines of `raw/`, in the order they were published.
-    pub async fn index_lines(&self) -> Result<Vec<String>, StoreError> {
-        let mut keys = self.below("raw/index").await?;
-        keys.sort();
-        let mut lines = Vec::with_capacity(keys.len());
-        for key in keys {
-            let body = self
-                .store
-                .get(&key)
-                .await
-                .map_err(|cause| reach(&self.url, cause.to_string()))?
-                .bytes()
-                .await
-                .map_err(|cause| reach(&self.url, cause.to_string()))?;
-            lines.push(String::from_utf8_lossy(&body).into_owned());
-        }
-        Ok(lines)
-    }
-
-    /// Delete `keys`, as far as it goes; what could not be deleted is left
-    /// for `praktik vacuum` (no version names it).
+    /// Delete `keys` under the store's prefix; see [`delete_all`].
     pub async fn delete(&self, keys: Vec<Path>) {
-        let stream = futures::stream::iter(keys.into_iter().map(Ok)).boxed();
-        let mut deleted = self.store.delete_stream(stream);
-        while let Some(result) = deleted.next().await {
-            if let Err(e) = result {
-                tracing::warn!("could not delete an object of a write that did not commit: {e}");
-            }
+        delete_all(self.store.as_ref(), keys).await;
+    }
+}
+
+/// Delete the objects of a write that did not commit, as far as it goes:
+/// one already gone is no matter, what stays is said (no version names it;
+/// `praktik store vacuum` can take it later).
+pub async fn delete_all(store: &dyn ObjectStore, keys: Vec<Path>) {
+    let stream = futures::stream::iter(keys.into_iter().map(Ok)).boxed();
+    let mut deleted = store.delete_stream(stream);
+    while let Some(result) = deleted.next().await {
+        if let Err(e) = result
+            && !matches!(e, deltalake::ObjectStoreError::NotFound { .. })
+        {
+            tracing::warn!("an object of a write that did not commit stays: {e}");
         }
     }
 }

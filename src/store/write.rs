@@ -19,7 +19,7 @@ use deltalake::{DeltaTable, DeltaTableBuilder};
 use futures::TryStreamExt;
 use url::Url;
 
-use super::bucket::{Objects, block_on};
+use super::bucket::{Objects, block_on, delete_all};
 use super::recording::Recording;
 use super::{StoreError, WriteMetrics, stage_error, writer_properties};
 use crate::period::Period;
@@ -315,17 +315,7 @@ impl Drop for TableWrite {
             Own::Recorded { root, created } => {
                 let created = created.lock().map(|c| c.clone()).unwrap_or_default();
                 let root = root.clone();
-                block_on(async move {
-                    let stream = futures::stream::iter(created.into_iter().map(Ok));
-                    let mut deleted = root.delete_stream(Box::pin(stream));
-                    while let Some(result) = futures::StreamExt::next(&mut deleted).await {
-                        if let Err(e) = result
-                            && !matches!(e, deltalake::ObjectStoreError::NotFound { .. })
-                        {
-                            tracing::warn!("an object of a write that did not commit stays: {e}");
-                        }
-                    }
-                });
+                block_on(async move { delete_all(root.as_ref(), created).await });
             }
             Own::Since {
                 objects,
