@@ -527,17 +527,16 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
             match command {
                 StoreCommand::Check => {
                     let store = praktik::store::Store::open_for(&config)?;
-                    let root = store.folder_for("praktik store check")?;
-                    let problems = praktik::upkeep::check(root);
+                    let problems = praktik::upkeep::check(&store.tree()).await?;
                     for p in &problems {
-                        println!("{}: {}; {}", p.path.display(), p.what, p.fix);
+                        println!("{}: {}; {}", p.path, p.what, p.fix);
                     }
                     if !problems.is_empty() {
                         return Err(Error::StoreDamaged {
                             problems: problems.len(),
                         });
                     }
-                    eprintln!("praktik: the store at {} is sound", root.display());
+                    eprintln!("praktik: the store at {store} is sound");
                 }
                 StoreCommand::Vacuum {
                     dry_run,
@@ -548,7 +547,7 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
                         pipeline::vacuum(&config, &write(*wait), *older_than, *dry_run).await?;
                     let verb = if *dry_run { "would remove" } else { "removed" };
                     for p in &done.leftovers {
-                        println!("{verb} {}: {}", p.path.display(), p.what);
+                        println!("{verb} {}: {}", p.path, p.what);
                     }
                     for file in &done.old_files {
                         println!("{verb} {file}: only versions older than the cut-off need it");
@@ -571,9 +570,7 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
                     }
                     eprintln!(
                         "praktik: {} bodies read from raw/, {} rejected again and left out; the old tables are under {}",
-                        report.bodies,
-                        report.rejected,
-                        report.replaced.display()
+                        report.bodies, report.rejected, report.replaced
                     );
                 }
             }

@@ -2,7 +2,7 @@
 //! under the store's lock.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::Error;
 use crate::config::{Config, Secret};
@@ -24,37 +24,54 @@ pub struct RebuildReport {
     pub rejected: usize,
     pub commits: Vec<WriteMetrics>,
     /// Where the tables it replaced were moved.
-    pub replaced: PathBuf,
+    pub replaced: String,
 }
+
+/// Where `store rebuild` writes the new tables before they take the old
+/// ones' place.
+const FRESH: &str = ".rebuild";
 
 /// Recreate the tables from `raw/` and its index alone: every indexed body
 /// is opened and checked again in the order it was stored, the last body to
 /// hold a quarter gives that quarter, and new tables written beside the old
 /// ones take their place; the old ones are kept under `.replaced-TIME/`.
+///
+/// In a bucket the bodies are fetched into a local folder first, and the
+/// tables change place object by object (S3 has no rename): a rebuild cut
+/// off in the middle leaves a table missing or half moved, never `raw/`, and
+/// running it again finishes the work.
 pub async fn rebuild(config: &Config, options: &WriteOptions) -> Result<RebuildReport, Error> {
     let store = Store::open_for(config)?;
-    let root = store.folder_for("praktik store rebuild")?.to_path_buf();
     let _lock = store.lock(options.lock_wait).await?;
+    let tree = store.tree();
     let raw = store.raw_dir();
+    let fetched = tempfile::Builder::new()
+        .prefix("praktik-rebuild-")
+        .tempdir()
+        .map_err(|cause| Error::StoreFiles {
+            path: std::env::temp_dir(),
+            cause,
+        })?;
     let context = Context {
         jobindsats: &config.jobindsats,
         person_salt: config.person_salt.as_ref().map(Secret::expose),
     };
-    let unreadable = |cause| {
-        Error::Land(crate::land::LandError::Read {
-            input: raw.join(crate::land::INDEX).display().to_string(),
-            cause,
-        })
-    };
-    let lines = crate::upkeep::read_index(&raw).map_err(unreadable)?;
+    let lines = crate::upkeep::read_index(&tree).await?;
     let mut bodies = Vec::new();
     let mut rejected = 0;
-    for line in &lines {
-        let Ok(line) = line else {
+    for entry in &lines {
+        let Some(line) = &entry.line else {
             tracing::warn!("an incomplete line of the index is left out");
             continue;
         };
-        let path = raw.join(&line.file);
+        let key = format!("raw/{}", line.file);
+        let path = tree
+            .local_copy(&key, fetched.path())
+            .await
+            .map_err(|cause| crate::store::StoreError::Upkeep {
+                path: tree.show(&key),
+                cause,
+            })?;
         let format = line.format.as_deref().and_then(Format::from_code);
         let Some(format) = format.or_else(|| format_of_older_line(&path)) else {
             tracing::warn!(file = %line.file, "the body's format cannot be told; left out");
@@ -90,14 +107,11 @@ pub async fn rebuild(config: &Config, options: &WriteOptions) -> Result<RebuildR
             owner.insert((body.format.table(), *period), i);
         }
     }
-    let fresh_root = root.join(".rebuild");
-    if fresh_root.exists() {
-        std::fs::remove_dir_all(&fresh_root).map_err(|cause| Error::StoreFiles {
-            path: fresh_root.clone(),
-            cause,
-        })?;
-    }
-    let fresh = Store::open_folder(&fresh_root)?;
+    let files_error = |path: String| move |cause| crate::store::StoreError::Upkeep { path, cause };
+    tree.remove_dir(FRESH)
+        .await
+        .map_err(files_error(tree.show(FRESH)))?;
+    let fresh = store.beside(FRESH)?;
     let mut commits = Vec::new();
     for table in [OUTCOMES, INTERNSHIPS] {
         let mut pending = Pending {
@@ -119,7 +133,7 @@ pub async fn rebuild(config: &Config, options: &WriteOptions) -> Result<RebuildR
             all.extend(owned);
         }
         // A table the store had stays, if empty.
-        if all.is_empty() && !root.join(table).join("_delta_log").is_dir() {
+        if all.is_empty() && !has_log(&tree, table).await? {
             continue;
         }
         all.sort();
@@ -133,37 +147,43 @@ pub async fn rebuild(config: &Config, options: &WriteOptions) -> Result<RebuildR
         commits.push(pending.write.commit(&all, &all, metadata).await?);
     }
     // Swap: the old tables aside, the new ones in their place.
-    let replaced = root.join(format!(
-        ".replaced-{}",
-        chrono::Utc::now().format("%Y%m%dT%H%M%SZ")
-    ));
-    let moved = |from: &Path, to: &Path| {
-        std::fs::rename(from, to).map_err(|cause| Error::StoreFiles {
-            path: from.to_path_buf(),
-            cause,
-        })
-    };
-    std::fs::create_dir_all(&replaced).map_err(|cause| Error::StoreFiles {
-        path: replaced.clone(),
-        cause,
-    })?;
+    let replaced = format!(".replaced-{}", chrono::Utc::now().format("%Y%m%dT%H%M%SZ"));
     for table in [OUTCOMES, INTERNSHIPS] {
-        let (old, new) = (root.join(table), fresh_root.join(table));
-        if old.exists() && new.join("_delta_log").is_dir() {
-            moved(&old, &replaced.join(table))?;
+        let new = format!("{FRESH}/{table}");
+        if !has_log(&tree, &new).await? {
+            continue;
         }
-        if new.join("_delta_log").is_dir() {
-            moved(&new, &old)?;
+        if !tree.list(&format!("{table}/")).await?.is_empty() {
+            let aside = format!("{replaced}/{table}");
+            tree.move_dir(table, &aside)
+                .await
+                .map_err(files_error(tree.show(table)))?;
         }
+        fail::fail_point!("rebuild-before-move-in", |_| Err(files_error(
+            tree.show(&new)
+        )(
+            "failpoint".into()
+        )
+        .into()));
+        tree.move_dir(&new, table)
+            .await
+            .map_err(files_error(tree.show(&new)))?;
     }
-    let _ = crate::durable::sync_folder(&root);
-    let _ = std::fs::remove_dir_all(&fresh_root);
+    if let Some(root) = store.folder() {
+        let _ = crate::durable::sync_folder(root);
+    }
+    let _ = tree.remove_dir(FRESH).await;
     Ok(RebuildReport {
         bodies: lines.len(),
         rejected,
         commits,
-        replaced,
+        replaced: tree.show(&replaced),
     })
+}
+
+/// Whether the table in `dir` has a log, that is, has been written.
+async fn has_log(tree: &crate::upkeep::Tree, dir: &str) -> Result<bool, Error> {
+    Ok(!tree.list(&format!("{dir}/_delta_log/")).await?.is_empty())
 }
 
 /// `praktik store vacuum`: remove what no version and no index line needs,
@@ -177,12 +197,8 @@ pub async fn vacuum(
     dry_run: bool,
 ) -> Result<Vacuumed, Error> {
     let store = Store::open_for(config)?;
-    let root = store.folder_for("praktik store vacuum")?;
     let _lock = store.lock(options.lock_wait).await?;
-    let leftovers = crate::upkeep::vacuum(root, dry_run).map_err(|cause| Error::StoreFiles {
-        path: root.to_path_buf(),
-        cause,
-    })?;
+    let leftovers = crate::upkeep::vacuum(&store.tree(), dry_run).await?;
     let mut old_files = Vec::new();
     if let Some(days) = older_than {
         for table in [OUTCOMES, INTERNSHIPS, crate::schema::RUNS] {

@@ -31,9 +31,12 @@ pub struct Objects {
 
 impl Objects {
     pub fn open(bucket: &Bucket) -> Result<Objects, StoreError> {
-        let options = bucket.options();
-        let store = deltalake::logstore::store_for(&bucket.url, options.clone())
-            .map_err(|cause| reach(&bucket.url, cause.to_string()))?;
+        Objects::open_at(bucket.url.clone(), bucket.options())
+    }
+
+    fn open_at(url: Url, options: HashMap<String, String>) -> Result<Objects, StoreError> {
+        let store = deltalake::logstore::store_for(&url, options.clone())
+            .map_err(|cause| reach(&url, cause.to_string()))?;
         let landing = tempfile::Builder::new()
             .prefix("praktik-landing-")
             .tempdir()
@@ -42,11 +45,20 @@ impl Objects {
                 cause,
             })?;
         Ok(Objects {
-            url: bucket.url.clone(),
+            url,
             options,
             store,
             landing,
         })
+    }
+
+    /// The objects under `name/` below this prefix, as a store's.
+    pub fn nested(&self, name: &str) -> Result<Objects, StoreError> {
+        let url = self
+            .url
+            .join(&format!("{name}/"))
+            .map_err(|e| reach(&self.url, e.to_string()))?;
+        Objects::open_at(url, self.options.clone())
     }
 
     /// Whether any object lies under `prefix`.

@@ -59,16 +59,13 @@ pub enum StoreError {
     #[error("the table `{table}` does not exist yet in {store}; run `praktik pull` first")]
     NoTable { table: String, store: String },
     #[error(
+        "the table `{table}` is missing from {store}: a `praktik store rebuild` stopped before it moved the new table in; run `praktik store rebuild` again"
+    )]
+    RebuildCut { table: String, store: String },
+    #[error(
         "cannot reach the store {store}: {cause}. Check the [s3] endpoint and region in praktik.toml, that the bucket exists, and AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY in the environment"
     )]
     Reach { store: String, cause: String },
-    #[error(
-        "`{command}` works on a store in a local folder only for now, and the store is {store}"
-    )]
-    FolderOnly {
-        command: &'static str,
-        store: String,
-    },
     #[error("cannot write periods {periods} to the table `{table}`; the table is as it was")]
     Write {
         table: String,
@@ -90,6 +87,8 @@ pub enum StoreError {
         version: u64,
         detail: String,
     },
+    #[error("cannot read or change {path} in the store: {cause}")]
+    Upkeep { path: String, cause: String },
     #[error("cannot read the history of the table `{table}`")]
     History {
         table: String,
@@ -190,15 +189,6 @@ impl Store {
         }
     }
 
-    /// The folder of a store in a folder, for `command`, which works on
-    /// nothing else yet.
-    pub fn folder_for(&self, command: &'static str) -> Result<&Path, StoreError> {
-        self.folder().ok_or_else(|| StoreError::FolderOnly {
-            command,
-            store: self.to_string(),
-        })
-    }
-
     /// Where pulled bodies are landed: `raw/` in a folder; in a bucket a
     /// local folder that [`Store::publish_raw`] empties into the bucket.
     pub fn raw_dir(&self) -> PathBuf {
@@ -224,6 +214,29 @@ impl Store {
             Place::Bucket(objects) => Ok(StoreLock::Bucket(
                 lease::Lease::take(objects.clone(), wait).await?,
             )),
+        }
+    }
+
+    /// A store of its own in `name` below this one's root (where `store
+    /// rebuild` writes new tables before they take the old ones' place).
+    pub fn beside(&self, name: &str) -> Result<Store, StoreError> {
+        match &self.place {
+            Place::Folder(root) => Store::open_folder(&root.join(name)),
+            Place::Bucket(objects) => Ok(Store {
+                place: Place::Bucket(Arc::new(objects.nested(name)?)),
+                engine: self.engine.clone(),
+            }),
+        }
+    }
+
+    /// The store's files, for `store check`, `vacuum` and `rebuild`.
+    pub fn tree(&self) -> crate::upkeep::Tree {
+        match &self.place {
+            Place::Folder(root) => crate::upkeep::Tree::Folder(root.clone()),
+            Place::Bucket(objects) => crate::upkeep::Tree::Bucket {
+                store: objects.store.clone(),
+                url: objects.url.clone(),
+            },
         }
     }
 
@@ -295,6 +308,13 @@ impl Store {
         version: Option<u64>,
     ) -> Result<Option<DeltaTable>, StoreError> {
         if !self.exists(table).await? {
+            // Not a new store's missing table, but one a rebuild took away.
+            if self.exists(&format!(".rebuild/{table}")).await? {
+                return Err(StoreError::RebuildCut {
+                    table: table.into(),
+                    store: self.to_string(),
+                });
+            }
             return Ok(None);
         }
         let mut delta = self

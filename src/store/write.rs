@@ -302,9 +302,17 @@ impl Drop for TableWrite {
                 // Only files this write made: new since it began, and named
                 // by no version (the lock keeps other writers out; this
                 // keeps a commit made meanwhile safe even so).
-                let named: HashSet<PathBuf> = crate::upkeep::read_log(path)
-                    .map(|log| log.added.into_iter().map(|(path, _)| path).collect())
-                    .unwrap_or_default();
+                let mut named: HashSet<PathBuf> = HashSet::new();
+                let tree = crate::upkeep::Tree::Folder(path.clone());
+                block_on(async {
+                    if let Ok(Some(log)) = crate::upkeep::read_log(&tree, "").await {
+                        named = log
+                            .added
+                            .into_iter()
+                            .map(|(key, _)| path.join(key))
+                            .collect();
+                    }
+                });
                 for file in data_files(path).difference(before) {
                     if !named.contains(file) {
                         let _ = std::fs::remove_file(file);
