@@ -140,8 +140,8 @@ impl Params {
 pub struct Engine {
     ctx: SessionContext,
     versions: BTreeMap<String, u64>,
-    /// Whether plans are spread over workers.
-    distributed: bool,
+    /// The workers plans are spread over; none: this process.
+    workers: Vec<url::Url>,
 }
 
 impl Engine {
@@ -232,7 +232,7 @@ impl Engine {
         // deltalake can read (deletion vectors, column mapping) is read by
         // deltalake's scan in one process; with workers it is refused.
         let plain = files::beyond_plain_files(&delta).map_err(register)?;
-        if plain.is_none() || self.distributed {
+        if plain.is_none() || !self.workers.is_empty() {
             let runtime = self.ctx.runtime_env();
             let files = files::SnapshotFiles::of(table, &delta, &runtime)
                 .await
@@ -266,7 +266,7 @@ impl Engine {
             Ok(Engine {
                 ctx,
                 versions: BTreeMap::new(),
-                distributed: true,
+                workers: settings.workers.clone(),
             })
         }
         #[cfg(not(feature = "distributed"))]
@@ -280,7 +280,7 @@ impl Engine {
         Ok(Engine {
             ctx,
             versions: BTreeMap::new(),
-            distributed: false,
+            workers: Vec::new(),
         })
     }
 
@@ -462,7 +462,14 @@ impl Engine {
             frame.with_param_values(values).map_err(failed)?
         };
         let schema = Arc::new(frame.schema().as_arrow().clone());
-        Ok((schema, frame.collect().await.map_err(failed)?))
+        let batches = frame.collect().await.map_err(|cause| {
+            let mut error = failed(cause);
+            if let QueryError::Sql { hint, .. } = &mut error {
+                hint.push_str(&workers::silent_hint(&self.workers));
+            }
+            error
+        })?;
+        Ok((schema, batches))
     }
 
     /// Every table with its rows, and for those with a `period` the number

@@ -17,6 +17,31 @@ pub struct EngineSettings {
     pub bytes_per_task: Option<usize>,
 }
 
+/// For a query that failed on workers: which of them do not answer now,
+/// and what to do. Empty if every worker answers (or there are none).
+pub fn silent_hint(workers: &[Url]) -> String {
+    let answers = |url: &Url| {
+        url.socket_addrs(|| None).is_ok_and(|addresses| {
+            addresses.iter().any(|address| {
+                std::net::TcpStream::connect_timeout(address, std::time::Duration::from_millis(500))
+                    .is_ok()
+            })
+        })
+    };
+    let silent: Vec<String> = workers
+        .iter()
+        .filter(|url| !answers(url))
+        .map(|url| url.to_string())
+        .collect();
+    if silent.is_empty() {
+        return String::new();
+    }
+    format!(
+        "\n  the worker(s) {} do not answer: a worker that stops during a query ends it (it is not retried on the others), and nothing of the answer is given. Start it again (`praktik worker --listen ADDR:PORT`), or leave it out of --workers / [engine] workers, and run the query again",
+        silent.join(", ")
+    )
+}
+
 #[cfg(feature = "distributed")]
 pub use enabled::*;
 

@@ -242,6 +242,72 @@ fn every_query_answers_the_same_on_three_workers_as_in_one_process() {
 }
 
 #[test]
+fn a_worker_killed_during_a_query_ends_it_with_an_error_never_a_wrong_answer() {
+    let work = Workdir::new();
+    work.ok(&["pull"]);
+    work.write("praktik.toml", "[engine]\nbytes_per_task = 1\n");
+    let mut workers = Workers::start(&work, 3, &[]);
+    // Every pair of internships ended in the same year: seconds of work on
+    // every worker. The right count, cheaply, in one process.
+    let pairs = "SELECT COUNT(*) AS pairs FROM internships a JOIN internships b ON SUBSTR(a.period, 1, 4) = SUBSTR(b.period, 1, 4)";
+    let right = work
+        .ok(&[
+            "query",
+            "SELECT SUM(n * n) AS pairs FROM (SELECT COUNT(*) AS n FROM internships GROUP BY SUBSTR(period, 1, 4))",
+            "--format",
+            "csv",
+        ])
+        .0;
+    let mut query = Command::new(assert_cmd::cargo::cargo_bin("praktik"));
+    for (name, _) in std::env::vars() {
+        if name.starts_with("PRAKTIK_") {
+            query.env_remove(name);
+        }
+    }
+    let query = query
+        .current_dir(work.path())
+        .args([
+            "--workers",
+            &workers.flag(),
+            "query",
+            pairs,
+            "--format",
+            "csv",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let mut query = query;
+    assert!(
+        query.try_wait().unwrap().is_none(),
+        "the query still runs when the worker dies"
+    );
+    workers.kill(1);
+    let output = query.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    if output.status.success() {
+        // The dead worker had done its part: then the answer is whole.
+        assert_eq!(stdout, right);
+    } else {
+        assert_eq!(output.status.code(), Some(1), "{stderr}");
+        assert!(stdout.is_empty(), "no partial answer: {stdout}");
+        assert!(
+            stderr.contains(&format!("the worker(s) {}/ do not answer", workers.urls[1]))
+                && stderr.contains("not retried"),
+            "{stderr}"
+        );
+    }
+    // The others still answer, rightly.
+    let left = format!("{},{}", workers.urls[0], workers.urls[2]);
+    let (again, _) = work.ok(&["--workers", &left, "query", pairs, "--format", "csv"]);
+    assert_eq!(again, right);
+}
+
+#[test]
 fn workers_not_built_in_or_not_urls_are_clear_errors() {
     let work = Workdir::new();
     let err = work.fails(&["--workers", "not a url", "status"], 2);
