@@ -27,14 +27,24 @@ pub struct Objects {
     pub store: Arc<dyn ObjectStore>,
     /// Where `raw/` is landed before it is published.
     pub landing: tempfile::TempDir,
+    /// How long the writers' lease lasts without renewal.
+    pub lease_term: std::time::Duration,
 }
 
 impl Objects {
     pub fn open(bucket: &Bucket) -> Result<Objects, StoreError> {
-        Objects::open_at(bucket.url.clone(), bucket.options())
+        Objects::open_at(
+            bucket.url.clone(),
+            bucket.options(),
+            bucket.settings.lease_term(),
+        )
     }
 
-    fn open_at(url: Url, options: HashMap<String, String>) -> Result<Objects, StoreError> {
+    fn open_at(
+        url: Url,
+        options: HashMap<String, String>,
+        lease_term: std::time::Duration,
+    ) -> Result<Objects, StoreError> {
         let store = deltalake::logstore::store_for(&url, options.clone())
             .map_err(|cause| reach(&url, cause.to_string()))?;
         let landing = tempfile::Builder::new()
@@ -49,6 +59,7 @@ impl Objects {
             options,
             store,
             landing,
+            lease_term,
         })
     }
 
@@ -58,7 +69,7 @@ impl Objects {
             .url
             .join(&format!("{name}/"))
             .map_err(|e| reach(&self.url, e.to_string()))?;
-        Objects::open_at(url, self.options.clone())
+        Objects::open_at(url, self.options.clone(), self.lease_term)
     }
 
     /// Whether any object lies under `prefix`.

@@ -15,9 +15,6 @@ use deltalake::logstore::object_store::{
 use super::bucket::{Objects, block_on, reach, uuid_like};
 use crate::Error;
 
-/// How long a lease lasts without renewal.
-const TERM: Duration = Duration::from_secs(60);
-
 /// The lease object, beside the tables.
 const KEY: &str = ".praktik.lock";
 
@@ -47,7 +44,7 @@ impl Lease {
             let terms = Terms {
                 holder: holder.clone(),
                 token: token.clone(),
-                expires: chrono::Utc::now() + TERM,
+                expires: chrono::Utc::now() + objects.lease_term,
             };
             let body = PutPayload::from(serde_json::to_vec(&terms).unwrap_or_default());
             let (current, version) = match objects
@@ -145,7 +142,7 @@ async fn read(
 async fn renew(objects: Arc<Objects>, token: String, holder: String) {
     let key = Path::from(KEY);
     loop {
-        tokio::time::sleep(TERM / 3).await;
+        tokio::time::sleep(objects.lease_term / 3).await;
         let Ok(Some((Some(current), version))) = read(&objects, &key).await else {
             tracing::error!("the store's lease could not be read to renew it");
             continue;
@@ -160,7 +157,7 @@ async fn renew(objects: Arc<Objects>, token: String, holder: String) {
         let terms = Terms {
             holder: holder.clone(),
             token: token.clone(),
-            expires: chrono::Utc::now() + TERM,
+            expires: chrono::Utc::now() + objects.lease_term,
         };
         let update = PutOptions {
             mode: PutMode::Update(version),

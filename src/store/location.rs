@@ -35,6 +35,16 @@ pub struct S3Settings {
     /// Allow plain HTTP (a server on this machine); HTTPS otherwise.
     #[serde(default)]
     pub allow_http: bool,
+    /// How long the writers' lease lasts without renewal (default 60 s;
+    /// renewed every third of it). A writer killed with the lease held
+    /// keeps the next one waiting this long.
+    pub lease_seconds: Option<u64>,
+}
+
+impl S3Settings {
+    pub fn lease_term(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.lease_seconds.unwrap_or(60).max(3))
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -178,6 +188,7 @@ mod tests {
                 endpoint: Some("http://127.0.0.1:8333".into()),
                 region: Some("eu-north-1".into()),
                 allow_http: true,
+                lease_seconds: None,
             },
         };
         let options = bucket.options();

@@ -146,14 +146,17 @@ impl Drop for S3Server {
 /// `server`.
 fn bucket_workdir(server: &S3Server, store: &str) -> Workdir {
     let work = Workdir::new();
-    work.write(
-        "praktik.toml",
-        format!(
-            "store = \"{store}\"\n\n[s3]\nendpoint = \"{}\"\nregion = \"us-east-1\"\nallow_http = true\n",
-            server.endpoint()
-        ),
-    );
+    work.write("praktik.toml", bucket_config(server, store, ""));
     work
+}
+
+/// A `praktik.toml` for the store `store` on `server`, with `more` lines
+/// under `[s3]`.
+fn bucket_config(server: &S3Server, store: &str, more: &str) -> String {
+    format!(
+        "store = \"{store}\"\n\n[s3]\nendpoint = \"{}\"\nregion = \"us-east-1\"\nallow_http = true\n{more}",
+        server.endpoint()
+    )
 }
 
 /// praktik with the test server's credentials and nothing else of AWS.
@@ -406,7 +409,12 @@ fn four_writers_at_once_lose_no_commit() {
 #[test]
 fn the_server_stopped_in_the_middle_of_a_pull_leaves_the_tables_as_they_were() {
     let mut server = S3Server::start();
-    let work = bucket_workdir(&server, "s3://praktik/stopped");
+    let work = Workdir::new();
+    let lease = "lease_seconds = 5\n";
+    work.write(
+        "praktik.toml",
+        bucket_config(&server, "s3://praktik/stopped", lease),
+    );
     ok(&work, &["pull", "--period", "2019Q2"]);
     let before = ok(&work, &["query", "SELECT COUNT(*) AS n FROM outcomes"]);
     // The pull lands and checks, then waits before its commit; the server
@@ -428,21 +436,61 @@ fn the_server_stopped_in_the_middle_of_a_pull_leaves_the_tables_as_they_were() {
     let data = server.data.clone();
     drop(server);
     let server = S3Server::start_in(dir, data);
-    let work = {
-        work.write(
-            "praktik.toml",
-            format!(
-                "store = \"s3://praktik/stopped\"\n\n[s3]\nendpoint = \"{}\"\nregion = \"us-east-1\"\nallow_http = true\n",
-                server.endpoint()
-            ),
-        );
-        work
-    };
+    work.write(
+        "praktik.toml",
+        bucket_config(&server, "s3://praktik/stopped", lease),
+    );
     let after = ok(&work, &["query", "SELECT COUNT(*) AS n FROM outcomes"]);
     assert_eq!(before, after);
     // The lease of the stopped pull is its own to give back or to expire;
     // a new pull waits for it at most its term.
-    ok(&work, &["pull", "--period", "2019Q3", "--wait", "90"]);
+    let said = spawn(&work, &["pull", "--period", "2019Q3", "--wait", "30"], "")
+        .wait_with_output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&said.stderr);
+    assert!(said.status.success(), "{stderr}");
+    assert!(stderr.contains("lease had expired; taken over"), "{stderr}");
+}
+
+#[test]
+fn a_long_run_renews_its_lease_and_keeps_the_next_writer_out() {
+    let server = S3Server::start();
+    let work = Workdir::new();
+    work.write(
+        "praktik.toml",
+        bucket_config(&server, "s3://praktik/renewed", "lease_seconds = 3\n"),
+    );
+    ok(&work, &["pull", "--period", "2019Q2"]);
+    // A pull that holds the lease three terms (it waits 9 s before its
+    // commit); a second writer 6 s in must still find it held.
+    let long = spawn(
+        &work,
+        &["pull", "--period", "2019Q3"],
+        "store-before-commit=sleep(9000)",
+    );
+    std::thread::sleep(Duration::from_secs(6));
+    let err = fails(
+        &work,
+        SECRET,
+        &["pull", "--period", "2019Q4", "--wait", "0"],
+    );
+    assert!(err.contains(".praktik.lock"), "{err}");
+    let output = long.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(!stderr.contains("taken over"), "{stderr}");
+    // Released at the end: the next writer needs no wait.
+    ok(&work, &["pull", "--period", "2019Q4", "--wait", "0"]);
+    let periods = ok(
+        &work,
+        &[
+            "query",
+            "SELECT DISTINCT period FROM outcomes ORDER BY period",
+            "--format",
+            "csv",
+        ],
+    );
+    assert_eq!(periods, "period\n2019Q2\n2019Q3\n2019Q4\n");
 }
 
 /// One row of the letter's per-area effects: area, group, shown share,
