@@ -361,9 +361,9 @@ impl Store {
     /// removes what it wrote, so the table stays as it was.
     pub async fn begin_write(&self, table: &'static str) -> Result<TableWrite, StoreError> {
         let url = self.url(table)?;
-        let delta = self.table(table, None).await?;
-        match &self.place {
-            Place::Folder(root) => {
+        match (&self.place, self.table(table, None).await?) {
+            (_, Some(delta)) => TableWrite::recorded(table, url, self.options(), delta).await,
+            (Place::Folder(root), None) => {
                 let writer = RecordBatchWriter::try_new(
                     url.as_str(),
                     schema::of(table),
@@ -372,16 +372,15 @@ impl Store {
                 )
                 .map_err(|e| stage_error(table, e))?
                 .with_writer_properties(writer_properties());
-                Ok(TableWrite::in_folder(
+                Ok(TableWrite::creating_in_folder(
                     table,
                     url,
                     root.join(table),
-                    delta,
                     writer,
                 ))
             }
-            Place::Bucket(objects) => {
-                TableWrite::in_bucket(table, url, self.options(), objects.clone(), delta).await
+            (Place::Bucket(objects), None) => {
+                TableWrite::creating_in_bucket(table, url, self.options(), objects.clone()).await
             }
         }
     }

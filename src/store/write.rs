@@ -42,14 +42,15 @@ pub struct TableWrite {
 
 /// The files a write made, known in time to take them away.
 enum Own {
-    /// In a folder: the files new since the write began and named by no
-    /// version (the lock keeps other writers out).
+    /// In a folder, the write that creates the table: the files new since
+    /// the write began and named by no version (the lock keeps other
+    /// writers out).
     Folder {
         path: PathBuf,
         before: HashSet<PathBuf>,
     },
-    /// In a bucket: the objects the write's own store put, as they were put
-    /// (paths from the bucket's root).
+    /// The files the write's own store put, as they were put (paths from
+    /// the root of the file system or the bucket).
     Recorded {
         root: Arc<dyn deltalake::ObjectStore>,
         created: Arc<Mutex<Vec<ObjectPath>>>,
@@ -64,11 +65,11 @@ enum Own {
 }
 
 impl TableWrite {
-    pub(super) fn in_folder(
+    /// The write that creates `table` in a folder; see [`Own::Folder`].
+    pub(super) fn creating_in_folder(
         table: &'static str,
         url: Url,
         path: PathBuf,
-        delta: Option<DeltaTable>,
         writer: RecordBatchWriter,
     ) -> TableWrite {
         let before = data_files(&path);
@@ -76,7 +77,7 @@ impl TableWrite {
             table,
             url,
             options: Default::default(),
-            delta,
+            delta: None,
             writer: Some(writer),
             own: Own::Folder { path, before },
             rows: 0,
@@ -84,61 +85,69 @@ impl TableWrite {
         }
     }
 
-    pub(super) async fn in_bucket(
+    /// A write into an existing table, in a folder or a bucket alike: the
+    /// table's own writer, over a store that notes every file it puts.
+    pub(super) async fn recorded(
         table: &'static str,
         url: Url,
         options: std::collections::HashMap<String, String>,
-        objects: Arc<Objects>,
-        delta: Option<DeltaTable>,
+        delta: DeltaTable,
     ) -> Result<TableWrite, StoreError> {
         let write_err = |cause| stage_error(table, cause);
-        let (writer, own) = match &delta {
-            Some(_) => {
-                // The table's own writer, over a store that notes every
-                // object it puts.
-                let mut root_url = url.clone();
-                root_url.set_path("/");
-                let root = deltalake::logstore::store_for(&root_url, options.clone())
-                    .map_err(write_err)?;
-                let recording = Arc::new(Recording::new(root.clone()));
-                let created = recording.created();
-                let mut recorded = DeltaTableBuilder::from_url(url.clone())
-                    .map_err(write_err)?
-                    .with_storage_options(options.clone())
-                    .with_storage_backend(recording, url.clone())
-                    .build()
-                    .map_err(write_err)?;
-                recorded.load().await.map_err(write_err)?;
-                let writer = RecordBatchWriter::for_table(&recorded).map_err(write_err)?;
-                (writer, Own::Recorded { root, created })
-            }
-            None => {
-                let prefix = format!("{table}/");
-                let before = objects.below(&prefix).await?.into_iter().collect();
-                let writer = RecordBatchWriter::try_new(
-                    url.as_str(),
-                    schema::of(table),
-                    Some(vec![PERIOD.to_string()]),
-                    Some(options.clone()),
-                )
-                .map_err(write_err)?;
-                (
-                    writer,
-                    Own::Since {
-                        objects,
-                        prefix,
-                        before,
-                    },
-                )
-            }
-        };
+        let mut root_url = url.clone();
+        root_url.set_path("/");
+        let root = deltalake::logstore::store_for(&root_url, options.clone()).map_err(write_err)?;
+        let recording = Arc::new(Recording::new(root.clone()));
+        let created = recording.created();
+        let mut recorded = DeltaTableBuilder::from_url(url.clone())
+            .map_err(write_err)?
+            .with_storage_options(options.clone())
+            .with_storage_backend(recording, url.clone())
+            .build()
+            .map_err(write_err)?;
+        recorded.load().await.map_err(write_err)?;
+        let writer = RecordBatchWriter::for_table(&recorded).map_err(write_err)?;
         Ok(TableWrite {
             table,
             url,
             options,
-            delta,
+            delta: Some(delta),
             writer: Some(writer.with_writer_properties(writer_properties())),
-            own,
+            own: Own::Recorded { root, created },
+            rows: 0,
+            committed: false,
+        })
+    }
+
+    /// The write that creates `table` in a bucket; it takes away, if it
+    /// does not commit, what appeared under the table's prefix since it
+    /// began and no version names.
+    pub(super) async fn creating_in_bucket(
+        table: &'static str,
+        url: Url,
+        options: std::collections::HashMap<String, String>,
+        objects: Arc<Objects>,
+    ) -> Result<TableWrite, StoreError> {
+        let prefix = format!("{table}/");
+        let before = objects.below(&prefix).await?.into_iter().collect();
+        let writer = RecordBatchWriter::try_new(
+            url.as_str(),
+            schema::of(table),
+            Some(vec![PERIOD.to_string()]),
+            Some(options.clone()),
+        )
+        .map_err(|cause| stage_error(table, cause))?;
+        Ok(TableWrite {
+            table,
+            url,
+            options,
+            delta: None,
+            writer: Some(writer.with_writer_properties(writer_properties())),
+            own: Own::Since {
+                objects,
+                prefix,
+                before,
+            },
             rows: 0,
             committed: false,
         })

@@ -589,12 +589,14 @@ fn the_systemd_units_verify() {
     let dir = tempfile::tempdir().unwrap();
     let deploy = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy");
     let bin = assert_cmd::cargo::cargo_bin("praktik");
-    let service = std::fs::read_to_string(format!("{deploy}/praktik.service"))
-        .unwrap()
-        .replace("/usr/local/bin/praktik", &bin.display().to_string())
-        .replace("/srv/praktik", &dir.path().display().to_string())
-        .replace("User=praktik", "User=root");
-    std::fs::write(dir.path().join("praktik.service"), service).unwrap();
+    for unit in ["praktik.service", "praktik-worker.service"] {
+        let text = std::fs::read_to_string(format!("{deploy}/{unit}"))
+            .unwrap()
+            .replace("/usr/local/bin/praktik", &bin.display().to_string())
+            .replace("/srv/praktik", &dir.path().display().to_string())
+            .replace("User=praktik", "User=root");
+        std::fs::write(dir.path().join(unit), text).unwrap();
+    }
     std::fs::copy(
         format!("{deploy}/praktik.timer"),
         dir.path().join("praktik.timer"),
@@ -604,6 +606,7 @@ fn the_systemd_units_verify() {
         .arg("verify")
         .arg(dir.path().join("praktik.service"))
         .arg(dir.path().join("praktik.timer"))
+        .arg(dir.path().join("praktik-worker.service"))
         .output()
         .unwrap();
     assert!(
