@@ -495,6 +495,37 @@ fn a_failure_after_the_log_entry_does_not_undo_the_commit() {
     work.ok(&["pull", "--source", "file:changed.csv"]);
 }
 
+#[cfg(feature = "failpoints")]
+#[test]
+fn a_write_that_does_not_commit_removes_its_own_files_and_no_others() {
+    let work = Workdir::new();
+    work.ok(&["pull", "--period", "2019Q2"]);
+    // Another tool's file where the next write puts its own.
+    let partition = work.path().join("store/outcomes/period=2019Q3");
+    std::fs::create_dir_all(&partition).unwrap();
+    std::fs::write(partition.join("foreign.parquet"), b"not praktik's").unwrap();
+    let output = work
+        .praktik()
+        .args(["pull", "--period", "2019Q3"])
+        .env("FAILPOINTS", "store-after-flush=return")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("the table is as it was"), "{stderr}");
+    // Its own file (whole: the write failed after flushing it) is gone.
+    let left: Vec<_> = std::fs::read_dir(&partition)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left, ["foreign.parquet"]);
+    let output = work.praktik().args(["store", "check"]).output().unwrap();
+    let listed = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(listed.lines().count(), 1, "only the foreign file: {listed}");
+    assert!(listed.contains("foreign.parquet"), "{listed}");
+}
+
 #[test]
 fn in_a_folder_one_file_gives_each_quarter_and_a_stray_row_changes_nothing() {
     let work = Workdir::new();
