@@ -593,32 +593,8 @@ fn sail_reads_the_store_on_a_folder_and_on_a_bucket_and_agrees() {
     assert_eq!(effects_by_sail("s3://praktik/sail", &env), by_praktik);
 }
 
-/// The names of the objects in `folder` of the bucket, through the filer.
-fn objects_in(server: &S3Server, folder: &str) -> Vec<String> {
-    let output = Command::new("curl")
-        .args(["-s", "-H", "Accept: application/json"])
-        .arg(format!(
-            "http://127.0.0.1:{}/buckets/{BUCKET}/{folder}/",
-            server.port - 1
-        ))
-        .output()
-        .unwrap();
-    let listing: serde_json::Value =
-        serde_json::from_slice(&output.stdout).unwrap_or(serde_json::Value::Null);
-    let mut names: Vec<String> = listing["Entries"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|e| e["FullPath"].as_str())
-        .map(|p| p.rsplit('/').next().unwrap_or(p).to_string())
-        .collect();
-    names.sort();
-    names
-}
-
-/// The keys of every object below `folder` of the bucket (the filer keeps
-/// empty folders, which are not objects).
-fn files_under(server: &S3Server, folder: &str) -> Vec<String> {
+/// The filer's entries of `folder` of the bucket (objects and folders).
+fn entries(server: &S3Server, folder: &str) -> Vec<serde_json::Value> {
     let output = Command::new("curl")
         .args(["-s", "-H", "Accept: application/json"])
         .arg(format!(
@@ -629,8 +605,25 @@ fn files_under(server: &S3Server, folder: &str) -> Vec<String> {
         .unwrap();
     let listing: serde_json::Value =
         serde_json::from_slice(&output.stdout).unwrap_or(serde_json::Value::Null);
+    listing["Entries"].as_array().cloned().unwrap_or_default()
+}
+
+/// The names of the objects (and folders) in `folder` of the bucket.
+fn objects_in(server: &S3Server, folder: &str) -> Vec<String> {
+    let mut names: Vec<String> = entries(server, folder)
+        .iter()
+        .filter_map(|e| e["FullPath"].as_str())
+        .map(|p| p.rsplit('/').next().unwrap_or(p).to_string())
+        .collect();
+    names.sort();
+    names
+}
+
+/// The keys of every object below `folder` of the bucket (the filer keeps
+/// empty folders, which are not objects).
+fn files_under(server: &S3Server, folder: &str) -> Vec<String> {
     let mut files = Vec::new();
-    for entry in listing["Entries"].as_array().into_iter().flatten() {
+    for entry in entries(server, folder) {
         let path = entry["FullPath"].as_str().unwrap_or_default();
         let key = path.trim_start_matches(&format!("/buckets/{BUCKET}/"));
         let is_folder = entry["Mode"].as_u64().is_some_and(|m| m & (1 << 31) != 0);
