@@ -7,7 +7,7 @@ use std::path::Path;
 use crate::Error;
 use crate::config::{Config, Secret};
 use crate::extract::Format;
-use crate::guard::{DEMO, Incoming};
+use crate::guard::DEMO;
 use crate::land::land;
 use crate::period::Period;
 use crate::schema::{INTERNSHIPS, OUTCOMES};
@@ -114,11 +114,7 @@ pub async fn rebuild(config: &Config, options: &WriteOptions) -> Result<RebuildR
     let fresh = store.beside(FRESH)?;
     let mut commits = Vec::new();
     for table in [OUTCOMES, INTERNSHIPS] {
-        let mut pending = Pending {
-            write: fresh.begin_write(table).await?,
-            incoming: Incoming::default(),
-            received: Vec::new(),
-        };
+        let mut pending = Pending::new(fresh.begin_write(table).await?);
         let mut all = Vec::new();
         for (i, (body, _)) in bodies.iter().enumerate() {
             let owned: BTreeSet<Period> = owner

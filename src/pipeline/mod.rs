@@ -14,7 +14,7 @@ use tracing::info;
 use crate::Error;
 use crate::config::{Config, Secret};
 use crate::engine::{Engine, Params};
-use crate::guard::{DEMO, Incoming, Stored};
+use crate::guard::{DEMO, Stored};
 use crate::land::land;
 use crate::ledger;
 use crate::period::Period;
@@ -170,7 +170,12 @@ async fn pull_unrecorded(
                 (None, Some(asked)) if held.get(&asked) == Some(&extract.sha256.as_str()) => {
                     vec![asked]
                 }
-                (None, _) => check_only(extract, context)?,
+                // A body written in full before names its quarters in the
+                // commit that wrote it: the hash is all, as above.
+                (None, _) => match recorded_periods(&store, table, &extract.sha256).await? {
+                    Some(periods) => periods,
+                    None => check_only(extract, context)?,
+                },
             };
             if periods
                 .iter()
@@ -182,13 +187,17 @@ async fn pull_unrecorded(
         }
         let table_write = match pending.entry(table) {
             Entry::Occupied(entry) => entry.into_mut(),
-            Entry::Vacant(entry) => entry.insert(Pending {
-                write: store.begin_write(table).await?,
-                incoming: Incoming::default(),
-                received: Vec::new(),
-            }),
+            Entry::Vacant(entry) => entry.insert(Pending::new(store.begin_write(table).await?)),
         };
+        let before = table_write.received.len();
         let written = write_extract(extract, context, table_write, only.as_ref()).await?;
+        if only.is_none() {
+            let held = &table_write.received[before..];
+            let listed: Vec<String> = held.iter().map(Period::to_string).collect();
+            table_write
+                .bodies
+                .insert(extract.sha256.clone(), listed.join(","));
+        }
         info!(input = %extract.input, table, rows = written, "checked and written");
         if !extract.new {
             stored_again.push(extract);
@@ -226,11 +235,7 @@ async fn pull_unrecorded(
                 "the demo quarters are removed: a store never mixes demo and real figures"
             );
             if let Entry::Vacant(entry) = pending.entry(table) {
-                entry.insert(Pending {
-                    write: store.begin_write(table).await?,
-                    incoming: Incoming::default(),
-                    received: Vec::new(),
-                });
+                entry.insert(Pending::new(store.begin_write(table).await?));
             }
             replaced.insert(table, demo_periods);
         }
@@ -257,6 +262,10 @@ async fn pull_unrecorded(
                 serde_json::json!(source.to_string()),
             ),
             ("praktik.periods".to_string(), serde_json::json!(listed)),
+            (
+                crate::store::BODIES.to_string(),
+                serde_json::json!(table_write.bodies),
+            ),
         ];
         let metrics = table_write
             .write
@@ -287,6 +296,27 @@ async fn pull_unrecorded(
         unchanged,
         commits,
     })
+}
+
+/// The quarters the body `sha256` held when a pull wrote it in full into
+/// `table`, from the newest commit that says; `None` if none does (a store
+/// written before commits said, or a body only part of which was written).
+async fn recorded_periods(
+    store: &Store,
+    table: &str,
+    sha256: &str,
+) -> Result<Option<Vec<Period>>, Error> {
+    for commit in store.history(table, None).await? {
+        if let Some(listed) = commit.bodies.get(sha256) {
+            let periods: Result<Vec<Period>, _> = listed
+                .split(',')
+                .filter(|p| !p.is_empty())
+                .map(str::parse)
+                .collect();
+            return Ok(periods.ok().filter(|p| !p.is_empty()));
+        }
+    }
+    Ok(None)
 }
 
 pub(super) fn run_id() -> String {

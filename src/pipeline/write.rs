@@ -24,6 +24,19 @@ pub(super) struct Pending {
     pub(super) incoming: Incoming,
     /// Quarters written, once per extract that held them.
     pub(super) received: Vec<Period>,
+    /// Per body written in full, its quarters (for the commit's metadata).
+    pub(super) bodies: BTreeMap<String, String>,
+}
+
+impl Pending {
+    pub(super) fn new(write: TableWrite) -> Pending {
+        Pending {
+            write,
+            incoming: Incoming::default(),
+            received: Vec::new(),
+            bodies: BTreeMap::new(),
+        }
+    }
 }
 
 /// The error an injected fault returns (tests build with `--features failpoints`).

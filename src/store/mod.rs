@@ -11,7 +11,7 @@ pub mod location;
 mod recording;
 mod write;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -97,6 +97,10 @@ pub enum StoreError {
     },
 }
 
+/// The commit metadata that names, per body written in full, the quarters
+/// it held: a body pulled again unchanged needs no second check.
+pub const BODIES: &str = "praktik.bodies";
+
 /// What a write committed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WriteMetrics {
@@ -116,6 +120,10 @@ pub struct Commit {
     pub run_id: Option<String>,
     pub source: Option<String>,
     pub periods: Option<String>,
+    /// Per body written in full (by its SHA-256), the quarters it held,
+    /// comma-separated; see `pipeline::recorded_periods`.
+    #[serde(skip)]
+    pub bodies: BTreeMap<String, String>,
 }
 
 /// The store, in a folder or a bucket.
@@ -467,6 +475,11 @@ impl Store {
                 run_id: text(info, "praktik.run_id"),
                 source: text(info, "praktik.source"),
                 periods: text(info, "praktik.periods"),
+                bodies: info
+                    .info
+                    .get(BODIES)
+                    .and_then(|v| serde_json::from_value(v.clone()).ok())
+                    .unwrap_or_default(),
             })
             .collect())
     }

@@ -763,7 +763,7 @@ fn rebuild_reads_an_index_written_before_it_recorded_formats() {
 }
 
 #[test]
-fn a_quarter_pulled_again_unchanged_costs_its_hash_not_a_second_check() {
+fn a_body_pulled_again_unchanged_costs_its_hash_not_a_second_check() {
     let work = Workdir::new();
     work.ok(&["pull", "--period", "2019Q3"]);
     // The same bytes for the quarter asked for: no parse at all (the
@@ -776,16 +776,65 @@ fn a_quarter_pulled_again_unchanged_costs_its_hash_not_a_second_check() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");
-    // A file, which may hold any quarters, is still checked.
+    // A file of two quarters: the commit that wrote it names them, so
+    // pulling it again unchanged is its hash too.
     let work = Workdir::new();
-    let csv = work.write("q.csv", crate::support::demo_csv("2019Q4"));
-    work.ok(&["pull", "--source", &format!("file:{}", csv.display())]);
-    let err = work
+    let q4 = crate::support::demo_csv("2019Q4");
+    let (_, q4_rows) = q4.split_once('\n').unwrap();
+    let both = work.write(
+        "both.csv",
+        format!("{}{q4_rows}", crate::support::demo_csv("2019Q3")),
+    );
+    let source = format!("file:{}", both.display());
+    work.ok(&["pull", "--source", &source]);
+    let again = |work: &Workdir| {
+        let output = work
+            .praktik()
+            .args(["pull", "--source", &source])
+            .env("FAILPOINTS", "check-only=return")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr).to_string();
+        assert!(output.status.success(), "{stderr}");
+        stderr
+    };
+    let said = again(&work);
+    assert!(said.contains("nothing changed"), "{said}");
+    // Once another body gave one of its quarters, the file is the newer
+    // word again: pulled again, it is written, and the quarter is its own.
+    let share = |work: &Workdir| {
+        work.ok(&[
+            "query",
+            "SELECT share_pct FROM outcomes WHERE period = '2019Q3' AND area_code = '101' AND benefit_group = 'dagpenge'",
+            "--format",
+            "csv",
+        ])
+        .0
+    };
+    let original = share(&work);
+    work.write("changed.csv", crate::support::changed_2019q3());
+    work.ok(&["pull", "--source", "file:changed.csv"]);
+    assert_eq!(share(&work).trim(), "share_pct\n35.0");
+    let said = again(&work);
+    assert!(!said.contains("nothing changed"), "{said}");
+    assert_eq!(share(&work), original);
+    // A store whose commits do not name their bodies (written before they
+    // did) checks the file again: the failpoint fails that pull.
+    let older = Workdir::new();
+    older.ok(&["pull", "--source", &source]);
+    for entry in std::fs::read_dir(older.path().join("store/outcomes/_delta_log")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "json") {
+            let text = std::fs::read_to_string(&path).unwrap();
+            std::fs::write(&path, text.replace("praktik.bodies", "praktik.other")).unwrap();
+        }
+    }
+    let output = older
         .praktik()
-        .args(["pull", "--source", &format!("file:{}", csv.display())])
+        .args(["pull", "--source", &source])
         .env("FAILPOINTS", "check-only=return")
         .output()
         .unwrap();
-    assert_eq!(err.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&err.stderr).contains("check-only"));
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("check-only"));
 }
