@@ -463,9 +463,10 @@ impl Engine {
         };
         let schema = Arc::new(frame.schema().as_arrow().clone());
         let batches = frame.collect().await.map_err(|cause| {
+            let text = cause.to_string();
             let mut error = failed(cause);
             if let QueryError::Sql { hint, .. } = &mut error {
-                hint.push_str(&workers::silent_hint(&self.workers));
+                hint.push_str(&workers::silent_hint(&self.workers, &text));
             }
             error
         })?;

@@ -18,8 +18,12 @@ pub struct EngineSettings {
 }
 
 /// For a query that failed on workers: which of them do not answer now,
-/// and what to do. Empty if every worker answers (or there are none).
-pub fn silent_hint(workers: &[Url]) -> String {
+/// and what to do. Empty if there are no workers, or if every one answers
+/// and `cause` is no broken connection.
+pub fn silent_hint(workers: &[Url], cause: &str) -> String {
+    if workers.is_empty() {
+        return String::new();
+    }
     let answers = |url: &Url| {
         url.socket_addrs(|| None).is_ok_and(|addresses| {
             addresses.iter().any(|address| {
@@ -28,18 +32,36 @@ pub fn silent_hint(workers: &[Url]) -> String {
             })
         })
     };
-    let silent: Vec<String> = workers
-        .iter()
-        .filter(|url| !answers(url))
-        .map(|url| url.to_string())
-        .collect();
-    if silent.is_empty() {
-        return String::new();
+    let silent = || -> Vec<String> {
+        workers
+            .iter()
+            .filter(|url| !answers(url))
+            .map(|url| url.to_string())
+            .collect()
+    };
+    let mut gone = silent();
+    if gone.is_empty() {
+        // A worker that is being killed may still accept a connection while
+        // its process ends: ask again a moment later.
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        gone = silent();
     }
-    format!(
-        "\n  the worker(s) {} do not answer: a worker that stops during a query ends it (it is not retried on the others), and nothing of the answer is given. Start it again (`praktik worker --listen ADDR:PORT`), or leave it out of --workers / [engine] workers, and run the query again",
-        silent.join(", ")
-    )
+    let broken = [
+        "h2 protocol error",
+        "broken pipe",
+        "transport error",
+        "connection reset",
+    ]
+    .iter()
+    .any(|marker| cause.to_lowercase().contains(marker));
+    match (gone.is_empty(), broken) {
+        (false, _) => format!(
+            "\n  the worker(s) {} do not answer: a worker that stops during a query ends it (it is not retried on the others), and nothing of the answer is given. Start it again (`praktik worker --listen ADDR:PORT`), or leave it out of --workers / [engine] workers, and run the query again",
+            gone.join(", ")
+        ),
+        (true, true) => "\n  a connection to a worker broke during the query (it is not retried on the others), and nothing of the answer is given; every worker answers now: run the query again".to_string(),
+        (true, false) => String::new(),
+    }
 }
 
 #[cfg(feature = "distributed")]
