@@ -673,6 +673,16 @@ fn delete_object(server: &S3Server, key: &str) {
     assert_eq!(String::from_utf8_lossy(&deleted.stdout), "204");
 }
 
+/// What `store check` lists, which must find a problem (exit 1).
+fn problems(work: &Workdir) -> String {
+    let output = praktik(work, SECRET)
+        .args(["store", "check"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    String::from_utf8_lossy(&output.stdout).to_string()
+}
+
 #[test]
 fn store_check_vacuum_and_rebuild_work_on_a_bucket() {
     let server = S3Server::start();
@@ -704,12 +714,7 @@ fn store_check_vacuum_and_rebuild_work_on_a_bucket() {
     put_object(&server, "keep/outcomes/period=2019Q3", &stray);
     let body = work.write("0123abcd.csv", b"a body that was never indexed");
     put_object(&server, "keep/raw", &body);
-    let output = praktik(&work, SECRET)
-        .args(["store", "check"])
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(1));
-    let listed = String::from_utf8_lossy(&output.stdout).to_string();
+    let listed = problems(&work);
     assert!(
         listed.contains(
             "s3://praktik/keep/outcomes/period=2019Q3/stray.parquet: a data file no version names"
@@ -742,12 +747,7 @@ fn store_check_vacuum_and_rebuild_work_on_a_bucket() {
     let lost = objects_in(&server, &folder);
     assert_eq!(lost.len(), 1, "{lost:?}");
     delete_object(&server, &format!("{folder}/{}", lost[0]));
-    let output = praktik(&work, SECRET)
-        .args(["store", "check"])
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(1));
-    let listed = String::from_utf8_lossy(&output.stdout).to_string();
+    let listed = problems(&work);
     assert!(
         listed.contains(&format!("s3://praktik/{folder}/{}", lost[0]))
             && listed.contains("missing"),
