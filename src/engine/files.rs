@@ -68,16 +68,17 @@ pub fn beyond_plain_files(delta: &DeltaTable) -> Result<Option<&'static str>> {
 }
 
 /// Why a table cannot be read as plain files.
-fn refuse(table: &str, what: &str) -> DataFusionError {
+pub fn refuse(table: &str, what: &str) -> DataFusionError {
     DataFusionError::NotImplemented(format!(
         "the table `{table}` uses {what}, which the distributed scan cannot read; query it without workers"
     ))
 }
 
 impl SnapshotFiles {
-    /// The files of `delta` at its loaded version; its object store is
-    /// registered with `session` so that the scan (and every worker given
-    /// the same store) can read them.
+    /// The files of `delta` at its loaded version, which
+    /// [`beyond_plain_files`] found plain; its object store is registered
+    /// with `runtime` so that the scan (and every worker given the same
+    /// store) can read them.
     pub async fn of(
         table: &str,
         delta: &DeltaTable,
@@ -85,9 +86,6 @@ impl SnapshotFiles {
     ) -> Result<SnapshotFiles> {
         let failed = |e: deltalake::DeltaTableError| DataFusionError::External(Box::new(e));
         let snapshot = delta.snapshot().map_err(failed)?;
-        if let Some(feature) = beyond_plain_files(delta)? {
-            return Err(refuse(table, feature));
-        }
         let schema: Schema = snapshot
             .schema()
             .as_ref()

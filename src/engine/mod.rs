@@ -231,18 +231,20 @@ impl Engine {
         // builds it row by row), and workers can run the scan. A table only
         // deltalake can read (deletion vectors, column mapping) is read by
         // deltalake's scan in one process; with workers it is refused.
-        let plain = files::beyond_plain_files(&delta).map_err(register)?;
-        if plain.is_none() || !self.workers.is_empty() {
-            let runtime = self.ctx.runtime_env();
-            let files = files::SnapshotFiles::of(table, &delta, &runtime)
-                .await
-                .map_err(register)?;
-            self.ctx
-                .register_table(table, Arc::new(files))
-                .map_err(register)?;
-            return Ok(());
-        }
-        let provider = delta.table_provider().await.map_err(register)?;
+        let provider: Arc<dyn datafusion::catalog::TableProvider> =
+            match files::beyond_plain_files(&delta).map_err(register)? {
+                None => {
+                    let runtime = self.ctx.runtime_env();
+                    let files = files::SnapshotFiles::of(table, &delta, &runtime)
+                        .await
+                        .map_err(register)?;
+                    Arc::new(files)
+                }
+                Some(_) if self.workers.is_empty() => {
+                    delta.table_provider().await.map_err(register)?
+                }
+                Some(feature) => return Err(register(files::refuse(table, feature))),
+            };
         self.ctx.register_table(table, provider).map_err(register)?;
         Ok(())
     }

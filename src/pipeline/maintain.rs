@@ -11,7 +11,7 @@ use crate::guard::DEMO;
 use crate::land::land;
 use crate::period::Period;
 use crate::schema::{INTERNSHIPS, OUTCOMES};
-use crate::store::{Store, WriteMetrics};
+use crate::store::{REBUILD_FOLDER as FRESH, Store, WriteMetrics};
 
 use super::write::{Context, Pending, check_only, write_extract};
 use super::{WriteOptions, run_id};
@@ -26,10 +26,6 @@ pub struct RebuildReport {
     /// Where the tables it replaced were moved.
     pub replaced: String,
 }
-
-/// Where `store rebuild` writes the new tables before they take the old
-/// ones' place.
-const FRESH: &str = ".rebuild";
 
 /// Recreate the tables from `raw/` and its index alone: every indexed body
 /// is opened and checked again in the order it was stored, the last body to
@@ -129,7 +125,7 @@ pub async fn rebuild(config: &Config, options: &WriteOptions) -> Result<RebuildR
             all.extend(owned);
         }
         // A table the store had stays, if empty.
-        if all.is_empty() && !has_log(&tree, table).await? {
+        if all.is_empty() && !store.exists(table).await? {
             continue;
         }
         all.sort();
@@ -145,10 +141,10 @@ pub async fn rebuild(config: &Config, options: &WriteOptions) -> Result<RebuildR
     // Swap: the old tables aside, the new ones in their place.
     let replaced = format!(".replaced-{}", chrono::Utc::now().format("%Y%m%dT%H%M%SZ"));
     for table in [OUTCOMES, INTERNSHIPS] {
-        let new = format!("{FRESH}/{table}");
-        if !has_log(&tree, &new).await? {
+        if !fresh.exists(table).await? {
             continue;
         }
+        let new = format!("{FRESH}/{table}");
         if !tree.list(&format!("{table}/")).await?.is_empty() {
             let aside = format!("{replaced}/{table}");
             tree.move_dir(table, &aside)
@@ -175,11 +171,6 @@ pub async fn rebuild(config: &Config, options: &WriteOptions) -> Result<RebuildR
         commits,
         replaced: tree.show(&replaced),
     })
-}
-
-/// Whether the table in `dir` has a log, that is, has been written.
-async fn has_log(tree: &crate::upkeep::Tree, dir: &str) -> Result<bool, Error> {
-    Ok(!tree.list(&format!("{dir}/_delta_log/")).await?.is_empty())
 }
 
 /// `praktik store vacuum`: remove what no version and no index line needs,

@@ -19,7 +19,6 @@ use std::time::Duration;
 use arrow::record_batch::RecordBatch;
 use deltalake::kernel::transaction::CommitProperties;
 use deltalake::protocol::SaveMode;
-use deltalake::writer::RecordBatchWriter;
 use deltalake::{DeltaTable, DeltaTableBuilder};
 use futures::TryStreamExt;
 use parquet::basic::Compression;
@@ -28,7 +27,7 @@ use parquet::schema::types::ColumnPath;
 use url::Url;
 
 use crate::period::Period;
-use crate::schema::{self, PERIOD};
+
 use bucket::Objects;
 use location::Location;
 pub use write::TableWrite;
@@ -96,6 +95,10 @@ pub enum StoreError {
         cause: Box<deltalake::DeltaTableError>,
     },
 }
+
+/// The folder below a store's root where `store rebuild` writes the new
+/// tables before they take the old ones' place.
+pub const REBUILD_FOLDER: &str = ".rebuild";
 
 /// The commit metadata that names, per body written in full, the quarters
 /// it held: a body pulled again unchanged needs no second check.
@@ -286,7 +289,7 @@ impl Store {
     }
 
     /// Whether `table` has a log, that is, has been written.
-    async fn exists(&self, table: &str) -> Result<bool, StoreError> {
+    pub(crate) async fn exists(&self, table: &str) -> Result<bool, StoreError> {
         match &self.place {
             Place::Folder(root) => Ok(root.join(table).join("_delta_log").is_dir()),
             Place::Bucket(objects) => objects.any_below(&format!("{table}/_delta_log")).await,
@@ -317,7 +320,7 @@ impl Store {
     ) -> Result<Option<DeltaTable>, StoreError> {
         if !self.exists(table).await? {
             // Not a new store's missing table, but one a rebuild took away.
-            if self.exists(&format!(".rebuild/{table}")).await? {
+            if self.exists(&format!("{REBUILD_FOLDER}/{table}")).await? {
                 return Err(StoreError::RebuildCut {
                     table: table.into(),
                     store: self.to_string(),
@@ -372,20 +375,7 @@ impl Store {
         match (&self.place, self.table(table, None).await?) {
             (_, Some(delta)) => TableWrite::recorded(table, url, self.options(), delta).await,
             (Place::Folder(root), None) => {
-                let writer = RecordBatchWriter::try_new(
-                    url.as_str(),
-                    schema::of(table),
-                    Some(vec![PERIOD.to_string()]),
-                    None,
-                )
-                .map_err(|e| stage_error(table, e))?
-                .with_writer_properties(writer_properties());
-                Ok(TableWrite::creating_in_folder(
-                    table,
-                    url,
-                    root.join(table),
-                    writer,
-                ))
+                TableWrite::creating_in_folder(table, url, root.join(table))
             }
             (Place::Bucket(objects), None) => {
                 TableWrite::creating_in_bucket(table, url, self.options(), objects.clone()).await

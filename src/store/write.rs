@@ -70,19 +70,19 @@ impl TableWrite {
         table: &'static str,
         url: Url,
         path: PathBuf,
-        writer: RecordBatchWriter,
-    ) -> TableWrite {
+    ) -> Result<TableWrite, StoreError> {
         let before = data_files(&path);
-        TableWrite {
+        let options = std::collections::HashMap::new();
+        Ok(TableWrite {
+            writer: Some(new_table_writer(table, &url, &options)?),
             table,
             url,
-            options: Default::default(),
+            options,
             delta: None,
-            writer: Some(writer),
             own: Own::Folder { path, before },
             rows: 0,
             committed: false,
-        }
+        })
     }
 
     /// A write into an existing table, in a folder or a bucket alike: the
@@ -130,19 +130,12 @@ impl TableWrite {
     ) -> Result<TableWrite, StoreError> {
         let prefix = format!("{table}/");
         let before = objects.below(&prefix).await?.into_iter().collect();
-        let writer = RecordBatchWriter::try_new(
-            url.as_str(),
-            schema::of(table),
-            Some(vec![PERIOD.to_string()]),
-            Some(options.clone()),
-        )
-        .map_err(|cause| stage_error(table, cause))?;
         Ok(TableWrite {
+            writer: Some(new_table_writer(table, &url, &options)?),
             table,
             url,
             options,
             delta: None,
-            writer: Some(writer.with_writer_properties(writer_properties())),
             own: Own::Since {
                 objects,
                 prefix,
@@ -354,6 +347,22 @@ impl Drop for TableWrite {
             }
         }
     }
+}
+
+/// The writer of the write that creates `table` at `url`.
+fn new_table_writer(
+    table: &'static str,
+    url: &Url,
+    options: &std::collections::HashMap<String, String>,
+) -> Result<RecordBatchWriter, StoreError> {
+    let writer = RecordBatchWriter::try_new(
+        url.as_str(),
+        schema::of(table),
+        Some(vec![PERIOD.to_string()]),
+        Some(options.clone()),
+    )
+    .map_err(|cause| stage_error(table, cause))?;
+    Ok(writer.with_writer_properties(writer_properties()))
 }
 
 /// Every file under a table's folder except its log, so that a write that
