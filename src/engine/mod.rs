@@ -13,12 +13,14 @@ use datafusion::common::ScalarValue;
 use datafusion::datasource::MemTable;
 use datafusion::error::DataFusionError;
 use datafusion::execution::context::SQLOptions;
+use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::functions_aggregate::expr_fn::{count, count_distinct, max, min};
 use datafusion::prelude::{SessionConfig, SessionContext, col, lit};
 use datafusion::sql::parser::DFParser;
 use datafusion::sql::resolve::resolve_table_references;
 
 mod files;
+mod partition_groups;
 mod share;
 pub mod workers;
 
@@ -277,7 +279,7 @@ impl Engine {
 
     /// An engine with only the reference tables, for tests that create their own.
     pub fn empty() -> Result<Engine, QueryError> {
-        let ctx = share::context(session_config());
+        let ctx = local_context(session_config());
         register_reference_tables(&ctx)?;
         Ok(Engine {
             ctx,
@@ -635,6 +637,18 @@ fn bind(
             })
         }
     }
+}
+
+/// A session in this process: a CTE read more than once is computed once,
+/// and a grouping by the quarter groups each file's batches at once.
+fn local_context(config: SessionConfig) -> SessionContext {
+    let state = SessionStateBuilder::new()
+        .with_config(config)
+        .with_default_features();
+    let state = share::sharing(state)
+        .with_physical_optimizer_rule(Arc::new(partition_groups::GroupByPartitionValues))
+        .build();
+    SessionContext::new_with_state(state)
 }
 
 /// The session settings every engine shares.

@@ -39,7 +39,6 @@ use datafusion::physical_plan::{
     PlanProperties, ReplaceChildrenOptions,
 };
 use datafusion::physical_planner::{DefaultPhysicalPlanner, ExtensionPlanner, PhysicalPlanner};
-use datafusion::prelude::{SessionConfig, SessionContext};
 use futures::{StreamExt, TryStreamExt};
 use tokio::sync::OnceCell;
 
@@ -393,16 +392,11 @@ impl QueryPlanner for SharingQueryPlanner {
     }
 }
 
-/// A session on `config` whose statements compute each repeated subplan once.
-pub fn context(config: SessionConfig) -> SessionContext {
-    let state = SessionStateBuilder::new()
-        .with_config(config)
-        .with_default_features()
+/// `state` made to compute each repeated subplan once.
+pub fn sharing(state: SessionStateBuilder) -> SessionStateBuilder {
+    state
         .with_query_planner(Arc::new(SharingQueryPlanner))
-        .build();
-    let ctx = SessionContext::new_with_state(state);
-    ctx.add_analyzer_rule(Arc::new(ShareRepeatedSubplans));
-    ctx
+        .with_analyzer_rule(Arc::new(ShareRepeatedSubplans))
 }
 
 #[cfg(test)]
@@ -412,8 +406,17 @@ mod tests {
     use arrow::array::{Int64Array, StringArray};
     use arrow::util::pretty::pretty_format_batches;
     use datafusion::datasource::MemTable;
+    use datafusion::prelude::{SessionConfig, SessionContext};
 
     use super::*;
+
+    /// A session on `config` whose statements compute each repeated subplan once.
+    fn context(config: SessionConfig) -> SessionContext {
+        let state = SessionStateBuilder::new()
+            .with_config(config)
+            .with_default_features();
+        SessionContext::new_with_state(sharing(state).build())
+    }
 
     /// Internships per area and year over four batches (two partitions).
     fn table() -> Arc<MemTable> {

@@ -279,3 +279,42 @@ fn a_query_opens_only_the_tables_it_reads() {
     let err = work.fails(&["query", "SELECT * FROM runs"], 1);
     assert!(err.contains("runs"), "{err}");
 }
+
+/// A grouping by the quarter takes each file's batches as one group (the
+/// quarter is one value per file), and gives what grouping row by row gives:
+/// the same statement with a key DataFusion must compute per row (it calls
+/// `random()`) is the check.
+#[test]
+fn a_grouping_by_the_quarter_takes_a_file_at_a_time_and_agrees_with_row_by_row() {
+    let work = Workdir::new();
+    work.ok(&["run"]);
+    for (select, table) in [
+        (
+            "count(*) AS n, sum(ended) AS ended, round(avg(share_pct), 6) AS share, \
+             max(area_code) AS last_area",
+            "outcomes",
+        ),
+        (
+            "count(*) AS n, round(avg(hours_per_week), 6) AS hours, \
+             sum(CASE WHEN status_3m = 'ordinary_job' THEN 1 ELSE 0 END) AS job, \
+             count(*) FILTER (WHERE status_3m IS NULL) AS unknown",
+            "internships",
+        ),
+    ] {
+        let by_file =
+            format!("SELECT period AS q, {select} FROM {table} GROUP BY period ORDER BY q");
+        let by_row = format!(
+            "SELECT CASE WHEN random() < 2 THEN period END AS q, {select} FROM {table} \
+             GROUP BY CASE WHEN random() < 2 THEN period END ORDER BY q"
+        );
+        let (plan, _) = work.ok(&["query", &format!("EXPLAIN {by_file}"), "--format", "csv"]);
+        assert!(plan.contains("PartitionGroupsExec"), "{plan}");
+        let (plan, _) = work.ok(&["query", &format!("EXPLAIN {by_row}"), "--format", "csv"]);
+        assert!(!plan.contains("PartitionGroupsExec"), "{plan}");
+
+        let (ours, _) = work.ok(&["query", &by_file, "--format", "csv"]);
+        let (theirs, _) = work.ok(&["query", &by_row, "--format", "csv"]);
+        assert!(ours.lines().count() > 4, "{ours}");
+        assert_eq!(ours, theirs, "{table}");
+    }
+}
