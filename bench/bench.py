@@ -209,8 +209,34 @@ def main():
             lines.append(f"| {rows} | {title} | {ours[0]:.3f} | {ours[1]:.0f} | – | – | – |")
         else:
             lines.append(f"| {rows} | {title} | {ours[0]:.2f} | {ours[1]:.0f} | {theirs[0]:.2f} | {theirs[1]:.0f} | {ours[0] / theirs[0]:.2f}× |")
+    lines += growth(results)
     (HERE / "RESULTS.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
+
+
+def growth(results):
+    """A table of how each task's time grows with the rows, when more than
+    one size was run: wall seconds per size, praktik / DuckDB."""
+    sizes = sorted({rows for rows, *_ in results if rows})
+    if len(sizes) < 2:
+        return []
+    lines = [
+        "",
+        "## Growth with the rows",
+        "",
+        "Median wall seconds, praktik / DuckDB (the same runs as above).",
+        "",
+        "| task | " + " | ".join(f"{s:,} rows" for s in sizes) + " |",
+        "| --- |" + " ---: |" * len(sizes),
+    ]
+    second = lambda figures: f"{figures[0]:.2f}" if figures else "–"
+    for title in [t for rows, t, *_ in results if rows == sizes[0]]:
+        cells = []
+        for size in sizes:
+            hit = [(o, t) for rows, tt, o, t in results if rows == size and tt == title]
+            cells.append(f"{second(hit[0][0])} / {second(hit[0][1])}" if hit else "–")
+        lines.append(f"| {title} | " + " | ".join(cells) + " |")
+    return lines
 
 
 if __name__ == "__main__":
