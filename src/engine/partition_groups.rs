@@ -16,27 +16,36 @@
 //! The keys are functions of the partition values, so there are at most as
 //! many groups as distinct partition values: the state is small, and is kept
 //! in memory without spilling.
+//!
+//! When only some keys are computed from partition columns (`GROUP BY
+//! municipality_code, substr(period, 1, 4)`), DataFusion's aggregation stays,
+//! and [`PartitionExprsExec`] below it computes those keys once per batch
+//! instead of once per row.
 
 use std::fmt;
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, AsArray, BooleanArray, RecordBatch, Scalar};
 use arrow::compute::kernels::cmp::eq;
-use datafusion::common::Result;
+use arrow::datatypes::{Field, Schema, SchemaRef};
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
+use datafusion::common::{Result, ScalarValue};
 use datafusion::datasource::physical_plan::FileScanConfig;
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::error::DataFusionError;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::logical_expr::{EmitTo, GroupsAccumulator};
-use datafusion::physical_expr::PhysicalExpr;
+use datafusion::physical_expr::expressions::Column;
 use datafusion::physical_expr::utils::collect_columns;
+use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
 use datafusion::physical_expr_common::physical_expr::is_volatile;
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::aggregates::group_values::{GroupValues, new_group_values};
 use datafusion::physical_plan::aggregates::order::GroupOrdering;
-use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode, aggregate_expressions};
+use datafusion::physical_plan::aggregates::{
+    AggregateExec, AggregateMode, PhysicalGroupBy, aggregate_expressions,
+};
 use datafusion::physical_plan::coop::CooperativeExec;
 use datafusion::physical_plan::filter::FilterExec;
 use datafusion::physical_plan::metrics::{BaselineMetrics, ExecutionPlanMetricsSet, MetricsSet};
@@ -44,8 +53,8 @@ use datafusion::physical_plan::projection::ProjectionExec;
 use datafusion::physical_plan::repartition::RepartitionExec;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
-    ChildrenPropertiesMode, DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties,
-    ReplaceChildrenOptions,
+    ChildrenPropertiesMode, DisplayAs, DisplayFormatType, ExecutionPlan, ExecutionPlanProperties,
+    PlanProperties, ReplaceChildrenOptions,
 };
 use futures::StreamExt;
 
@@ -64,12 +73,15 @@ impl PhysicalOptimizerRule for GroupByPartitionValues {
             let Some(aggregate) = node.downcast_ref::<AggregateExec>() else {
                 return Ok(Transformed::no(node));
             };
-            if !groups_by_partition_values(aggregate) {
-                return Ok(Transformed::no(node));
+            if groups_by_partition_values(aggregate) {
+                return Ok(Transformed::yes(Arc::new(PartitionGroupsExec::new(
+                    aggregate,
+                )?)));
             }
-            Ok(Transformed::yes(Arc::new(PartitionGroupsExec::new(
-                aggregate,
-            )?)))
+            match keys_once_per_batch(aggregate)? {
+                Some(rewritten) => Ok(Transformed::yes(rewritten)),
+                None => Ok(Transformed::no(node)),
+            }
         })
         .map(|t| t.data)
     }
@@ -105,6 +117,45 @@ fn groups_by_partition_values(aggregate: &AggregateExec) -> bool {
             .expr()
             .iter()
             .all(|(expr, _)| constant_per_file(expr, &constant))
+}
+
+/// `aggregate` reading the keys that are computed from partition columns
+/// (and are more than a column) from a [`PartitionExprsExec`] below it, if
+/// it is a plain partial aggregation with such keys.
+fn keys_once_per_batch(aggregate: &AggregateExec) -> Result<Option<Arc<dyn ExecutionPlan>>> {
+    let group_by = aggregate.group_expr();
+    if *aggregate.mode() != AggregateMode::Partial || !group_by.is_single() {
+        return Ok(None);
+    }
+    let input = aggregate.input();
+    let constant = per_file_constant(input);
+    let width = input.schema().fields().len();
+    let mut computed = Vec::new();
+    let mut keys = Vec::new();
+    for (expr, name) in group_by.expr() {
+        let worth_it = !expr.is::<Column>() && !collect_columns(expr).is_empty();
+        if worth_it && constant_per_file(expr, &constant) {
+            let column = Column::new(name, width + computed.len());
+            keys.push((Arc::new(column) as Arc<dyn PhysicalExpr>, name.clone()));
+            computed.push((Arc::clone(expr), name.clone()));
+        } else {
+            keys.push((Arc::clone(expr), name.clone()));
+        }
+    }
+    if computed.is_empty() {
+        return Ok(None);
+    }
+    let input: Arc<dyn ExecutionPlan> =
+        Arc::new(PartitionExprsExec::try_new(Arc::clone(input), computed)?);
+    let rewritten = AggregateExec::try_new(
+        AggregateMode::Partial,
+        PhysicalGroupBy::new_single(keys),
+        aggregate.aggr_expr().to_vec(),
+        aggregate.filter_expr().to_vec(),
+        Arc::clone(&input),
+        input.schema(),
+    )?;
+    Ok(Some(Arc::new(rewritten)))
 }
 
 /// Whether `expr` gives one value for all rows that share their
@@ -174,18 +225,9 @@ pub struct PartitionGroupsExec {
 
 impl PartitionGroupsExec {
     fn new(aggregate: &AggregateExec) -> Result<PartitionGroupsExec> {
-        let mut checked: Vec<usize> = aggregate
-            .group_expr()
-            .expr()
-            .iter()
-            .flat_map(|(expr, _)| collect_columns(expr))
-            .map(|c| c.index())
-            .collect();
-        checked.sort_unstable();
-        checked.dedup();
         Ok(PartitionGroupsExec {
             aggregate: aggregate.clone(),
-            checked,
+            checked: columns_read(aggregate.group_expr().expr().iter().map(|(e, _)| e)),
             metrics: ExecutionPlanMetricsSet::new(),
         })
     }
@@ -279,6 +321,169 @@ impl ExecutionPlan for PartitionGroupsExec {
     }
 }
 
+/// Its input's columns, then expressions of partition columns, computed once
+/// for a batch whose partition columns hold one value and given on every row.
+#[derive(Debug)]
+pub struct PartitionExprsExec {
+    input: Arc<dyn ExecutionPlan>,
+    exprs: Vec<(Arc<dyn PhysicalExpr>, String)>,
+    /// The input columns the expressions read.
+    checked: Vec<usize>,
+    schema: SchemaRef,
+    properties: Arc<PlanProperties>,
+    metrics: ExecutionPlanMetricsSet,
+}
+
+impl PartitionExprsExec {
+    fn try_new(
+        input: Arc<dyn ExecutionPlan>,
+        exprs: Vec<(Arc<dyn PhysicalExpr>, String)>,
+    ) -> Result<PartitionExprsExec> {
+        let input_schema = input.schema();
+        let mut fields: Vec<Field> = input_schema
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone())
+            .collect();
+        for (expr, name) in &exprs {
+            fields.push(Field::new(
+                name,
+                expr.data_type(&input_schema)?,
+                expr.nullable(&input_schema)?,
+            ));
+        }
+        let schema = Arc::new(Schema::new(fields));
+        let properties = PlanProperties::new(
+            EquivalenceProperties::new(Arc::clone(&schema)),
+            input.output_partitioning().clone(),
+            input.pipeline_behavior(),
+            input.boundedness(),
+        );
+        Ok(PartitionExprsExec {
+            checked: columns_read(exprs.iter().map(|(e, _)| e)),
+            input,
+            exprs,
+            schema,
+            properties: Arc::new(properties),
+            metrics: ExecutionPlanMetricsSet::new(),
+        })
+    }
+}
+
+impl DisplayAs for PartitionExprsExec {
+    fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
+        let shown: Vec<String> = self
+            .exprs
+            .iter()
+            .map(|(e, name)| format!("{e} as {name}"))
+            .collect();
+        write!(
+            f,
+            "PartitionExprsExec: once per batch of one partition: [{}]",
+            shown.join(", ")
+        )
+    }
+}
+
+impl ExecutionPlan for PartitionExprsExec {
+    fn name(&self) -> &str {
+        "PartitionExprsExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        &self.properties
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![&self.input]
+    }
+
+    fn apply_expressions(
+        &self,
+        f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
+    ) -> Result<TreeNodeRecursion> {
+        for (expr, _) in &self.exprs {
+            if f(expr)? == TreeNodeRecursion::Stop {
+                return Ok(TreeNodeRecursion::Stop);
+            }
+        }
+        Ok(TreeNodeRecursion::Continue)
+    }
+
+    fn maintains_input_order(&self) -> Vec<bool> {
+        vec![true]
+    }
+
+    fn replace_children(
+        self: Arc<Self>,
+        mut children: Vec<Arc<dyn ExecutionPlan>>,
+        _options: ReplaceChildrenOptions,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        match (children.pop(), children.is_empty()) {
+            (Some(input), true) => Ok(Arc::new(PartitionExprsExec::try_new(
+                input,
+                self.exprs.clone(),
+            )?)),
+            _ => Err(DataFusionError::Internal(
+                "PartitionExprsExec has one child".into(),
+            )),
+        }
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        self.replace_children(
+            children,
+            ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute),
+        )
+    }
+
+    fn metrics(&self) -> Option<MetricsSet> {
+        Some(self.metrics.clone_inner())
+    }
+
+    fn execute(
+        &self,
+        partition: usize,
+        context: Arc<TaskContext>,
+    ) -> Result<SendableRecordBatchStream> {
+        let input = self.input.execute(partition, context)?;
+        let exprs: Vec<Arc<dyn PhysicalExpr>> =
+            self.exprs.iter().map(|(e, _)| Arc::clone(e)).collect();
+        let checked = self.checked.clone();
+        let schema = Arc::clone(&self.schema);
+        let metrics = BaselineMetrics::new(&self.metrics, partition);
+        let out_schema = Arc::clone(&schema);
+        let output = input.map(move |batch| {
+            let batch = batch?;
+            let _timer = metrics.elapsed_compute().timer();
+            let rows = batch.num_rows();
+            let mut columns = batch.columns().to_vec();
+            if rows > 0 && checked.iter().all(|&i| one_value(batch.column(i))) {
+                for value in evaluate(&exprs, &batch.slice(0, 1))? {
+                    columns.push(ScalarValue::try_from_array(&value, 0)?.to_array_of_size(rows)?);
+                }
+            } else {
+                columns.extend(evaluate(&exprs, &batch)?);
+            }
+            let batch = RecordBatch::try_new(Arc::clone(&out_schema), columns)?;
+            metrics.record_output(rows);
+            Ok(batch)
+        });
+        Ok(Box::pin(RecordBatchStreamAdapter::new(schema, output)))
+    }
+}
+
+/// The input columns `exprs` read, each once, in order.
+fn columns_read<'a>(exprs: impl Iterator<Item = &'a Arc<dyn PhysicalExpr>>) -> Vec<usize> {
+    let mut read: Vec<usize> = exprs.flat_map(collect_columns).map(|c| c.index()).collect();
+    read.sort_unstable();
+    read.dedup();
+    read
+}
+
 /// One partition's groups and accumulators.
 struct Grouping {
     keys: Vec<Arc<dyn PhysicalExpr>>,
@@ -347,7 +552,7 @@ impl Grouping {
 
     /// Every group's keys and partial state, in the partial aggregation's
     /// schema.
-    fn emit(&mut self, schema: &arrow::datatypes::SchemaRef) -> Result<RecordBatch> {
+    fn emit(&mut self, schema: &SchemaRef) -> Result<RecordBatch> {
         let mut columns = self.groups.emit(EmitTo::All)?;
         for accumulator in &mut self.accumulators {
             columns.extend(accumulator.state(EmitTo::All)?);
@@ -481,6 +686,17 @@ mod tests {
             .to_string()
     }
 
+    /// Groupings by what is computed from the quarter and by another column.
+    const BY_YEAR_AND_PLACE: [&str; 2] = [
+        "SELECT municipality_code, substr(period, 1, 4) AS year, count(*) AS n,
+                sum(hours_per_week) AS h
+         FROM t GROUP BY municipality_code, substr(period, 1, 4) ORDER BY year, municipality_code",
+        // Batches a filter has merged from several files.
+        "SELECT substr(period, 1, 4) AS year, municipality_code, count(*) AS n
+         FROM t WHERE hours_per_week > 35
+         GROUP BY substr(period, 1, 4), municipality_code ORDER BY year, municipality_code",
+    ];
+
     /// Groupings by the quarter or what is computed from it, over whole
     /// files and over batches that a filter has merged from several files.
     const BY_QUARTER: [&str; 7] = [
@@ -508,7 +724,7 @@ mod tests {
         let root = tempfile::tempdir().expect("tempdir");
         write_table(root.path());
         let (plain, grouping) = contexts(root.path()).await;
-        for sql in BY_QUARTER {
+        for sql in BY_QUARTER.iter().chain(&BY_YEAR_AND_PLACE) {
             let expected = run(&plain, sql).await;
             assert!(
                 expected.lines().count() > 3 || sql.contains("> 1000"),
@@ -531,6 +747,26 @@ mod tests {
                 "{shown}"
             );
         }
+        for sql in BY_YEAR_AND_PLACE {
+            let shown = plan(&grouping, sql).await;
+            assert!(!shown.contains("PartitionGroupsExec"), "{shown}");
+            assert!(
+                shown.contains(
+                    "PartitionExprsExec: once per batch of one partition: [substr(period@"
+                ),
+                "{shown}"
+            );
+            // The partial aggregation reads the computed key as a column.
+            let partial = shown
+                .lines()
+                .find(|l| l.contains("AggregateExec: mode=Partial"))
+                .expect("a partial aggregation");
+            assert!(
+                partial.contains("substr(t.period,Int64(1),Int64(4))@")
+                    && !partial.contains("substr(period@"),
+                "{shown}"
+            );
+        }
         for sql in [
             "SELECT municipality_code, count(*) FROM t GROUP BY municipality_code",
             "SELECT period, municipality_code, count(*) FROM t GROUP BY period, municipality_code",
@@ -538,7 +774,10 @@ mod tests {
             "SELECT count(*) FROM t",
         ] {
             let shown = plan(&grouping, sql).await;
-            assert!(!shown.contains("PartitionGroupsExec"), "{sql}\n{shown}");
+            assert!(
+                !shown.contains("PartitionGroupsExec") && !shown.contains("PartitionExprsExec"),
+                "{sql}\n{shown}"
+            );
         }
     }
 
