@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 
-use arrow::datatypes::{FieldRef, Schema, SchemaRef};
+use arrow::datatypes::{DataType, FieldRef, Schema, SchemaRef};
 use async_trait::async_trait;
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::{DFSchema, ScalarValue};
@@ -91,8 +91,22 @@ impl SnapshotFiles {
             .as_ref()
             .try_into_arrow()
             .map_err(|e| DataFusionError::External(Box::new(e)))?;
-        let schema = Arc::new(schema);
         let partitioned: Vec<String> = snapshot.metadata().partition_columns().to_vec();
+        // Text in the files is read as string views, as DataFusion reads
+        // Parquet by default: a short value (a code, a status) is compared
+        // and hashed in place, and one from a dictionary page is not copied.
+        let schema = Arc::new(Schema::new(
+            schema
+                .fields()
+                .iter()
+                .map(|f| match f.data_type() {
+                    DataType::Utf8 | DataType::LargeUtf8 if !partitioned.contains(f.name()) => {
+                        Arc::new(f.as_ref().clone().with_data_type(DataType::Utf8View))
+                    }
+                    _ => Arc::clone(f),
+                })
+                .collect::<Vec<_>>(),
+        ));
         let file_schema = Arc::new(Schema::new(
             schema
                 .fields()

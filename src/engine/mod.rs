@@ -351,7 +351,16 @@ impl Engine {
             ),
             (
                 "type",
-                text(fields.iter().map(|f| f.data_type().to_string()).collect()),
+                // Text is text, however the scan holds it in memory (views).
+                text(
+                    fields
+                        .iter()
+                        .map(|f| match f.data_type() {
+                            DataType::Utf8View | DataType::LargeUtf8 => DataType::Utf8.to_string(),
+                            other => other.to_string(),
+                        })
+                        .collect(),
+                ),
             ),
             (
                 "nullable",
