@@ -19,6 +19,12 @@ fn provenance_fields() -> [Field; 3] {
 }
 
 /// Name of the aggregate outcomes table.
+/// Text columns whose values are (nearly) all different: ids and keys. The
+/// store writes them without a Parquet dictionary (building one is wasted
+/// work), and the engine reads them as plain strings, not views (a view of a
+/// long value is 16 bytes more and is compared out of place anyway).
+pub const DISTINCT_TEXT: [&str; 2] = ["internship_id", "person_key"];
+
 pub const OUTCOMES: &str = "outcomes";
 
 /// The partition column of every table.

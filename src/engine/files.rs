@@ -95,12 +95,18 @@ impl SnapshotFiles {
         // Text in the files is read as string views, as DataFusion reads
         // Parquet by default: a short value (a code, a status) is compared
         // and hashed in place, and one from a dictionary page is not copied.
+        // Ids and keys stay plain strings: long and all different, a view
+        // gains them nothing and costs 16 bytes a value (COUNT(DISTINCT
+        // person_key) was 10 % slower with views).
+        let viewed = |name: &String| {
+            !partitioned.contains(name) && !crate::schema::DISTINCT_TEXT.contains(&name.as_str())
+        };
         let schema = Arc::new(Schema::new(
             schema
                 .fields()
                 .iter()
                 .map(|f| match f.data_type() {
-                    DataType::Utf8 | DataType::LargeUtf8 if !partitioned.contains(f.name()) => {
+                    DataType::Utf8 | DataType::LargeUtf8 if viewed(f.name()) => {
                         Arc::new(f.as_ref().clone().with_data_type(DataType::Utf8View))
                     }
                     _ => Arc::clone(f),

@@ -488,7 +488,7 @@ impl std::fmt::Display for Store {
 /// are (nearly) all different, where building one is wasted work.
 fn writer_properties() -> WriterProperties {
     let mut builder = WriterProperties::builder().set_compression(Compression::SNAPPY);
-    for column in ["internship_id", "person_key"] {
+    for column in crate::schema::DISTINCT_TEXT {
         builder = builder.set_column_dictionary_enabled(ColumnPath::from(column), false);
     }
     builder.build()
