@@ -589,12 +589,12 @@ mod tests {
 
     use arrow::array::{Float64Array, Int32Array, StringArray};
     use arrow::datatypes::DataType;
-    use arrow::util::pretty::pretty_format_batches;
     use datafusion::execution::session_state::SessionStateBuilder;
     use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
     use parquet::arrow::ArrowWriter;
 
     use super::*;
+    use crate::engine::testing::{physical_plan, run};
 
     /// Five quarters, two files each, as the store lays them out:
     /// `period=…/part-N.parquet`, with hours that are sometimes null.
@@ -668,24 +668,6 @@ mod tests {
         (plain, grouping)
     }
 
-    async fn run(ctx: &SessionContext, sql: &str) -> String {
-        let batches = ctx.sql(sql).await.expect(sql).collect().await.expect(sql);
-        pretty_format_batches(&batches).expect("format").to_string()
-    }
-
-    async fn plan(ctx: &SessionContext, sql: &str) -> String {
-        let plan = ctx
-            .sql(sql)
-            .await
-            .expect(sql)
-            .create_physical_plan()
-            .await
-            .expect(sql);
-        datafusion::physical_plan::displayable(plan.as_ref())
-            .indent(true)
-            .to_string()
-    }
-
     /// Groupings by what is computed from the quarter and by another column.
     const BY_YEAR_AND_PLACE: [&str; 2] = [
         "SELECT municipality_code, substr(period, 1, 4) AS year, count(*) AS n,
@@ -740,7 +722,7 @@ mod tests {
         write_table(root.path());
         let (_, grouping) = contexts(root.path()).await;
         for sql in &BY_QUARTER[..3] {
-            let shown = plan(&grouping, sql).await;
+            let shown = physical_plan(&grouping, sql).await;
             assert_eq!(shown.matches("PartitionGroupsExec").count(), 1, "{shown}");
             assert!(
                 shown.contains("AggregateExec: mode=FinalPartitioned"),
@@ -748,7 +730,7 @@ mod tests {
             );
         }
         for sql in BY_YEAR_AND_PLACE {
-            let shown = plan(&grouping, sql).await;
+            let shown = physical_plan(&grouping, sql).await;
             assert!(!shown.contains("PartitionGroupsExec"), "{shown}");
             assert!(
                 shown.contains(
@@ -773,7 +755,7 @@ mod tests {
             "SELECT period, random() > 0.5 AS r, count(*) FROM t GROUP BY period, random() > 0.5",
             "SELECT count(*) FROM t",
         ] {
-            let shown = plan(&grouping, sql).await;
+            let shown = physical_plan(&grouping, sql).await;
             assert!(
                 !shown.contains("PartitionGroupsExec") && !shown.contains("PartitionExprsExec"),
                 "{sql}\n{shown}"

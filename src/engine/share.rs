@@ -404,11 +404,11 @@ mod tests {
     use std::sync::Arc;
 
     use arrow::array::{Int64Array, StringArray};
-    use arrow::util::pretty::pretty_format_batches;
     use datafusion::datasource::MemTable;
     use datafusion::prelude::{SessionConfig, SessionContext};
 
     use super::*;
+    use crate::engine::testing::{physical_plan, run};
 
     /// A session on `config` whose statements compute each repeated subplan once.
     fn context(config: SessionConfig) -> SessionContext {
@@ -448,24 +448,6 @@ mod tests {
             ctx.register_table("t", table()).expect("register");
         }
         (plain, sharing)
-    }
-
-    async fn run(ctx: &SessionContext, sql: &str) -> String {
-        let batches = ctx.sql(sql).await.expect(sql).collect().await.expect(sql);
-        pretty_format_batches(&batches).expect("format").to_string()
-    }
-
-    async fn physical_plan(ctx: &SessionContext, sql: &str) -> String {
-        let plan = ctx
-            .sql(sql)
-            .await
-            .expect(sql)
-            .create_physical_plan()
-            .await
-            .expect(sql);
-        datafusion::physical_plan::displayable(plan.as_ref())
-            .indent(true)
-            .to_string()
     }
 
     /// The analyst's query of issue 14: per-area rates by year, the national
