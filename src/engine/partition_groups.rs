@@ -73,12 +73,13 @@ impl PhysicalOptimizerRule for GroupByPartitionValues {
             let Some(aggregate) = node.downcast_ref::<AggregateExec>() else {
                 return Ok(Transformed::no(node));
             };
-            if groups_by_partition_values(aggregate) {
+            let constant = per_file_constant(aggregate.input());
+            if groups_by_partition_values(aggregate, &constant) {
                 return Ok(Transformed::yes(Arc::new(PartitionGroupsExec::new(
                     aggregate,
-                )?)));
+                ))));
             }
-            match keys_once_per_batch(aggregate)? {
+            match keys_once_per_batch(aggregate, &constant)? {
                 Some(rewritten) => Ok(Transformed::yes(rewritten)),
                 None => Ok(Transformed::no(node)),
             }
@@ -97,8 +98,8 @@ impl PhysicalOptimizerRule for GroupByPartitionValues {
 
 /// Whether `aggregate` is a plain partial aggregation (no grouping sets,
 /// limit or ordered aggregate) whose every key is a deterministic function
-/// of partition columns.
-fn groups_by_partition_values(aggregate: &AggregateExec) -> bool {
+/// of partition columns (`constant`: which input columns are).
+fn groups_by_partition_values(aggregate: &AggregateExec, constant: &[bool]) -> bool {
     let group_by = aggregate.group_expr();
     if *aggregate.mode() != AggregateMode::Partial
         || !group_by.is_single()
@@ -111,30 +112,32 @@ fn groups_by_partition_values(aggregate: &AggregateExec) -> bool {
         .aggr_expr()
         .iter()
         .all(|a| a.groups_accumulator_supported() && a.order_bys().is_empty());
-    let constant = per_file_constant(aggregate.input());
     plain
         && group_by
             .expr()
             .iter()
-            .all(|(expr, _)| constant_per_file(expr, &constant))
+            .all(|(expr, _)| constant_per_file(expr, constant))
 }
 
 /// `aggregate` reading the keys that are computed from partition columns
 /// (and are more than a column) from a [`PartitionExprsExec`] below it, if
-/// it is a plain partial aggregation with such keys.
-fn keys_once_per_batch(aggregate: &AggregateExec) -> Result<Option<Arc<dyn ExecutionPlan>>> {
+/// it is a plain partial aggregation with such keys (`constant`: which input
+/// columns are computed from partition columns).
+fn keys_once_per_batch(
+    aggregate: &AggregateExec,
+    constant: &[bool],
+) -> Result<Option<Arc<dyn ExecutionPlan>>> {
     let group_by = aggregate.group_expr();
     if *aggregate.mode() != AggregateMode::Partial || !group_by.is_single() {
         return Ok(None);
     }
     let input = aggregate.input();
-    let constant = per_file_constant(input);
     let width = input.schema().fields().len();
     let mut computed = Vec::new();
     let mut keys = Vec::new();
     for (expr, name) in group_by.expr() {
         let worth_it = !expr.is::<Column>() && !collect_columns(expr).is_empty();
-        if worth_it && constant_per_file(expr, &constant) {
+        if worth_it && constant_per_file(expr, constant) {
             let column = Column::new(name, width + computed.len());
             keys.push((Arc::new(column) as Arc<dyn PhysicalExpr>, name.clone()));
             computed.push((Arc::clone(expr), name.clone()));
@@ -224,12 +227,12 @@ pub struct PartitionGroupsExec {
 }
 
 impl PartitionGroupsExec {
-    fn new(aggregate: &AggregateExec) -> Result<PartitionGroupsExec> {
-        Ok(PartitionGroupsExec {
+    fn new(aggregate: &AggregateExec) -> PartitionGroupsExec {
+        PartitionGroupsExec {
             aggregate: aggregate.clone(),
             checked: columns_read(aggregate.group_expr().expr().iter().map(|(e, _)| e)),
             metrics: ExecutionPlanMetricsSet::new(),
-        })
+        }
     }
 }
 
@@ -270,7 +273,7 @@ impl ExecutionPlan for PartitionGroupsExec {
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let replaced = Arc::new(self.aggregate.clone()).replace_children(children, options)?;
         match replaced.downcast_ref::<AggregateExec>() {
-            Some(aggregate) => Ok(Arc::new(PartitionGroupsExec::new(aggregate)?)),
+            Some(aggregate) => Ok(Arc::new(PartitionGroupsExec::new(aggregate))),
             None => Err(DataFusionError::Internal(
                 "PartitionGroupsExec lost its aggregation".into(),
             )),
@@ -461,7 +464,7 @@ impl ExecutionPlan for PartitionExprsExec {
             let _timer = metrics.elapsed_compute().timer();
             let rows = batch.num_rows();
             let mut columns = batch.columns().to_vec();
-            if rows > 0 && checked.iter().all(|&i| one_value(batch.column(i))) {
+            if rows > 0 && one_partition(&batch, &checked) {
                 for value in evaluate(&exprs, &batch.slice(0, 1))? {
                     columns.push(ScalarValue::try_from_array(&value, 0)?.to_array_of_size(rows)?);
                 }
@@ -520,8 +523,7 @@ impl Grouping {
         if rows == 0 {
             return Ok(());
         }
-        let one_partition = self.checked.iter().all(|&i| one_value(batch.column(i)));
-        if one_partition {
+        if one_partition(batch, &self.checked) {
             let first = batch.slice(0, 1);
             let keys = evaluate(&self.keys, &first)?;
             self.groups.intern(&keys, &mut self.indices)?;
@@ -566,6 +568,12 @@ fn evaluate(exprs: &[Arc<dyn PhysicalExpr>], batch: &RecordBatch) -> Result<Vec<
         .iter()
         .map(|e| e.evaluate(batch)?.into_array(batch.num_rows()))
         .collect()
+}
+
+/// Whether each of the `checked` columns of `batch` holds one value: the
+/// batch comes from files of one partition.
+fn one_partition(batch: &RecordBatch, checked: &[usize]) -> bool {
+    checked.iter().all(|&i| one_value(batch.column(i)))
 }
 
 /// Whether every row of `array` holds the same value (all null counts).
