@@ -8,6 +8,7 @@
 //! `period,area_code,area_name,benefit_group,ended,in_work_or_education,share_pct`.
 //! An empty cell is a missing value. Shares take a decimal point or comma.
 
+mod csv_lines;
 pub mod internships;
 pub mod person_rows;
 
@@ -52,6 +53,15 @@ pub enum ValidateError {
         line: u64,
         #[source]
         cause: csv::Error,
+    },
+    #[error(
+        "{input}: line {line}: the file is not readable CSV: the line has {found} fields where the header has {expected}; check its delimiters and quotes"
+    )]
+    Ragged {
+        input: String,
+        line: u64,
+        found: usize,
+        expected: usize,
     },
     #[error("{input}: the header lacks the column `{column}` (an outcomes extract has the columns {expected})", expected = OUTCOME_COLUMNS.join(","))]
     MissingColumn { input: String, column: &'static str },

@@ -15,6 +15,7 @@ use arrow::record_batch::RecordBatchReader;
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 
 use super::ValidateError;
+use super::csv_lines::Records;
 use crate::extract::{Body, Extract};
 
 /// The columns of a person-level extract: our name, the names case systems
@@ -238,40 +239,45 @@ fn csv_rows(
         line: cause.position().map_or(1, |p| p.line()),
         cause,
     };
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(delimiter)
-        .buffer_capacity(1 << 16)
-        .from_reader(body);
-    let headers: Vec<String> = reader
-        .byte_headers()
-        .map_err(csv_error)?
-        .iter()
-        .map(|h| text(h).into_owned())
-        .collect();
+    let mut records = Records::new(body, delimiter);
+    let headers: Vec<String> = match records.next().map_err(csv_error)? {
+        Some(header) => (0..header.fields.len())
+            .filter_map(|i| header.field(i))
+            .map(|h| text(h).into_owned())
+            .collect(),
+        None => Vec::new(),
+    };
     let index = map_headers(input, &headers)?;
-    let mut record = csv::ByteRecord::new();
-    while reader.read_byte_record(&mut record).map_err(csv_error)? {
-        let line = record.position().map_or(0, |p| p.line());
+    while let Some(record) = records.next().map_err(csv_error)? {
+        if record.fields.len() != headers.len() {
+            return Err(ValidateError::Ragged {
+                input: input.into(),
+                line: record.line,
+                found: record.fields.len(),
+                expected: headers.len(),
+            });
+        }
+        let place = Place::Line(record.line);
         // One UTF-8 check for the whole record (its fields lie end to end,
         // split at ASCII delimiters); Windows-1252 field by field only when
         // it fails.
-        let flow = match std::str::from_utf8(record.as_slice()) {
+        let flow = match std::str::from_utf8(record.bytes) {
             Ok(all) => {
                 let cells: Cells<'_> = std::array::from_fn(|i| {
                     index[i]
-                        .and_then(|p| record.range(p))
-                        .and_then(|r| all.get(r))
+                        .and_then(|p| record.fields.get(p))
+                        .and_then(|r| all.get(r.clone()))
                         .map_or("", str::trim)
                 });
-                each(Place::Line(line), &cells)?
+                each(place, &cells)?
             }
             Err(_) => {
                 let cells: [Cow<'_, str>; 12] = std::array::from_fn(|i| {
                     index[i]
-                        .and_then(|p| record.get(p))
+                        .and_then(|p| record.field(p))
                         .map_or(Cow::Borrowed(""), text)
                 });
-                each(Place::Line(line), &cells.each_ref().map(|c| c.trim()))?
+                each(place, &cells.each_ref().map(|c| c.trim()))?
             }
         };
         if flow.is_break() {

@@ -57,6 +57,21 @@ fn english(danish: &str) -> String {
     format!("{header}\n{}\n", lines.join("\n"))
 }
 
+/// `text` with every cell quoted from line `from` on.
+fn quoted_from_line(text: &str, from: usize) -> String {
+    text.lines()
+        .enumerate()
+        .map(|(i, line)| {
+            if i + 1 < from {
+                format!("{line}\n")
+            } else {
+                let cells: Vec<String> = line.split(';').map(|c| format!("\"{c}\"")).collect();
+                format!("{}\n", cells.join(";"))
+            }
+        })
+        .collect()
+}
+
 #[test]
 fn a_danish_export_loads_the_same_in_every_encoding() {
     let text = danish_csv();
@@ -71,6 +86,9 @@ fn a_danish_export_loads_the_same_in_every_encoding() {
         ("cp1252.csv", latin.into_owned()),
         ("crlf.csv", text.replace('\n', "\r\n").into_bytes()),
         ("english.csv", english(&text).into_bytes()),
+        // Plain lines are split at their delimiters; from the first quote
+        // on, the csv crate reads the rest.
+        ("quoted.csv", quoted_from_line(&text, 20).into_bytes()),
     ];
     let mut seen = Vec::new();
     for (name, body) in variants {
@@ -253,7 +271,7 @@ fn catalogue() -> Vec<(&'static str, String, &'static str)> {
         (
             "a ragged line",
             with_first(cells[..6].join(";")),
-            "is not readable CSV",
+            "line 2: the file is not readable CSV: the line has 6 fields where the header has 12",
         ),
         (
             "no rows",
