@@ -3,18 +3,20 @@
 //! away the files it made (and nothing else).
 
 use std::collections::HashSet;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use arrow::record_batch::RecordBatch;
 use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
+use deltalake::kernel::scalars::ScalarExt;
 use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
 use deltalake::kernel::{Action, StructType};
 use deltalake::logstore::object_store::ObjectStoreExt;
 use deltalake::logstore::object_store::path::Path as ObjectPath;
 use deltalake::operations::create::CreateBuilder;
 use deltalake::protocol::{DeltaOperation, SaveMode};
-use deltalake::writer::{DeltaWriter, RecordBatchWriter};
+use deltalake::writer::{DeltaWriter, RecordBatchWriter, WriteMode};
 use deltalake::{DeltaTable, DeltaTableBuilder};
 use futures::TryStreamExt;
 use url::Url;
@@ -156,8 +158,35 @@ impl TableWrite {
         let Some(writer) = self.writer.as_mut() else {
             return Ok(());
         };
-        let written = writer.write(batch).await;
-        written.map_err(|e| stage_error(self.table, e))?;
+        match quarter_runs(&batch) {
+            // Each run goes to its quarter's file as a slice of the batch.
+            Some(runs) => {
+                for run in runs {
+                    let rows = batch.slice(run.start, run.len());
+                    let Some(periods) = rows.column_by_name(PERIOD) else {
+                        continue;
+                    };
+                    // The quarter as deltalake names a partition value (the
+                    // map's type is the one `write_partition` takes).
+                    let quarter = ScalarExt::from_array(periods, 0)
+                        .map(|value| std::iter::once((PERIOD.to_string(), value)).collect())
+                        .ok_or_else(|| {
+                            stage_error(
+                                self.table,
+                                deltalake::DeltaTableError::generic("a quarter that is not text"),
+                            )
+                        })?;
+                    writer
+                        .write_partition(rows, &quarter, WriteMode::Default)
+                        .await
+                        .map_err(|e| stage_error(self.table, e))?;
+                }
+            }
+            None => writer
+                .write(batch)
+                .await
+                .map_err(|e| stage_error(self.table, e))?,
+        }
         self.rows += rows;
         Ok(())
     }
@@ -347,6 +376,35 @@ impl Drop for TableWrite {
             }
         }
     }
+}
+
+/// Where the rows of each quarter lie in `batch`, if they lie in few runs
+/// (an extract is mostly in order of quarter or of municipality and
+/// quarter): each run is then written as it stands, instead of deltalake
+/// grouping every row by its quarter and copying the batch into one batch
+/// per quarter. `None` if the quarters are mixed.
+fn quarter_runs(batch: &RecordBatch) -> Option<Vec<Range<usize>>> {
+    use arrow::array::{Array, AsArray};
+    let periods = batch.column_by_name(PERIOD)?.as_string_opt::<i32>()?;
+    if periods.null_count() > 0 {
+        return None;
+    }
+    let most = periods.len() / 1024 + 1;
+    let mut runs = Vec::new();
+    let mut start = 0;
+    for i in 1..periods.len() {
+        if periods.value(i) != periods.value(i - 1) {
+            runs.push(start..i);
+            start = i;
+            if runs.len() > most {
+                return None;
+            }
+        }
+    }
+    if !periods.is_empty() {
+        runs.push(start..periods.len());
+    }
+    Some(runs)
 }
 
 /// The writer of the write that creates `table` at `url`.

@@ -116,6 +116,54 @@ fn a_danish_export_loads_the_same_in_every_encoding() {
 }
 
 #[test]
+fn rows_in_runs_of_a_quarter_and_rows_mixed_are_stored_alike() {
+    let ordered = Workdir::new();
+    ordered.ok(&["demo", "generate", "--rows", "20000", "--out", "x.csv"]);
+    let text = std::fs::read_to_string(ordered.path().join("x.csv")).unwrap();
+    let (header, body) = text.split_once('\n').unwrap();
+    // The quarter a line's end date (`dd-mm-yyyy`, the 7th cell) falls in.
+    let quarter = |line: &str| {
+        let end = line.split(';').nth(6).unwrap();
+        (
+            end[6..10].to_string(),
+            (end[3..5].parse::<u32>().unwrap() - 1) / 3,
+        )
+    };
+    let mut lines: Vec<&str> = body.lines().collect();
+    lines.sort_by_key(|l| quarter(l));
+    ordered.write("x.csv", format!("{header}\n{}\n", lines.join("\n")));
+    // The same lines in an order where neighbours seldom share a quarter.
+    let mixed = Workdir::new();
+    lines.sort_by_key(|l| {
+        l.bytes()
+            .fold(7u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)))
+    });
+    mixed.write("x.csv", format!("{header}\n{}\n", lines.join("\n")));
+    let stored = |work: &Workdir| {
+        work.ok(&["pull", "--source", "file:x.csv"]);
+        let rows = work.ok(&[
+            "query",
+            "SELECT period, internship_id, person_key, municipality_code, end_date, status_3m FROM internships ORDER BY internship_id",
+            "--format",
+            "csv",
+        ]).0;
+        let quarters: std::collections::BTreeSet<String> = work
+            .table_files_of("internships")
+            .into_iter()
+            .filter_map(|(path, _)| path.split_once('/').map(|(folder, _)| folder.to_string()))
+            .filter(|folder| folder.starts_with("period="))
+            .collect();
+        (rows, quarters)
+    };
+    let (by_runs, folders) = stored(&ordered);
+    assert!(
+        by_runs.lines().count() > 20000 && folders.len() > 15,
+        "{folders:?}"
+    );
+    assert_eq!((by_runs, folders), stored(&mixed));
+}
+
+#[test]
 fn parquet_json_lines_and_a_folder_load_too() {
     let work = Workdir::new();
     work.ok(&["demo", "generate", "--rows", "500", "--out", "x.csv"]);
