@@ -215,8 +215,12 @@ pub struct ExportArgs {
 
 #[derive(Debug, Args)]
 pub struct QueryArgs {
-    /// The SQL to run
-    #[arg(required_unless_present = "file", conflicts_with = "file")]
+    /// The SQL to run (it may begin with a `--` comment)
+    #[arg(
+        required_unless_present = "file",
+        conflicts_with = "file",
+        allow_hyphen_values = true
+    )]
     pub sql: Option<String>,
     /// A .sql file, or a named query (sql/effect_by_area.sql, trend, …)
     #[arg(long, value_name = "FILE")]
@@ -810,5 +814,28 @@ mod tests {
             panic!("a query")
         };
         assert_eq!(args.out, Some(PathBuf::from("x.csv")));
+    }
+
+    #[test]
+    fn a_query_may_begin_with_a_comment() {
+        let sql = "-- quarters\nSELECT 1";
+        let cli = Cli::try_parse_from(["praktik", "query", sql, "--format", "csv"]).unwrap();
+        let Command::Query(args) = cli.command else {
+            panic!("a query")
+        };
+        assert_eq!(args.sql.as_deref(), Some(sql));
+        assert_eq!(args.format, "csv");
+        // Options before it still count as options.
+        let cli = Cli::try_parse_from(["praktik", "query", "--format", "csv", sql]).unwrap();
+        let Command::Query(args) = cli.command else {
+            panic!("a query")
+        };
+        assert_eq!(
+            (args.sql.as_deref(), args.format.as_str()),
+            (Some(sql), "csv")
+        );
+        // And --help is still help.
+        let help = Cli::try_parse_from(["praktik", "query", "--help"]).unwrap_err();
+        assert_eq!(help.kind(), clap::error::ErrorKind::DisplayHelp);
     }
 }
