@@ -202,31 +202,42 @@ struct Checker<'a> {
 impl Checker<'_> {
     fn row(&mut self, place: Place, cells: &Cells<'_>) -> Result<(), ValidateError> {
         let input = self.extract.input.as_str();
-        // The id, the person and the free-text industry may identify a
-        // person: an error names their line and column, never their value.
-        let bad = |i: usize, expected: String| ValidateError::Cell {
+        let cpr = |i: usize| ValidateError::Cpr {
             input: input.into(),
             place: place.to_string(),
             column: COLUMNS[i].0,
-            value: if matches!(i, 0 | 1 | 7) && !cells[i].is_empty() {
-                "(not shown)".into()
-            } else {
-                cells[i].to_string()
-            },
-            expected,
+            salt_env: SALT_ENV,
+        };
+        // The id, the person and the free-text industry may identify a
+        // person: an error names their line and column, never their value.
+        // A cell that fails its check because it holds a CPR number says so.
+        let bad = |i: usize, expected: String| {
+            if i != 1 && contains_cpr(cells[i]) {
+                return cpr(i);
+            }
+            ValidateError::Cell {
+                input: input.into(),
+                place: place.to_string(),
+                column: COLUMNS[i].0,
+                value: if matches!(i, 0 | 1 | 7) && !cells[i].is_empty() {
+                    "(not shown)".into()
+                } else {
+                    cells[i].to_string()
+                },
+                expected,
+            }
         };
         let id = cells[0];
         if id.is_empty() {
             return Err(bad(0, "every internship needs an id".into()));
         }
-        for i in (0..cells.len()).filter(|i| *i != 1) {
+        // Only the id and the industry are stored as written. Every other
+        // cell becomes a code from a closed list, a date or a number of
+        // hours up to 80, so a CPR number there fails its check (and `bad`
+        // names it); the person column is screened below.
+        for i in [0, 7] {
             if contains_cpr(cells[i]) {
-                return Err(ValidateError::Cpr {
-                    input: input.into(),
-                    place: place.to_string(),
-                    column: COLUMNS[i].0,
-                    salt_env: SALT_ENV,
-                });
+                return Err(cpr(i));
             }
         }
         self.id_hashes.push(ID_HASH.hash_one(id));
@@ -455,6 +466,40 @@ pub fn validate(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cpr_number_that_slips_past_the_screen_is_refused_in_every_column() {
+        use crate::extract::{Body, Extract, Format};
+        let dir = tempfile::tempdir().unwrap();
+        let source = dir.path().join("x.csv");
+        let header = "Praktik_id;Person;Kommune;Ydelsesgruppe;Praktiktype;Startdato;Slutdato;Branche;Timer pr. uge;Status 3 mdr;Status 6 mdr;Status 12 mdr";
+        let line = "101-2019Q4-00000;P101-016873;101;kontanthjaelp_jobparat;udviklingspraktik;13-10-2019;15-12-2019;Hotel og restauration;25,0;På ydelse;Fleksjob;Uddannelse";
+        std::fs::write(&source, format!("{header}\n{line}\n")).unwrap();
+        let extract = Extract::with_body(
+            "file",
+            "x.csv".into(),
+            Format::InternshipsCsv,
+            Body::File(source.clone()),
+            None,
+        );
+        let landed = crate::land::land(&dir.path().join("raw"), extract, Some("salt")).unwrap();
+        let check = || validate(&landed, Some("salt"), &mut |_| Flow::Continue(()));
+        assert_eq!(check().unwrap().rows, 1);
+        // The file changes after the screen passed it (the check reads it
+        // where it is): the check still refuses a CPR number in any column
+        // but the person's, and never shows it.
+        for column in (0..12).filter(|c| *c != 1) {
+            let mut cells: Vec<&str> = line.split(';').collect();
+            cells[column] = "070391-1234";
+            std::fs::write(&source, format!("{header}\n{}\n", cells.join(";"))).unwrap();
+            let refused = check().unwrap_err();
+            assert!(
+                matches!(&refused, ValidateError::Cpr { column: c, .. } if *c == COLUMNS[column].0),
+                "{column}: {refused}"
+            );
+            assert!(!refused.to_string().contains("070391"), "{refused}");
+        }
+    }
 
     #[test]
     fn hours_with_a_comma_or_a_point() {
