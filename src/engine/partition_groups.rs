@@ -8,10 +8,14 @@
 //! BY period` (issue 14). When every grouping key is computed from
 //! partition columns only, [`PartitionGroupsExec`] takes the partial
 //! aggregation's place: for each batch whose partition columns hold one
-//! value, it computes the keys from the first row and gives every row that
-//! group; any other batch (one merged from several files) is grouped row by
-//! row as before. The accumulators and the output are DataFusion's own, so
-//! the final aggregation above it is unchanged.
+//! value, it computes the keys from the first row, aggregates the whole
+//! batch as an aggregate without groups does (a column summed or counted at
+//! once) and merges that partial state into the group's; any other batch
+//! (one merged from several files) is grouped row by row as before. The
+//! accumulators and the output are DataFusion's own, so the final
+//! aggregation above it is unchanged. (A float sum taken a batch at a time
+//! may differ from one taken row by row in its last bits, as DataFusion's
+//! own sums do between runs with other partitionings.)
 //!
 //! The keys are functions of the partition values, so there are at most as
 //! many groups as distinct partition values: the state is small, and is kept
@@ -36,6 +40,7 @@ use datafusion::datasource::source::DataSourceExec;
 use datafusion::error::DataFusionError;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::logical_expr::{EmitTo, GroupsAccumulator};
+use datafusion::physical_expr::aggregate::AggregateFunctionExpr;
 use datafusion::physical_expr::expressions::Column;
 use datafusion::physical_expr::utils::collect_columns;
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
@@ -47,7 +52,7 @@ use datafusion::physical_plan::aggregates::{
     AggregateExec, AggregateMode, PhysicalGroupBy, aggregate_expressions,
 };
 use datafusion::physical_plan::coop::CooperativeExec;
-use datafusion::physical_plan::filter::FilterExec;
+use datafusion::physical_plan::filter::{FilterExec, batch_filter};
 use datafusion::physical_plan::metrics::{BaselineMetrics, ExecutionPlanMetricsSet, MetricsSet};
 use datafusion::physical_plan::projection::ProjectionExec;
 use datafusion::physical_plan::repartition::RepartitionExec;
@@ -490,6 +495,7 @@ fn columns_read<'a>(exprs: impl Iterator<Item = &'a Arc<dyn PhysicalExpr>>) -> V
 /// One partition's groups and accumulators.
 struct Grouping {
     keys: Vec<Arc<dyn PhysicalExpr>>,
+    aggregates: Vec<Arc<AggregateFunctionExpr>>,
     arguments: Vec<Vec<Arc<dyn PhysicalExpr>>>,
     filters: Vec<Option<Arc<dyn PhysicalExpr>>>,
     checked: Vec<usize>,
@@ -505,6 +511,7 @@ impl Grouping {
         let group_schema = group_by.group_schema(&aggregate.input_schema())?;
         Ok(Grouping {
             keys: group_by.expr().iter().map(|(e, _)| Arc::clone(e)).collect(),
+            aggregates: aggregate.aggr_expr().to_vec(),
             arguments: aggregate_expressions(aggregate.aggr_expr(), aggregate.mode(), 0)?,
             filters: aggregate.filter_expr().to_vec(),
             checked,
@@ -528,12 +535,10 @@ impl Grouping {
             let keys = evaluate(&self.keys, &first)?;
             self.groups.intern(&keys, &mut self.indices)?;
             let group = self.indices.first().copied().unwrap_or_default();
-            self.indices.clear();
-            self.indices.resize(rows, group);
-        } else {
-            let keys = evaluate(&self.keys, batch)?;
-            self.groups.intern(&keys, &mut self.indices)?;
+            return self.add_as_one_group(batch, group);
         }
+        let keys = evaluate(&self.keys, batch)?;
+        self.groups.intern(&keys, &mut self.indices)?;
         let total = self.groups.len();
         for ((accumulator, arguments), filter) in self
             .accumulators
@@ -548,6 +553,36 @@ impl Grouping {
             };
             let filter: Option<&BooleanArray> = filter.as_ref().map(|f| f.as_boolean());
             accumulator.update_batch(&values, &self.indices, filter, total)?;
+        }
+        Ok(())
+    }
+
+    /// Add a batch whose rows all belong to `group`: each aggregate takes
+    /// the whole batch as an aggregate without groups does (a sum or a count
+    /// over a column at once, not row by row into a group's slot), and its
+    /// partial state is merged into the group's, as a final aggregation
+    /// merges partial states.
+    fn add_as_one_group(&mut self, batch: &RecordBatch, group: usize) -> Result<()> {
+        let total = self.groups.len();
+        for (((aggregate, accumulator), arguments), filter) in self
+            .aggregates
+            .iter()
+            .zip(self.accumulators.iter_mut())
+            .zip(&self.arguments)
+            .zip(&self.filters)
+        {
+            let rows = match filter {
+                Some(filter) => std::borrow::Cow::Owned(batch_filter(batch, filter)?),
+                None => std::borrow::Cow::Borrowed(batch),
+            };
+            let mut whole = aggregate.create_accumulator()?;
+            whole.update_batch(&evaluate(arguments, &rows)?)?;
+            let state = whole
+                .state()?
+                .iter()
+                .map(ScalarValue::to_array)
+                .collect::<Result<Vec<_>>>()?;
+            accumulator.merge_batch(&state, &[group], total)?;
         }
         Ok(())
     }
