@@ -7,6 +7,7 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use arrow::array::ArrayRef;
 use arrow::record_batch::RecordBatch;
 use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
 use deltalake::kernel::scalars::ScalarExt;
@@ -160,15 +161,11 @@ impl TableWrite {
         };
         match quarter_runs(&batch) {
             // Each run goes to its quarter's file as a slice of the batch.
-            Some(runs) => {
+            Some((periods, runs)) => {
                 for run in runs {
-                    let rows = batch.slice(run.start, run.len());
-                    let Some(periods) = rows.column_by_name(PERIOD) else {
-                        continue;
-                    };
                     // The quarter as deltalake names a partition value (the
                     // map's type is the one `write_partition` takes).
-                    let quarter = ScalarExt::from_array(periods, 0)
+                    let quarter = ScalarExt::from_array(&periods, run.start)
                         .map(|value| std::iter::once((PERIOD.to_string(), value)).collect())
                         .ok_or_else(|| {
                             stage_error(
@@ -177,7 +174,11 @@ impl TableWrite {
                             )
                         })?;
                     writer
-                        .write_partition(rows, &quarter, WriteMode::Default)
+                        .write_partition(
+                            batch.slice(run.start, run.len()),
+                            &quarter,
+                            WriteMode::Default,
+                        )
                         .await
                         .map_err(|e| stage_error(self.table, e))?;
                 }
@@ -382,10 +383,12 @@ impl Drop for TableWrite {
 /// (an extract is mostly in order of quarter or of municipality and
 /// quarter): each run is then written as it stands, instead of deltalake
 /// grouping every row by its quarter and copying the batch into one batch
-/// per quarter. `None` if the quarters are mixed.
-fn quarter_runs(batch: &RecordBatch) -> Option<Vec<Range<usize>>> {
+/// per quarter. The quarter column and the runs; `None` if the quarters
+/// are mixed.
+fn quarter_runs(batch: &RecordBatch) -> Option<(ArrayRef, Vec<Range<usize>>)> {
     use arrow::array::{Array, AsArray};
-    let periods = batch.column_by_name(PERIOD)?.as_string_opt::<i32>()?;
+    let column = batch.column_by_name(PERIOD)?;
+    let periods = column.as_string_opt::<i32>()?;
     if periods.null_count() > 0 {
         return None;
     }
@@ -404,7 +407,7 @@ fn quarter_runs(batch: &RecordBatch) -> Option<Vec<Range<usize>>> {
     if !periods.is_empty() {
         runs.push(start..periods.len());
     }
-    Some(runs)
+    Some((Arc::clone(column), runs))
 }
 
 /// The writer of the write that creates `table` at `url`.
