@@ -622,8 +622,40 @@ fn one_value(array: &ArrayRef) -> bool {
         nulls if nulls == rows => return true,
         _ => return false,
     }
+    // A partition column of text is the same string repeated: its bytes
+    // are compared in one piece rather than value by value.
+    if let Some(text) = array.as_string_opt::<i32>() {
+        return repeats_one_value(text.value_offsets(), text.values());
+    }
+    if let Some(text) = array.as_string_opt::<i64>() {
+        return repeats_one_value(text.value_offsets(), text.values());
+    }
     let first = Scalar::new(array.slice(0, 1));
     eq(array, &first).is_ok_and(|same| same.true_count() == rows)
+}
+
+/// Whether the strings at `offsets` in `values` are one string repeated:
+/// every one as long as the first, and the bytes they span equal to
+/// themselves moved on by that length (so every string equals the one
+/// before it).
+fn repeats_one_value<O: arrow::array::OffsetSizeTrait>(offsets: &[O], values: &[u8]) -> bool {
+    let (Some(first), Some(last)) = (offsets.first(), offsets.last()) else {
+        return true;
+    };
+    let length = offsets.get(1).map_or(O::zero(), |second| *second - *first);
+    if !offsets.windows(2).all(|pair| pair[1] - pair[0] == length) {
+        return false;
+    }
+    let (Some(start), Some(end), Some(step)) =
+        (first.to_usize(), last.to_usize(), length.to_usize())
+    else {
+        return false;
+    };
+    match values.get(start..end) {
+        Some(bytes) if step < bytes.len() => bytes[step..] == bytes[..bytes.len() - step],
+        Some(_) => true,
+        None => false,
+    }
 }
 
 #[cfg(test)]
@@ -815,5 +847,28 @@ mod tests {
         assert!(!one_value(&text(vec![Some("2024Q1"), Some("2024Q2")])));
         assert!(!one_value(&text(vec![Some("2024Q1"), None])));
         assert!(!one_value(&text(vec![None, Some("2024Q1")])));
+        // Text is compared as bytes in one piece: lengths, a value in the
+        // middle, a slice that starts past the first value, empty strings.
+        assert!(!one_value(&text(vec![Some("ab"), Some("abab")])));
+        assert!(!one_value(&text(vec![
+            Some("abab"),
+            Some("ab"),
+            Some("ab")
+        ])));
+        assert!(!one_value(&text(vec![Some("ab"), Some("ab"), Some("ba")])));
+        assert!(!one_value(&text(vec![
+            Some("2024Q1"),
+            Some("2024Q2"),
+            Some("2024Q1")
+        ])));
+        assert!(one_value(&text(vec![Some(""), Some("")])));
+        assert!(!one_value(&text(vec![Some(""), Some("a")])));
+        let mixed = text(vec![Some("2024Q2"), Some("2024Q1"), Some("2024Q1")]);
+        assert!(!one_value(&mixed));
+        assert!(one_value(&mixed.slice(1, 2)));
+        assert!(!one_value(&mixed.slice(0, 2)));
+        let large: ArrayRef = Arc::new(arrow::array::LargeStringArray::from(vec!["q", "q", "r"]));
+        assert!(!one_value(&large));
+        assert!(one_value(&large.slice(0, 2)));
     }
 }
