@@ -407,6 +407,42 @@ mod tests {
     }
 
     #[test]
+    fn a_short_line_is_named_whether_or_not_quotes_came_before_it() {
+        let header = "Praktik_id;Person;Kommune;Ydelsesgruppe;Praktiktype;Startdato;Slutdato";
+        let good = "K1;P1;101;dagpenge;jobpraktik;2024-01-01;2024-02-01";
+        for (before, line) in [
+            ("", 3),
+            (
+                "\"K0\";P0;101;dagpenge;jobpraktik;2024-01-01;2024-02-01\n",
+                4,
+            ),
+        ] {
+            let body = format!("{header}\n{before}{good}\nK2;P2;101\n");
+            let extract = Extract::new(
+                "file",
+                "x.csv".into(),
+                crate::extract::Format::InternshipsCsv,
+                body.into_bytes(),
+                None,
+            );
+            let mut lines = Vec::new();
+            let error = for_each_row(&extract, &mut |place, cells| {
+                lines.push((place, cells[0].to_string()));
+                Ok(Flow::Continue(()))
+            })
+            .unwrap_err();
+            assert!(
+                matches!(error, ValidateError::Ragged { line: l, found: 3, expected: 7, .. } if l == line),
+                "{error}"
+            );
+            assert_eq!(
+                lines.last(),
+                Some(&(Place::Line(line - 1), "K1".to_string()))
+            );
+        }
+    }
+
+    #[test]
     fn headers_in_danish_or_english() {
         assert_eq!(column_of("\u{feff}Praktik ID"), Some(0));
         assert_eq!(column_of("CPR-nr"), Some(1));
