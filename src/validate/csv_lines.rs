@@ -29,6 +29,11 @@ impl<'r> Record<'r> {
             .get(index)
             .and_then(|range| self.bytes.get(range.clone()))
     }
+
+    /// Every field, in order.
+    pub fn values(&self) -> impl Iterator<Item = &'r [u8]> + '_ {
+        (0..self.fields.len()).filter_map(|i| self.field(i))
+    }
 }
 
 /// The records of a CSV body, header first; see [`Records::next`].
@@ -230,9 +235,7 @@ mod tests {
         let mut records = Records::with_buffer(Box::new(body), b';', buffer);
         let mut rows = Vec::new();
         while let Some(record) = records.next().unwrap() {
-            let fields = (0..record.fields.len())
-                .map(|i| record.field(i).unwrap().to_vec())
-                .collect();
+            let fields = record.values().map(<[u8]>::to_vec).collect();
             rows.push((record.line, fields));
         }
         rows

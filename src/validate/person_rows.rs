@@ -241,10 +241,7 @@ fn csv_rows(
     };
     let mut records = Records::new(body, delimiter);
     let headers: Vec<String> = match records.next().map_err(csv_error)? {
-        Some(header) => (0..header.fields.len())
-            .filter_map(|i| header.field(i))
-            .map(|h| text(h).into_owned())
-            .collect(),
+        Some(header) => header.values().map(|h| text(h).into_owned()).collect(),
         None => Vec::new(),
     };
     let index = map_headers(input, &headers)?;
