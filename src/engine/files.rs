@@ -10,12 +10,15 @@
 
 use std::sync::Arc;
 
+use arrow::array::{Array, AsArray};
 use arrow::datatypes::{DataType, FieldRef, Schema, SchemaRef};
+use arrow::record_batch::RecordBatch;
 use async_trait::async_trait;
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::{DFSchema, ScalarValue};
 use datafusion::datasource::TableType;
 use datafusion::datasource::listing::PartitionedFile;
+use datafusion::datasource::listing::helpers::expr_applicable_for_cols;
 use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, ParquetSource};
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::datasource::table_schema::TableSchema;
@@ -174,6 +177,63 @@ impl SnapshotFiles {
         fields.extend(self.partition_columns.iter().cloned());
         Arc::new(Schema::new(fields))
     }
+
+    /// The files whose partition values can meet `filters`. The filters
+    /// that read only partition columns (`period = '2024Q4'`, `period >=
+    /// $from`) are evaluated once, over one row per file, so that a scan of
+    /// one quarter neither opens nor plans the other quarters' files. The
+    /// rows are still filtered above the scan; a filter that cannot be
+    /// evaluated here keeps every file.
+    fn files_meeting(&self, state: &dyn Session, filters: &[Expr]) -> Vec<PartitionedFile> {
+        let names: Vec<&str> = self
+            .partition_columns
+            .iter()
+            .map(|f| f.name().as_str())
+            .collect();
+        let on_partitions = filters
+            .iter()
+            .filter(|f| expr_applicable_for_cols(&names, f))
+            .cloned();
+        let predicate = match conjunction(on_partitions) {
+            Some(predicate) if !names.is_empty() && !self.files.is_empty() => predicate,
+            _ => return self.files.clone(),
+        };
+        match self.partitions_meeting(state, predicate) {
+            Ok(keep) => self
+                .files
+                .iter()
+                .zip(keep.iter())
+                .filter(|(_, keep)| *keep == Some(true))
+                .map(|(file, _)| file.clone())
+                .collect(),
+            Err(_) => self.files.clone(),
+        }
+    }
+
+    /// `predicate` over the files' partition values, one row per file.
+    fn partitions_meeting(
+        &self,
+        state: &dyn Session,
+        predicate: Expr,
+    ) -> Result<arrow::array::BooleanArray> {
+        let schema = Arc::new(Schema::new(self.partition_columns.clone()));
+        let columns = (0..self.partition_columns.len())
+            .map(|i| {
+                ScalarValue::iter_to_array(self.files.iter().map(|f| f.partition_values[i].clone()))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let batch = RecordBatch::try_new(schema.clone(), columns)?;
+        let df_schema = DFSchema::try_from(schema.as_ref().clone())?;
+        let result = state
+            .create_physical_expr(predicate, &df_schema)?
+            .evaluate(&batch)?
+            .into_array(batch.num_rows())?;
+        result
+            .as_boolean_opt()
+            .filter(|keep| keep.len() == batch.num_rows())
+            .cloned()
+            .ok_or_else(|| DataFusionError::Internal("a filter that is not true or false".into()))
+    }
 }
 
 #[async_trait]
@@ -220,7 +280,8 @@ impl TableProvider for SnapshotFiles {
             let df_schema = DFSchema::try_from(scan_schema.as_ref().clone())?;
             source = source.with_predicate(state.create_physical_expr(predicate, &df_schema)?);
         }
-        let groups = split(&self.files, state.config().target_partitions());
+        let files = self.files_meeting(state, filters);
+        let groups = split(&files, state.config().target_partitions());
         let config = FileScanConfigBuilder::new(self.store.clone(), Arc::new(source))
             .with_file_groups(groups)
             .with_limit(limit)
