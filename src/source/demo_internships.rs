@@ -3,6 +3,7 @@
 //! Danish case system exports them (`;`, decimal comma, Danish headers). The
 //! same rows, at any count, feed `praktik demo generate` for the benchmark.
 
+use std::fmt::Write as _;
 use std::io::Write;
 
 use chrono::{Datelike, Duration, NaiveDate};
@@ -108,12 +109,17 @@ fn danish_status(status: Status) -> &'static str {
     }
 }
 
-fn date(d: NaiveDate) -> String {
-    format!("{:02}-{:02}-{}", d.day(), d.month(), d.year())
+/// `d` as a Danish export writes it: 31-12-2024.
+fn write_date(out: &mut String, d: NaiveDate) {
+    let _ = write!(out, "{:02}-{:02}-{}", d.day(), d.month(), d.year());
 }
 
-/// One internship, the `index`th of its municipality and quarter, as a CSV line.
-fn line(area: &Area, period: Period, index: usize, people: usize) -> String {
+/// The hours a week an internship may have, as a Danish export writes them.
+const HOURS: [&str; 6] = ["15,0", "18,5", "20,0", "25,0", "30,0", "37,0"];
+
+/// One internship, the `index`th of its municipality and quarter, as a CSV
+/// line (without its line end) at the end of `out`.
+fn push_line(out: &mut String, area: &Area, period: Period, index: usize, people: usize) {
     let mut rng = rng_for(&[
         "internship",
         &area.code,
@@ -148,26 +154,25 @@ fn line(area: &Area, period: Period, index: usize, people: usize) -> String {
     .unwrap_or_default();
     let end = first_day + Duration::days(rng.random_range(0..90));
     let start = end - Duration::weeks(rng.random_range(4..14));
-    let hours = [15.0, 18.5, 20.0, 25.0, 30.0, 37.0][rng.random_range(0..6)];
+    let hours = HOURS[rng.random_range(0..HOURS.len())];
     let person = rng.random_range(0..people);
-    let statuses: Vec<&str> = (0..3)
-        .map(|h| danish_status(status(&mut rng, kind, group, h)))
-        .collect();
-    format!(
-        "{}-{period}-{index:05};P{}-{person:06};{};{};{};{};{};{};{};{};{};{}",
-        area.code,
-        area.code,
-        area.code,
+    let statuses = [0, 1, 2].map(|h| danish_status(status(&mut rng, kind, group, h)));
+    let code = &area.code;
+    let _ = write!(
+        out,
+        "{code}-{period}-{index:05};P{code}-{person:06};{code};{};{};",
         group.code(),
         kind.code(),
-        date(start),
-        date(end),
-        INDUSTRIES[rng.random_range(0..INDUSTRIES.len())],
-        format!("{hours:.1}").replace('.', ","),
-        statuses[0],
-        statuses[1],
-        statuses[2],
-    )
+    );
+    write_date(out, start);
+    out.push(';');
+    write_date(out, end);
+    let industry = INDUSTRIES[rng.random_range(0..INDUSTRIES.len())];
+    let _ = write!(
+        out,
+        ";{industry};{hours};{};{};{}",
+        statuses[0], statuses[1], statuses[2]
+    );
 }
 
 /// The demo's person-level extract for one quarter.
@@ -176,7 +181,7 @@ pub fn extract_csv(period: Period) -> String {
     for area in Areas::builtin().municipalities() {
         let n = count(area, period);
         for i in 0..n {
-            out.push_str(&line(area, period, i, n * 3));
+            push_line(&mut out, area, period, i, n * 3);
             out.push('\n');
         }
     }
@@ -197,11 +202,15 @@ pub fn generate_csv(rows: usize, out: &mut dyn Write) -> std::io::Result<()> {
     // Each cell gets its share of `rows`; the rounding remainder goes to the first cells.
     let scaled: Vec<usize> = cells.iter().map(|c| c.2 * rows / total.max(1)).collect();
     let mut remainder = rows - scaled.iter().sum::<usize>();
+    let mut line = String::new();
     for ((period, area, _), n) in cells.iter().zip(scaled) {
         let n = n + usize::from(remainder > 0);
         remainder = remainder.saturating_sub(1);
         for i in 0..n {
-            writeln!(out, "{}", line(area, *period, i, n * 3))?;
+            line.clear();
+            push_line(&mut line, area, *period, i, n * 3);
+            line.push('\n');
+            out.write_all(line.as_bytes())?;
         }
     }
     Ok(())

@@ -170,37 +170,107 @@ fn demo_extracts(wanted: &Wanted) -> Result<Vec<Extract>, PullError> {
         Wanted::All => first.through(last).collect(),
         Wanted::Periods(list) => list.clone(),
     };
+    if let Some(&period) = periods.iter().find(|p| **p < first || **p > last) {
+        return Err(PullError::NotOffered {
+            source_name: "demo".into(),
+            period,
+            first,
+            last,
+        });
+    }
+    // Each quarter is generated from its own seeds: the quarters are dealt
+    // out to a thread per core, and put back in order.
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZero::get)
+        .clamp(1, periods.len().max(1));
+    let mut generated: Vec<(usize, Vec<Extract>)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|thread| {
+                let periods = &periods;
+                scope.spawn(move || {
+                    (thread..periods.len())
+                        .step_by(threads)
+                        .map(|i| (i, demo_quarter(periods[i])))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|worker| {
+                worker
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    });
+    generated.sort_by_key(|(i, _)| *i);
+    Ok(generated
+        .into_iter()
+        .flat_map(|(_, bodies)| bodies)
+        .collect())
+}
+
+/// The demo's extracts for one quarter: the outcomes, and the person-level
+/// internships for the quarters that have them.
+fn demo_quarter(period: Period) -> Vec<Extract> {
+    let mut extracts = vec![Extract::new(
+        "demo",
+        format!("demo extract {period}"),
+        Format::OutcomesCsv,
+        demo::extract_csv(period).into_bytes(),
+        Some(period),
+    )];
     let people = demo_internships::first_period()..=demo_internships::last_period();
-    let mut extracts = Vec::new();
-    for period in periods {
-        if period < first || period > last {
-            return Err(PullError::NotOffered {
-                source_name: "demo".into(),
-                period,
-                first,
-                last,
-            });
-        }
-        let body = demo::extract_csv(period).into_bytes();
-        let input = format!("demo extract {period}");
+    if people.contains(&period) {
         extracts.push(Extract::new(
             "demo",
-            input,
-            Format::OutcomesCsv,
-            body,
+            format!("demo person-level extract {period}"),
+            Format::InternshipsCsv,
+            demo_internships::extract_csv(period).into_bytes(),
             Some(period),
         ));
-        if people.contains(&period) {
-            let body = demo_internships::extract_csv(period).into_bytes();
-            let input = format!("demo person-level extract {period}");
-            extracts.push(Extract::new(
-                "demo",
-                input,
-                Format::InternshipsCsv,
-                body,
-                Some(period),
-            ));
+    }
+    extracts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::extract::Body;
+
+    fn bytes(extract: &Extract) -> &[u8] {
+        match &extract.body {
+            Body::Bytes(bytes) => bytes,
+            Body::File(path) => panic!("a demo body in a file: {}", path.display()),
         }
     }
-    Ok(extracts)
+
+    /// The quarters are generated on several threads; what comes out is in
+    /// quarter order and byte for byte what each quarter gives alone.
+    #[test]
+    fn the_demo_quarters_come_in_order_and_as_each_alone() {
+        let all = demo_extracts(&Wanted::All).unwrap();
+        let alone: Vec<Extract> = demo::first_period()
+            .through(demo::last_period())
+            .flat_map(demo_quarter)
+            .collect();
+        assert_eq!(all.len(), 36 + 21);
+        assert_eq!(all.len(), alone.len());
+        for (a, b) in all.iter().zip(&alone) {
+            assert_eq!(a.input, b.input);
+            assert!(bytes(a) == bytes(b), "{}", a.input);
+        }
+        let asked = [Period::new(2024, 4).unwrap(), Period::new(2016, 1).unwrap()];
+        let some = demo_extracts(&Wanted::Periods(asked.to_vec())).unwrap();
+        let inputs: Vec<&str> = some.iter().map(|e| e.input.as_str()).collect();
+        assert_eq!(
+            inputs,
+            [
+                "demo extract 2024Q4",
+                "demo person-level extract 2024Q4",
+                "demo extract 2016Q1"
+            ]
+        );
+    }
 }
