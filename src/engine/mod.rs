@@ -140,7 +140,9 @@ impl Params {
     }
 }
 
-/// The query engine over one version of the store.
+/// The query engine over one version of the store. A clone shares the
+/// session and its tables.
+#[derive(Clone)]
 pub struct Engine {
     ctx: SessionContext,
     versions: BTreeMap<String, u64>,

@@ -365,16 +365,41 @@ async fn run_unrecorded(config: &Config, options: &WriteOptions) -> Result<RunRe
         dir: config.out.clone(),
         chromium: config.chromium.clone(),
     };
+    // The reports read the same snapshot and write their own files: each
+    // is rendered as a task of its own, so that one's planning and
+    // rendering run beside another's on the other core. Their results are
+    // taken in the definitions' order.
+    let mut tasks = Vec::new();
+    for definition in definition::load_all(&config.reports)? {
+        let (engine, store, output) = (engine.clone(), store.clone(), output.clone());
+        tasks.push(tokio::spawn(async move {
+            let choices = report::render::Choices::default();
+            let result = report::render(&engine, &store, &definition, &choices, &output).await;
+            (definition.name, result)
+        }));
+    }
+    // Every task is finished before a failure is returned: none is left
+    // writing.
+    let mut results = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        results.push(task.await);
+    }
     let mut rendered = Vec::new();
     let mut blocked = Vec::new();
-    let choices = report::render::Choices::default();
-    for definition in definition::load_all(&config.reports)? {
-        match report::render(&engine, &store, &definition, &choices, &output).await {
+    for result in results {
+        let (name, result) = match result {
+            Ok(done) => done,
+            Err(failed) if failed.is_panic() => std::panic::resume_unwind(failed.into_panic()),
+            Err(failed) => {
+                return Err(Error::Internal(format!("a report was cancelled: {failed}")));
+            }
+        };
+        match result {
             Ok(done) => rendered.push(done),
             Err(e @ report::ReportError::ChecksFailed { .. }) => blocked.push(e),
             // A source without person-level data (Jobindsats) has nothing for the type report.
             Err(report::ReportError::NoPersonData { period }) => {
-                tracing::warn!(report = %definition.name, %period, "skipped: the store has no person-level internships for it");
+                tracing::warn!(report = %name, %period, "skipped: the store has no person-level internships for it");
             }
             Err(e) => return Err(e.into()),
         }
