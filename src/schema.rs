@@ -23,7 +23,10 @@ fn provenance_fields() -> [Field; 3] {
 /// store writes them without a Parquet dictionary (building one is wasted
 /// work), and the engine reads them as plain strings, not views (a view of a
 /// long value is 16 bytes more and is compared out of place anyway).
-pub const DISTINCT_TEXT: [&str; 2] = ["internship_id", "person_key"];
+pub const DISTINCT_TEXT: [&str; 2] = ["internship_id", PERSON_KEY];
+
+/// The pseudonymous key of a person in `internships`.
+pub const PERSON_KEY: &str = "person_key";
 
 pub const OUTCOMES: &str = "outcomes";
 

@@ -22,7 +22,7 @@ use deltalake::protocol::SaveMode;
 use deltalake::{DeltaTable, DeltaTableBuilder};
 use futures::TryStreamExt;
 use parquet::basic::Compression;
-use parquet::file::properties::WriterProperties;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 use url::Url;
 
@@ -485,13 +485,21 @@ impl std::fmt::Display for Store {
 }
 
 /// Parquet settings: Snappy, and no dictionary for the columns whose values
-/// are (nearly) all different, where building one is wasted work.
+/// are (nearly) all different, where building one is wasted work. The
+/// pseudonymous person key gets no minimum and maximum either: its values
+/// are spread at random, so every row group's range spans nearly all of
+/// them and skips nothing, while comparing every value costs the write.
 fn writer_properties() -> WriterProperties {
     let mut builder = WriterProperties::builder().set_compression(Compression::SNAPPY);
     for column in crate::schema::DISTINCT_TEXT {
         builder = builder.set_column_dictionary_enabled(ColumnPath::from(column), false);
     }
-    builder.build()
+    builder
+        .set_column_statistics_enabled(
+            ColumnPath::from(crate::schema::PERSON_KEY),
+            EnabledStatistics::None,
+        )
+        .build()
 }
 
 fn stage_error(table: &str, cause: deltalake::DeltaTableError) -> StoreError {

@@ -559,3 +559,50 @@ fn a_bad_row_after_many_good_ones_leaves_the_table_as_it_was() {
     // Its quarters include the small file's (2023Q2), which it replaces.
     assert_eq!(count.lines().nth(1), Some((lines - 1).to_string().as_str()));
 }
+
+/// The person key is written without a minimum and maximum (random keys:
+/// a range skips nothing); the other columns keep theirs, and a lookup of
+/// one person still finds them.
+#[test]
+fn the_person_key_has_no_range_statistics_and_is_still_found() {
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    let work = Workdir::new();
+    work.ok(&["run"]);
+    let files: Vec<String> = work
+        .table_files_of("internships")
+        .into_iter()
+        .map(|(path, _)| path)
+        .filter(|path| path.ends_with(".parquet"))
+        .collect();
+    assert!(files.len() > 15, "{files:?}");
+    for path in &files {
+        let file = std::fs::File::open(work.path().join("store/internships").join(path)).unwrap();
+        let reader = SerializedFileReader::new(file).unwrap();
+        let metadata = reader.metadata();
+        let schema = metadata.file_metadata().schema_descr();
+        for group in metadata.row_groups() {
+            for (i, chunk) in group.columns().iter().enumerate() {
+                let name = schema.column(i).name().to_string();
+                let ranged = chunk
+                    .statistics()
+                    .is_some_and(|s| s.min_bytes_opt().is_some());
+                assert_eq!(ranged, name != "person_key", "{path} {name}");
+            }
+        }
+    }
+    let (key, _) = work.ok(&[
+        "query",
+        "SELECT person_key FROM internships ORDER BY internship_id LIMIT 1",
+        "--format",
+        "csv",
+    ]);
+    let key = key.lines().nth(1).unwrap();
+    let (found, _) = work.ok(&[
+        "query",
+        &format!("SELECT count(*) AS n FROM internships WHERE person_key = '{key}'"),
+        "--format",
+        "csv",
+    ]);
+    let n: u64 = found.lines().nth(1).unwrap().parse().unwrap();
+    assert!(n >= 1, "{found}");
+}
