@@ -53,6 +53,8 @@ pub enum ReportError {
     Query(#[from] QueryError),
     #[error("the query {query} returned no column `{column}`")]
     MissingColumn { query: String, column: String },
+    #[error("internal error: the query {query} was stopped before it finished; please report it")]
+    Stopped { query: String },
     #[error("the column `{column}` of {query} has an unexpected type")]
     ColumnType {
         query: String,

@@ -18,6 +18,25 @@ pub struct Call {
     pub version: Option<u64>,
 }
 
+/// A query under way (see [`Call::start`]).
+pub struct Started {
+    query: &'static str,
+    task: tokio::task::JoinHandle<Result<Vec<RecordBatch>, ReportError>>,
+}
+
+impl Started {
+    /// The query's rows, once it has finished.
+    pub async fn rows(self) -> Result<Vec<RecordBatch>, ReportError> {
+        match self.task.await {
+            Ok(rows) => rows,
+            Err(stopped) if stopped.is_panic() => std::panic::resume_unwind(stopped.into_panic()),
+            Err(_) => Err(ReportError::Stopped {
+                query: format!("sql/{}.sql", self.query),
+            }),
+        }
+    }
+}
+
 /// Where one figure came from: shown on hover, kept in data attributes.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Source {
@@ -77,6 +96,16 @@ impl Call {
             params.insert(name, value);
         }
         Ok(engine.named(self.name, &params).await?)
+    }
+
+    /// Run the query on a task of its own, so that its planning and
+    /// reading go on beside the caller's; [`Started::rows`] waits for it.
+    pub fn start(&self, engine: &Engine) -> Started {
+        let (call, engine) = (self.clone(), engine.clone());
+        Started {
+            query: self.name,
+            task: tokio::spawn(async move { call.run(&engine).await }),
+        }
     }
 
     fn shown_params(&self) -> String {

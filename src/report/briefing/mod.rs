@@ -160,11 +160,26 @@ pub async fn build(request: &Request<'_>) -> Result<BriefingContext, ReportError
         ranked_areas.push(&area.code);
     }
 
-    // This quarter, every group: Table 1 and the ranks.
+    // This quarter, every group: Table 1 and the ranks. The data checks
+    // and the trend are started with it; they read the same snapshot.
     let effect = Call::new("effect_by_area", OUTCOMES, engine)
         .with("period", period)
         .with("areas", ranked_areas.join(","));
-    let rows = effect_rows_of(&effect.run(engine).await?)?;
+    let check_call = Call::new("quarter_checks", OUTCOMES, engine)
+        .with("period", period)
+        .with("areas", set.join(","));
+    let quarters = definition.briefing.trend_quarters.max(1);
+    let trend_call = Call::new("briefing_trend", OUTCOMES, engine)
+        .with("area", &area.code)
+        .with("areas", set.join(","))
+        .with("period", period)
+        .with("quarters", quarters);
+    let (effect_rows, check_rows, trend_rows) = (
+        effect.start(engine),
+        check_call.start(engine),
+        trend_call.start(engine),
+    );
+    let rows = effect_rows_of(&effect_rows.rows().await?)?;
     if !rows.iter().any(|r| r.area_code == area.code) {
         let all: Vec<&str> = Areas::builtin().iter().map(|a| a.code.as_str()).collect();
         let everywhere = Call::new("effect_by_area", OUTCOMES, engine)
@@ -187,10 +202,7 @@ pub async fn build(request: &Request<'_>) -> Result<BriefingContext, ReportError
     }
 
     // The data checks, before anything is rendered.
-    let check_call = Call::new("quarter_checks", OUTCOMES, engine)
-        .with("period", period)
-        .with("areas", set.join(","));
-    let check_rows = checks::read(&check_call.run(engine).await?)?;
+    let check_rows = checks::read(&check_rows.rows().await?)?;
     let previous = back(period, 1).map(|p| t.quarter(p)).unwrap_or_default();
     let year_ago = back(period, 4).map(|p| t.quarter(p)).unwrap_or_default();
     let findings = checks::judge(t, &definition.briefing.checks, &check_rows, &previous);
@@ -231,13 +243,7 @@ pub async fn build(request: &Request<'_>) -> Result<BriefingContext, ReportError
     );
 
     // The trend of the last quarters, and what changed since the last briefing.
-    let quarters = definition.briefing.trend_quarters.max(1);
-    let trend_call = Call::new("briefing_trend", OUTCOMES, engine)
-        .with("area", &area.code)
-        .with("areas", set.join(","))
-        .with("period", period)
-        .with("quarters", quarters);
-    let points = trend::points(&trend_call.run(engine).await?)?;
+    let points = trend::points(&trend_rows.rows().await?)?;
     let mut appendix_calls = vec![effect.clone(), check_call, trend_call.clone()];
     let mut revised = trend::Revised::new();
     if let Some(version) = revisions::previous_version(store, period).await? {
