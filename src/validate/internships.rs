@@ -124,7 +124,7 @@ struct Builders {
     hours: Float64Builder,
     status: [StringBuilder; 3],
     rows: usize,
-    /// The provenance columns of a full batch, the same in every row; a
+    /// The provenance columns of the first batch, the same in every row; a
     /// batch takes a slice of them.
     provenance: Option<[ArrayRef; 3]>,
 }
@@ -167,9 +167,12 @@ impl Builders {
             Arc::new(s6.finish()),
             Arc::new(s12.finish()),
         ];
+        // Built for the first batch: a full one, or the only one (an
+        // extract of a few thousand rows does not build 65,536 copies of
+        // its SHA-256). Every later batch is no longer than the first.
         let provenance = self
             .provenance
-            .get_or_insert_with(|| super::provenance_columns(extract, BATCH_ROWS));
+            .get_or_insert_with(|| super::provenance_columns(extract, rows));
         columns.extend(provenance.iter().map(|c| c.slice(0, rows)));
         RecordBatch::try_new(schema::internships(), columns).map_err(|e| ValidateError::Shape {
             input: extract.input.clone(),

@@ -606,3 +606,31 @@ fn the_person_key_has_no_range_statistics_and_is_still_found() {
     let n: u64 = found.lines().nth(1).unwrap().parse().unwrap();
     assert!(n >= 1, "{found}");
 }
+
+/// Every row of an extract longer than one batch carries the extract's
+/// provenance: the last, shorter batch as much as the full ones.
+#[test]
+fn every_batch_of_a_long_extract_carries_its_provenance() {
+    let work = Workdir::new();
+    work.ok(&["demo", "generate", "--rows", "70000", "--out", "x.csv"]);
+    work.ok(&["pull", "--source", "file:x.csv"]);
+    let raw: Vec<String> = std::fs::read_dir(work.path().join("store/raw"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter_map(|name| name.strip_suffix(".csv").map(str::to_string))
+        .collect();
+    assert_eq!(raw.len(), 1, "{raw:?}");
+    let (found, _) = work.ok(&[
+        "query",
+        "SELECT count(*) AS n, count(DISTINCT extract_sha256) AS bodies, \
+         min(extract_sha256) AS sha, count(DISTINCT source) AS sources, \
+         count(DISTINCT pulled_at) AS times FROM internships",
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(
+        found.lines().nth(1).unwrap(),
+        format!("70000,1,{},1,1", raw[0]),
+        "{found}"
+    );
+}
