@@ -150,19 +150,24 @@ impl Builders {
     }
 
     fn finish(&mut self, extract: &Landed) -> Result<RecordBatch, ValidateError> {
-        let rows = std::mem::take(&mut self.rows);
-        let [s3, s6, s12] = &mut self.status;
+        // The next batch starts with a full batch's room again: a builder
+        // is left with none by `finish`, and growing it back by doubling
+        // would copy every cell once more.
+        let mut full = std::mem::replace(self, Builders::new());
+        self.provenance = full.provenance.take();
+        let rows = full.rows;
+        let [s3, s6, s12] = &mut full.status;
         let mut columns: Vec<ArrayRef> = vec![
-            Arc::new(self.period.finish()),
-            Arc::new(self.id.finish()),
-            Arc::new(self.person.finish()),
-            Arc::new(self.municipality.finish()),
-            Arc::new(self.group.finish()),
-            Arc::new(self.kind.finish()),
-            Arc::new(self.start.finish()),
-            Arc::new(self.end.finish()),
-            Arc::new(self.industry.finish()),
-            Arc::new(self.hours.finish()),
+            Arc::new(full.period.finish()),
+            Arc::new(full.id.finish()),
+            Arc::new(full.person.finish()),
+            Arc::new(full.municipality.finish()),
+            Arc::new(full.group.finish()),
+            Arc::new(full.kind.finish()),
+            Arc::new(full.start.finish()),
+            Arc::new(full.end.finish()),
+            Arc::new(full.industry.finish()),
+            Arc::new(full.hours.finish()),
             Arc::new(s3.finish()),
             Arc::new(s6.finish()),
             Arc::new(s12.finish()),
