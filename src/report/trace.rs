@@ -18,16 +18,23 @@ pub struct Call {
     pub version: Option<u64>,
 }
 
-/// A query under way (see [`Call::start`]).
+/// A query under way (see [`Call::start`]). Dropped unread (the report
+/// stopped at an earlier error), the query is stopped too.
 pub struct Started {
     query: &'static str,
     task: tokio::task::JoinHandle<Result<Vec<RecordBatch>, ReportError>>,
 }
 
+impl Drop for Started {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
 impl Started {
     /// The query's rows, once it has finished.
-    pub async fn rows(self) -> Result<Vec<RecordBatch>, ReportError> {
-        match self.task.await {
+    pub async fn rows(mut self) -> Result<Vec<RecordBatch>, ReportError> {
+        match (&mut self.task).await {
             Ok(rows) => rows,
             Err(stopped) if stopped.is_panic() => std::panic::resume_unwind(stopped.into_panic()),
             Err(_) => Err(ReportError::Stopped {
