@@ -35,6 +35,7 @@ pub mod land;
 pub mod ledger;
 pub mod lock;
 pub mod output;
+pub mod parallel;
 pub mod period;
 pub mod pipeline;
 pub mod privacy;

@@ -178,36 +178,10 @@ fn demo_extracts(wanted: &Wanted) -> Result<Vec<Extract>, PullError> {
             last,
         });
     }
-    // Each quarter is generated from its own seeds: the quarters are dealt
-    // out to a thread per core, and put back in order.
-    let threads = std::thread::available_parallelism()
-        .map_or(1, std::num::NonZero::get)
-        .clamp(1, periods.len().max(1));
-    let mut generated: Vec<(usize, Vec<Extract>)> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
-            .map(|thread| {
-                let periods = &periods;
-                scope.spawn(move || {
-                    (thread..periods.len())
-                        .step_by(threads)
-                        .map(|i| (i, demo_quarter(periods[i])))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .flat_map(|worker| {
-                worker
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            })
-            .collect()
-    });
-    generated.sort_by_key(|(i, _)| *i);
-    Ok(generated
+    // Each quarter is generated from its own seeds, on a thread per core.
+    Ok(crate::parallel::map_in_order(periods, demo_quarter)
         .into_iter()
-        .flat_map(|(_, bodies)| bodies)
+        .flatten()
         .collect())
 }
 
