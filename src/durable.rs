@@ -5,7 +5,7 @@
 //! from one writer at a time, and are fsynced.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 /// One appender at a time within the process (the store's lock keeps other
@@ -27,10 +27,49 @@ pub fn staging(folder: &Path) -> std::io::Result<tempfile::NamedTempFile> {
 
 /// Move a fully written staging file to `path`, durably.
 pub fn persist(staged: tempfile::NamedTempFile, path: &Path) -> std::io::Result<()> {
-    fail::fail_point!("durable-persist", |how| Err(injected(how)));
     staged.as_file().sync_all()?;
-    staged.persist(path).map_err(|e| e.error)?;
-    sync_folder(folder_of(path))
+    persist_synced(vec![(staged, path.to_path_buf())], folder_of(path)).map_err(|e| e.cause)
+}
+
+/// Move staging files in `folder`, each fully written and fsynced, to
+/// their paths in the same folder, in order, and make the folder's entries
+/// durable with one fsync for all of them. At a failure the files moved
+/// before it are made durable too; the failure says how many were moved
+/// and durable (0 if the folder's fsync failed) and which path failed.
+pub fn persist_synced(
+    staged: Vec<(tempfile::NamedTempFile, PathBuf)>,
+    folder: &Path,
+) -> Result<(), Unfinished> {
+    let mut moved = 0;
+    let mut failed = None;
+    for (file, path) in staged {
+        let persisted = (|| {
+            fail::fail_point!("durable-persist", |how| Err(injected(how)));
+            file.persist(&path).map(drop).map_err(|e| e.error)
+        })();
+        if let Err(cause) = persisted {
+            failed = Some(Unfinished { moved, path, cause });
+            break;
+        }
+        moved += 1;
+    }
+    if moved > 0 {
+        sync_folder(folder).map_err(|cause| Unfinished {
+            moved: 0,
+            path: folder.to_path_buf(),
+            cause,
+        })?;
+    }
+    failed.map_or(Ok(()), Err)
+}
+
+/// How far [`persist_synced`] came before `path` failed.
+#[derive(Debug)]
+pub struct Unfinished {
+    /// Files moved to their paths and durable there.
+    pub moved: usize,
+    pub path: PathBuf,
+    pub cause: std::io::Error,
 }
 
 /// The folder `path` is in; `.` for a bare file name.
@@ -51,6 +90,14 @@ pub fn write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 
 /// Append `line` (without its end) to `path` in one write, durably.
 pub fn append_line(path: &Path, line: &str) -> std::io::Result<()> {
+    append_lines(path, &[line.to_string()])
+}
+
+/// Append `lines` (each without its end) to `path` in one write, durably.
+pub fn append_lines(path: &Path, lines: &[String]) -> std::io::Result<()> {
+    if lines.is_empty() {
+        return Ok(());
+    }
     fail::fail_point!("durable-append", |how| Err(injected(how)));
     let _one = APPENDING
         .lock()
@@ -60,7 +107,9 @@ pub fn append_line(path: &Path, line: &str) -> std::io::Result<()> {
         .create(true)
         .append(true)
         .open(path)?;
-    file.write_all(format!("{line}\n").as_bytes())?;
+    let mut text = lines.join("\n");
+    text.push('\n');
+    file.write_all(text.as_bytes())?;
     file.sync_data()?;
     if new {
         sync_folder(path.parent().unwrap_or(Path::new(".")))?;

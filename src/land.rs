@@ -289,7 +289,7 @@ fn land_rewritten_parquet(
     extract: Extract,
     salt: Option<&str>,
     replaced: usize,
-) -> Result<Landed, LandError> {
+) -> Result<(Landed, Option<Staged>), LandError> {
     let staged = staging(&extract, raw_dir)?;
     let file = staged
         .reopen()
@@ -299,11 +299,13 @@ fn land_rewritten_parquet(
         hash_file(staged.path()).map_err(|e| write_error(&extract, staged.path(), e))?;
     let path = raw_dir.join(format!("{sha256}.{}", extract.format.extension()));
     let new = !intact(&path, &sha256, bytes);
-    if new {
-        Entry::of(&extract, &sha256, &path, bytes).keep(staged, raw_dir)?;
-    }
+    let kept = if new {
+        Some(Entry::of(&extract, &sha256, &path, bytes).staged(staged)?)
+    } else {
+        None
+    };
     tracing::info!(input = %extract.input, values = replaced, "CPR numbers replaced by pseudonymous keys before landing");
-    Ok(Landed {
+    let landed = Landed {
         extract: Extract {
             body: Body::File(path.clone()),
             ..extract
@@ -313,7 +315,8 @@ fn land_rewritten_parquet(
         new,
         bytes,
         copying: Arc::new(Mutex::new(Copying::default())),
-    })
+    };
+    Ok((landed, kept))
 }
 
 /// The index of `raw/`: one JSON line per body landed, and one more each
@@ -348,26 +351,22 @@ impl Entry {
         }
     }
 
-    /// Move a fully written staging file to its hash name, durably, and
-    /// index it.
-    fn keep(&self, staging: tempfile::NamedTempFile, raw_dir: &Path) -> Result<(), LandError> {
-        let fail = |path: &Path, cause| LandError::Write {
-            input: self.input.clone(),
-            path: path.to_path_buf(),
-            cause,
-        };
-        durable::persist(staging, &self.path).map_err(|e| fail(&self.path, e))?;
-        fail::fail_point!("land-before-index", |_| Err(fail(
-            &self.path,
-            std::io::Error::other("failpoint")
-        )));
-        self.record(raw_dir)
+    /// Make a fully written staging file's bytes durable; [`keep_all`]
+    /// moves it to its hash name and indexes it.
+    fn staged(self, file: tempfile::NamedTempFile) -> Result<Staged, LandError> {
+        file.as_file()
+            .sync_all()
+            .map_err(|cause| LandError::Write {
+                input: self.input.clone(),
+                path: file.path().to_path_buf(),
+                cause,
+            })?;
+        Ok(Staged { file, entry: self })
     }
 
-    /// Append this body's line to `raw/index.jsonl`.
-    fn record(&self, raw_dir: &Path) -> Result<(), LandError> {
-        let index = raw_dir.join(INDEX);
-        let entry = serde_json::json!({
+    /// This body's line of `raw/index.jsonl`.
+    fn line(&self) -> String {
+        serde_json::json!({
             "sha256": self.sha256,
             "file": self.path.file_name().and_then(|n| n.to_str()),
             "format": self.format.code(),
@@ -376,13 +375,61 @@ impl Entry {
             "period": self.period.map(|p| p.to_string()),
             "pulled_at": self.pulled_at.to_rfc3339(),
             "bytes": self.bytes,
-        });
-        durable::append_line(&index, &entry.to_string()).map_err(|cause| LandError::Write {
-            input: self.input.clone(),
-            path: index.clone(),
-            cause,
         })
+        .to_string()
     }
+}
+
+/// Append the lines of `entries` to `raw/index.jsonl`, in one durable write.
+fn record(raw_dir: &Path, entries: &[Entry]) -> Result<(), LandError> {
+    let Some(first) = entries.first() else {
+        return Ok(());
+    };
+    let index = raw_dir.join(INDEX);
+    let lines: Vec<String> = entries.iter().map(Entry::line).collect();
+    durable::append_lines(&index, &lines).map_err(|cause| LandError::Write {
+        input: first.input.clone(),
+        path: index.clone(),
+        cause,
+    })
+}
+
+/// A body written under a temporary name in `raw/` and fsynced, still to be
+/// moved to its hash name and indexed.
+struct Staged {
+    file: tempfile::NamedTempFile,
+    entry: Entry,
+}
+
+/// Move staged bodies to their hash names in order, with one fsync of
+/// `raw/` for all of them, then index them in one durable append. At a
+/// failure the bodies moved before it are indexed, then it is returned: a
+/// body is indexed only once it is durable under its name.
+fn keep_all(raw_dir: &Path, staged: Vec<Staged>) -> Result<(), LandError> {
+    let Some(first) = staged.first().map(|s| s.entry.clone()) else {
+        return Ok(());
+    };
+    let (files, entries): (Vec<_>, Vec<_>) = staged
+        .into_iter()
+        .map(|s| ((s.file, s.entry.path.clone()), s.entry))
+        .unzip();
+    let persisted = durable::persist_synced(files, raw_dir);
+    let moved = persisted
+        .as_ref()
+        .map_or_else(|e| e.moved, |()| entries.len());
+    fail::fail_point!("land-before-index", |_| Err(LandError::Write {
+        input: first.input.clone(),
+        path: first.path.clone(),
+        cause: std::io::Error::other("failpoint"),
+    }));
+    record(raw_dir, &entries[..moved])?;
+    persisted.map_err(|unfinished| LandError::Write {
+        input: entries
+            .get(unfinished.moved)
+            .map_or(first.input, |e| e.input.clone()),
+        path: unfinished.path,
+        cause: unfinished.cause,
+    })
 }
 
 /// A copy of a large file into `raw/` that runs while the body is checked.
@@ -442,6 +489,59 @@ fn intact(path: &Path, sha256: &str, bytes: u64) -> bool {
 /// for the copy). Otherwise the screened body is written, and read from
 /// `raw/` from then on.
 pub fn land(raw_dir: &Path, extract: Extract, salt: Option<&str>) -> Result<Landed, LandError> {
+    let (landed, staged) = stage(raw_dir, extract, salt)?;
+    keep_all(raw_dir, staged.into_iter().collect())?;
+    Ok(landed)
+}
+
+/// [`land`] every body of a pull, in their order: they are screened, hashed
+/// and written on a thread per core, then moved to their hash names with
+/// one fsync of `raw/` and indexed in one append, in the order given. At
+/// the first body turned away, the bodies before it are kept and indexed
+/// (as one by one) and its error returned; nothing of the ones after it is
+/// kept.
+pub fn land_all(
+    raw_dir: &Path,
+    extracts: Vec<Extract>,
+    salt: Option<&str>,
+) -> Result<Vec<Landed>, LandError> {
+    let mut landed = Vec::with_capacity(extracts.len());
+    let mut staged = Vec::new();
+    let mut failed = None;
+    for result in crate::parallel::map_in_order(extracts, |extract| stage(raw_dir, extract, salt)) {
+        match result {
+            Ok((mut body, kept)) => {
+                // The same bytes twice in one pull are kept once.
+                if let Some(kept) = kept {
+                    if staged
+                        .iter()
+                        .any(|s: &Staged| s.entry.sha256 == body.sha256)
+                    {
+                        body.new = false;
+                    } else {
+                        staged.push(kept);
+                    }
+                }
+                landed.push(body);
+            }
+            Err(e) => {
+                failed = Some(e);
+                break;
+            }
+        }
+    }
+    keep_all(raw_dir, staged)?;
+    failed.map_or(Ok(landed), Err)
+}
+
+/// All of [`land`] but moving a body written here to its name and indexing
+/// it: that body is given back staged. (A file copied on a thread of its
+/// own is kept and indexed by that thread.)
+fn stage(
+    raw_dir: &Path,
+    extract: Extract,
+    salt: Option<&str>,
+) -> Result<(Landed, Option<Staged>), LandError> {
     let layout = classify(&extract)?;
     std::fs::create_dir_all(raw_dir).map_err(|e| write_error(&extract, raw_dir, e))?;
     if layout == Layout::Parquet {
@@ -456,6 +556,7 @@ pub fn land(raw_dir: &Path, extract: Extract, salt: Option<&str>) -> Result<Land
     let new = !intact(&path, &sha256, bytes);
     let entry = Entry::of(&extract, &sha256, &path, bytes);
     let mut copying = Copying::default();
+    let mut kept = None;
     let body = if replaced > 0 {
         tracing::info!(input = %extract.input, values = replaced, "CPR numbers replaced by pseudonymous keys before landing");
         if new {
@@ -465,7 +566,7 @@ pub fn land(raw_dir: &Path, extract: Extract, salt: Option<&str>) -> Result<Land
             out.flush()
                 .map_err(|e| write_error(&extract, staged.path(), e))?;
             drop(out);
-            entry.keep(staged, raw_dir)?;
+            kept = Some(entry.staged(staged)?);
         }
         Body::File(path.clone())
     } else {
@@ -477,27 +578,27 @@ pub fn land(raw_dir: &Path, extract: Extract, salt: Option<&str>) -> Result<Land
                         .as_file()
                         .write_all(body)
                         .map_err(|e| write_error(&extract, staged.path(), e))?;
-                    entry.keep(staged, raw_dir)?;
+                    kept = Some(entry.staged(staged)?);
                 }
                 Body::File(source) => {
-                    let (source, raw_dir, entry) =
-                        (source.clone(), raw_dir.to_path_buf(), entry.clone());
+                    let (source, raw_dir) = (source.clone(), raw_dir.to_path_buf());
                     copying.0 = Some(std::thread::spawn(move || {
-                        copy_file(&source, staged, &raw_dir, &entry, before)
+                        copy_file(&source, staged, &raw_dir, entry, before)
                     }));
                 }
             }
         }
         extract.body.clone()
     };
-    Ok(Landed {
+    let landed = Landed {
         extract: Extract { body, ..extract },
         sha256,
         path,
         new,
         bytes,
         copying: Arc::new(Mutex::new(copying)),
-    })
+    };
+    Ok((landed, kept))
 }
 
 /// A file's length and modification time, to notice a file that changes
@@ -516,7 +617,7 @@ fn copy_file(
     source: &Path,
     mut staged: tempfile::NamedTempFile,
     raw_dir: &Path,
-    entry: &Entry,
+    entry: Entry,
     before: Option<(u64, std::time::SystemTime)>,
 ) -> Result<(), LandError> {
     let fail = |path: &Path, cause| LandError::Write {
@@ -538,13 +639,16 @@ fn copy_file(
             ),
         ));
     }
-    entry.keep(staged, raw_dir)
+    keep_all(raw_dir, vec![entry.staged(staged)?])
 }
 
 impl Landed {
     /// Record in the index that this body, landed before, was stored again.
     pub fn record_stored_again(&self, raw_dir: &Path) -> Result<(), LandError> {
-        Entry::of(self, &self.sha256, &self.path, self.bytes).record(raw_dir)
+        record(
+            raw_dir,
+            &[Entry::of(self, &self.sha256, &self.path, self.bytes)],
+        )
     }
 
     /// Wait until the body is kept under `raw/`; a table may refer to it
@@ -596,6 +700,83 @@ mod tests {
             .map(|e| e.file_name())
             .collect();
         assert_eq!(names.len(), 2, "no staging file is left: {names:?}");
+    }
+
+    /// The bodies of a pull are kept in their order, the same bytes once,
+    /// and at a body turned away those before it are kept and indexed and
+    /// nothing after it is.
+    #[test]
+    fn a_pulls_bodies_are_kept_in_order_up_to_the_first_turned_away() {
+        let dir = tempfile::tempdir().unwrap();
+        let header = "Praktik_id;Person;Kommune;Ydelsesgruppe;Praktiktype;Startdato;Slutdato\n";
+        let body = |person: &str| {
+            format!("{header}K1;{person};101;dagpenge;jobpraktik;2024-01-01;2024-02-01\n")
+        };
+        let extract = |name: &str, text: String| {
+            Extract::new(
+                "file",
+                name.into(),
+                Format::InternshipsCsv,
+                text.into_bytes(),
+                None,
+            )
+        };
+        let bodies = || {
+            (0..12)
+                .map(|i| extract(&format!("b{i}"), body(&format!("P{i}"))))
+                .collect::<Vec<_>>()
+        };
+        let raw = dir.path().join("raw");
+        let mut all = bodies();
+        all.push(extract("again", body("P3")));
+        let landed = land_all(&raw, all, None).unwrap();
+        let inputs: Vec<&str> = landed.iter().map(|l| l.input.as_str()).collect();
+        assert_eq!(inputs[..3], ["b0", "b1", "b2"]);
+        assert_eq!(inputs[12], "again");
+        assert!(landed[..12].iter().all(|l| l.new));
+        assert!(!landed[12].new, "the same bytes as b3");
+        assert_eq!(landed[12].sha256, landed[3].sha256);
+        let index = std::fs::read_to_string(raw.join(INDEX)).unwrap();
+        let indexed: Vec<String> = index
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["input"].to_string())
+            .collect();
+        let expected: Vec<String> = (0..12).map(|i| format!("\"b{i}\"")).collect();
+        assert_eq!(indexed, expected, "in order, once each");
+        for kept in &landed {
+            assert_eq!(
+                std::fs::read(&kept.path).unwrap(),
+                kept.bytes().unwrap().as_ref()
+            );
+        }
+
+        // The sixth of a second pull holds a CPR number and there is no salt.
+        let raw = dir.path().join("raw2");
+        let mut all = bodies();
+        all[5] = extract("cpr", body("010190-1234"));
+        let turned = land_all(&raw, all, None);
+        assert!(
+            matches!(&turned, Err(LandError::Screened { input, .. }) if input == "cpr"),
+            "{turned:?}"
+        );
+        let index = std::fs::read_to_string(raw.join(INDEX)).unwrap();
+        assert_eq!(index.lines().count(), 5, "{index}");
+        let mut kept: Vec<String> = std::fs::read_dir(&raw)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n != INDEX)
+            .collect();
+        kept.sort();
+        assert_eq!(
+            kept.len(),
+            5,
+            "only the five before it, no staging file: {kept:?}"
+        );
+        for line in index.lines() {
+            let line: serde_json::Value = serde_json::from_str(line).unwrap();
+            assert!(kept.contains(&line["file"].as_str().unwrap().to_string()));
+        }
     }
 
     #[test]

@@ -242,6 +242,82 @@ fn a_fault_at_any_step_leaves_each_table_before_or_after_and_the_next_pull_compl
     }
 }
 
+/// The bodies of a pull are moved to their names together (one fsync of
+/// `raw/`) and indexed in one append: a fault while moving the third, or
+/// before or while indexing, leaves the tables as they were, indexes only
+/// bodies that are in place, leaves nothing a vacuum cannot clear, and the
+/// next pull completes.
+#[cfg(feature = "failpoints")]
+#[test]
+fn a_fault_while_keeping_a_pulls_bodies_indexes_only_bodies_in_place() {
+    let base = Workdir::new();
+    base.ok(&["pull", "--period", "2019Q3"]);
+    let before = state(&base, false);
+    let pull = ["pull", "--from", "2019Q4", "--to", "2020Q2"];
+    let done = clone(&base);
+    done.ok(&pull);
+    let after = state(&done, false);
+    let lines = |work: &Workdir| {
+        work.read("store/raw/index.jsonl")
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .collect::<Vec<_>>()
+    };
+    let held = lines(&base).len();
+    let bodies = |work: &Workdir| {
+        std::fs::read_dir(work.path().join("store/raw"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n != "index.jsonl")
+            .collect::<Vec<_>>()
+    };
+    // Six bodies (three quarters, outcomes and person-level).
+    assert_eq!(lines(&done).len(), held + 6);
+    for (failpoint, says, indexed, in_place) in [
+        (
+            "durable-persist=2*off->return(enospc)",
+            "No space left on device",
+            2,
+            2,
+        ),
+        ("land-before-index=return", "failpoint", 0, 6),
+        (
+            "durable-append=return(enospc)",
+            "No space left on device",
+            0,
+            6,
+        ),
+    ] {
+        let work = clone(&base);
+        let output = work
+            .praktik()
+            .args(pull)
+            .env("FAILPOINTS", failpoint)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{failpoint}: {stderr}");
+        assert!(stderr.contains(says), "{failpoint}: {stderr}");
+        assert_same(&state(&work, false), &before, failpoint);
+        let index = lines(&work);
+        assert_eq!(index.len(), held + indexed, "{failpoint}");
+        let kept = bodies(&work);
+        assert_eq!(kept.len(), held + in_place, "{failpoint}: {kept:?}");
+        for line in &index {
+            let file = line["file"].as_str().unwrap();
+            assert!(kept.iter().any(|k| k == file), "{failpoint}: {file}");
+        }
+        vacuum_and_check(&work);
+        work.ok(&pull);
+        assert_same(&state(&work, false), &after, failpoint);
+        // Each body once, and a line more for each one landed by the failed
+        // pull and stored by this one.
+        assert_eq!(lines(&work).len(), held + 6 + indexed, "{failpoint}");
+        vacuum_and_check(&work);
+    }
+}
+
 #[cfg(feature = "failpoints")]
 #[test]
 fn a_full_disk_while_writing_a_report_keeps_the_last_good_one() {
