@@ -15,7 +15,7 @@ use crate::Error;
 use crate::config::{Config, Secret};
 use crate::engine::{Engine, Params};
 use crate::guard::{DEMO, Stored};
-use crate::land::land;
+use crate::land::land_all;
 use crate::ledger;
 use crate::period::Period;
 use crate::report::{self, Output, OutputFormat, definition};
@@ -27,7 +27,7 @@ pub use maintain::{RebuildReport, Vacuumed, rebuild, vacuum};
 pub use write::check_body;
 #[cfg(feature = "failpoints")]
 use write::failpoint;
-use write::{Context, Pending, authority, check_only, write_extract};
+use write::{Context, Pending, authority, check_only, write_extract, write_outcomes};
 
 /// What a pull did.
 #[derive(Debug, Clone)]
@@ -134,11 +134,9 @@ async fn pull_unrecorded(
         person_salt: config.person_salt.as_ref().map(Secret::expose),
     };
     let count = extracts.len();
-    let mut landed = Vec::with_capacity(count);
-    for extract in extracts {
-        let kept = land(&store.raw_dir(), extract, context.person_salt)?;
+    let landed = land_all(&store.raw_dir(), extracts, context.person_salt)?;
+    for kept in &landed {
         info!(input = %kept.input, sha256 = %kept.sha256, bytes = kept.bytes, "landed");
-        landed.push(kept);
     }
     fail::fail_point!("pull-after-landing", |_| Err(failpoint(
         "pull-after-landing"
@@ -150,10 +148,21 @@ async fn pull_unrecorded(
         Source::File(_) => authority(&landed, context)?,
         _ => vec![None; landed.len()],
     };
+    // The outcomes extracts that will be written are checked ahead, on a
+    // thread per core; their rows are written below in order, and an
+    // extract's failed check is returned when its turn comes, as before.
+    let held_outcomes = stored.hashes(OUTCOMES);
+    let ahead =
+        crate::parallel::map_in_order(landed.iter().zip(&owned).collect(), |(extract, only)| {
+            let written = extract.format.table() == OUTCOMES
+                && !held_outcomes.values().any(|sha| *sha == extract.sha256)
+                && !only.as_ref().is_some_and(BTreeSet::is_empty);
+            written.then(|| write::outcomes(extract, context))
+        });
     let mut pending: BTreeMap<&'static str, Pending> = BTreeMap::new();
     let mut unchanged = Vec::new();
     let mut stored_again = Vec::new();
-    for (extract, only) in landed.iter().zip(&owned) {
+    for ((extract, only), checked) in landed.iter().zip(&owned).zip(ahead) {
         let table = extract.format.table();
         let held = stored.hashes(table);
         if only.as_ref().is_some_and(BTreeSet::is_empty) {
@@ -190,7 +199,10 @@ async fn pull_unrecorded(
             Entry::Vacant(entry) => entry.insert(Pending::new(store.begin_write(table).await?)),
         };
         let before = table_write.received.len();
-        let written = write_extract(extract, context, table_write, only.as_ref()).await?;
+        let written = match checked {
+            Some(valid) => write_outcomes(valid?, table_write, only.as_ref()).await?,
+            None => write_extract(extract, context, table_write, only.as_ref()).await?,
+        };
         if only.is_none() {
             let held = &table_write.received[before..];
             let listed: Vec<String> = held.iter().map(Period::to_string).collect();

@@ -184,18 +184,7 @@ pub(super) async fn write_extract(
     only: Option<&BTreeSet<Period>>,
 ) -> Result<usize, Error> {
     if extract.format.table() != INTERNSHIPS {
-        let valid = outcomes(extract, context)?;
-        let batch = only_periods(valid.batch, only)?;
-        let rows = batch.num_rows();
-        count_outcomes(&batch, &mut pending.incoming)?;
-        pending.received.extend(
-            valid
-                .periods
-                .into_iter()
-                .filter(|p| only.is_none_or(|o| o.contains(p))),
-        );
-        pending.write.write(batch).await?;
-        return Ok(rows);
+        return write_outcomes(outcomes(extract, context)?, pending, only).await;
     }
     let (sender, mut receiver) = tokio::sync::mpsc::channel::<RecordBatch>(2);
     let checked = extract.clone();
@@ -239,6 +228,26 @@ pub(super) async fn write_extract(
         }
     }
     Ok(summary.rows)
+}
+
+/// Stream a checked outcomes extract into the pending write; how many rows
+/// it wrote.
+pub(super) async fn write_outcomes(
+    valid: validate::Validated,
+    pending: &mut Pending,
+    only: Option<&BTreeSet<Period>>,
+) -> Result<usize, Error> {
+    let batch = only_periods(valid.batch, only)?;
+    let rows = batch.num_rows();
+    count_outcomes(&batch, &mut pending.incoming)?;
+    pending.received.extend(
+        valid
+            .periods
+            .into_iter()
+            .filter(|p| only.is_none_or(|o| o.contains(p))),
+    );
+    pending.write.write(batch).await?;
+    Ok(rows)
 }
 
 /// The rows of `batch` in the quarters `only` names (all rows without it).
