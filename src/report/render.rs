@@ -52,15 +52,28 @@ pub struct Rendered {
     pub demo: bool,
 }
 
-fn tera() -> Result<tera::Tera, ReportError> {
-    let mut tera = tera::Tera::default();
-    tera.autoescape_on(vec![".html", ".svg"]);
-    tera.add_raw_templates(TEMPLATES.to_vec())
-        .map_err(|cause| ReportError::Template {
-            template: "templates/".into(),
-            cause,
-        })?;
-    Ok(tera)
+/// The templates, parsed once per process: the reports of a run share them
+/// (the first to ask parses, the others wait for it).
+fn tera() -> Result<&'static tera::Tera, ReportError> {
+    static PARSED: std::sync::OnceLock<Result<tera::Tera, String>> = std::sync::OnceLock::new();
+    let parsed = PARSED.get_or_init(|| {
+        let mut tera = tera::Tera::default();
+        tera.autoescape_on(vec![".html", ".svg"]);
+        match tera.add_raw_templates(TEMPLATES.to_vec()) {
+            Ok(()) => Ok(tera),
+            // The whole chain, since the error itself cannot be shared.
+            Err(e) => Err(
+                std::iter::successors(Some(&e as &dyn std::error::Error), |e| e.source())
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(": "),
+            ),
+        }
+    });
+    parsed.as_ref().map_err(|chain| ReportError::Template {
+        template: "templates/".into(),
+        cause: tera::Error::msg(chain),
+    })
 }
 
 /// The quarter a report is rendered for: the flag, else the definition's.
@@ -183,7 +196,7 @@ pub async fn render(
                 period,
                 area: definition.area.area(),
                 t: &t,
-                tera: &tera,
+                tera,
                 stem: stem.clone(),
             };
             let context = briefing::build(&request).await?;
@@ -215,7 +228,7 @@ pub async fn render(
             if !files.contains(&html) {
                 write_atomically(
                     &html,
-                    &render_text(&tera, template, OutputFormat::Html, &context)?,
+                    &render_text(tera, template, OutputFormat::Html, &context)?,
                 )?;
             }
             pdf::print(chromium, &html, &path)?;
@@ -228,7 +241,7 @@ pub async fn render(
                     files.push(svg);
                 }
             }
-            write_atomically(&path, &render_text(&tera, template, *format, &context)?)?;
+            write_atomically(&path, &render_text(tera, template, *format, &context)?)?;
         }
         files.push(path);
     }
