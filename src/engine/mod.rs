@@ -434,6 +434,7 @@ impl Engine {
             hint: self.suggestion(&cause),
             cause: Box::new(cause),
         };
+        let began = std::time::Instant::now();
         let options = SQLOptions::new()
             .with_allow_ddl(false)
             .with_allow_dml(false);
@@ -487,6 +488,12 @@ impl Engine {
             }
             error
         })?;
+        tracing::debug!(
+            query = label,
+            rows = batches.iter().map(RecordBatch::num_rows).sum::<usize>(),
+            ms = began.elapsed().as_secs_f64() * 1000.0,
+            "query"
+        );
         Ok((schema, batches))
     }
 
