@@ -255,6 +255,7 @@ async fn pull_unrecorded(
     fail::fail_point!("store-before-commit", |_| Err(failpoint(
         "store-before-commit"
     )));
+    let pending = finish_files(pending).await?;
     let mut commits = Vec::new();
     for (table, table_write) in pending {
         let periods = table_write.received;
@@ -308,6 +309,43 @@ async fn pull_unrecorded(
         unchanged,
         commits,
     })
+}
+
+/// Finish the Parquet files of every table's write, each table on a task
+/// of its own; the commits then follow one after the other. At a failure
+/// every task is awaited, and the writes are dropped (taking their files
+/// away).
+async fn finish_files(
+    pending: BTreeMap<&'static str, Pending>,
+) -> Result<BTreeMap<&'static str, Pending>, Error> {
+    let tasks: Vec<_> = pending
+        .into_iter()
+        .map(|(table, mut write)| {
+            tokio::spawn(async move {
+                let finished = write.write.finish_files().await;
+                (table, write, finished)
+            })
+        })
+        .collect();
+    let mut finished = BTreeMap::new();
+    let mut failed = None;
+    for task in tasks {
+        match task.await {
+            Ok((table, write, done)) => {
+                if let Err(e) = done {
+                    failed.get_or_insert(Error::from(e));
+                }
+                finished.insert(table, write);
+            }
+            Err(stopped) if stopped.is_panic() => std::panic::resume_unwind(stopped.into_panic()),
+            Err(stopped) => {
+                failed.get_or_insert(Error::Internal(format!(
+                    "finishing a table's files was cancelled: {stopped}"
+                )));
+            }
+        }
+    }
+    failed.map_or(Ok(finished), Err)
 }
 
 /// The quarters the body `sha256` held when a pull wrote it in full into

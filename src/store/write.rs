@@ -37,6 +37,8 @@ pub struct TableWrite {
     /// The table as it was, or `None` if this write creates it.
     delta: Option<DeltaTable>,
     writer: Option<RecordBatchWriter>,
+    /// Files finished by [`TableWrite::finish_files`], for the commit.
+    finished: Vec<deltalake::kernel::Add>,
     /// What to take away if the write does not commit.
     own: Own,
     rows: usize,
@@ -84,6 +86,7 @@ impl TableWrite {
             delta: None,
             own: Own::Folder { path, before },
             rows: 0,
+            finished: Vec::new(),
             committed: false,
         })
     }
@@ -118,6 +121,7 @@ impl TableWrite {
             writer: Some(writer.with_writer_properties(writer_properties())),
             own: Own::Recorded { root, created },
             rows: 0,
+            finished: Vec::new(),
             committed: false,
         })
     }
@@ -145,6 +149,7 @@ impl TableWrite {
                 before,
             },
             rows: 0,
+            finished: Vec::new(),
             committed: false,
         })
     }
@@ -192,6 +197,24 @@ impl TableWrite {
         Ok(())
     }
 
+    /// Finish the Parquet files written so far (still not visible), so that
+    /// the writes of several tables finish theirs side by side before their
+    /// commits; [`TableWrite::commit`] finishes what is left.
+    pub async fn finish_files(&mut self) -> Result<(), StoreError> {
+        fail::fail_point!("store-finish-files", |how| Err(stage_error(
+            self.table,
+            crate::durable::injected(how).into()
+        )));
+        if let Some(writer) = self.writer.as_mut() {
+            let added = writer
+                .flush()
+                .await
+                .map_err(|e| stage_error(self.table, e))?;
+            self.finished.extend(added);
+        }
+        Ok(())
+    }
+
     /// Commit what was written as the new content of `periods`, in one
     /// version, taking away what the table held for `removed` (which holds
     /// `periods`, and may hold quarters that are emptied); rows of other
@@ -208,13 +231,11 @@ impl TableWrite {
             periods: listed.join(","),
             cause: Box::new(cause),
         };
-        let mut actions: Vec<Action> = match self.writer.as_mut() {
-            Some(writer) => writer.flush().await.map_err(write_err)?,
-            None => Vec::new(),
+        let mut added = std::mem::take(&mut self.finished);
+        if let Some(writer) = self.writer.as_mut() {
+            added.extend(writer.flush().await.map_err(write_err)?);
         }
-        .into_iter()
-        .map(Action::Add)
-        .collect();
+        let mut actions: Vec<Action> = added.into_iter().map(Action::Add).collect();
         // The files are whole and in place, and no version names them yet.
         fail::fail_point!("store-after-flush", |how| Err(write_err(
             crate::durable::injected(how).into()

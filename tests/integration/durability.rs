@@ -206,6 +206,11 @@ fn a_fault_at_any_step_leaves_each_table_before_or_after_and_the_next_pull_compl
         ("land-before-index=return", "failpoint"),
         ("pull-mid-batch=return", "failpoint"),
         ("store-before-commit=return", "failpoint"),
+        // The second table's files fail to finish while the first's are done.
+        (
+            "store-finish-files=1*off->return(enospc)",
+            "No space left on device",
+        ),
         ("store-after-log-entry=return", "the commit stands"),
         ("pull-before-index-line=return", "failpoint"),
         ("durable-persist=return(enospc)", "No space left on device"),
