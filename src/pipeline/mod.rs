@@ -27,7 +27,7 @@ pub use maintain::{RebuildReport, Vacuumed, rebuild, vacuum};
 pub use write::check_body;
 #[cfg(feature = "failpoints")]
 use write::failpoint;
-use write::{Context, Pending, authority, check_only, write_extract, write_outcomes};
+use write::{Context, Pending, authority, check_only, write_checked, write_extract};
 
 /// What a pull did.
 #[derive(Debug, Clone)]
@@ -148,16 +148,20 @@ async fn pull_unrecorded(
         Source::File(_) => authority(&landed, context)?,
         _ => vec![None; landed.len()],
     };
-    // The outcomes extracts that will be written are checked ahead, on a
-    // thread per core; their rows are written below in order, and an
-    // extract's failed check is returned when its turn comes, as before.
-    let held_outcomes = stored.hashes(OUTCOMES);
+    // The extracts that will be written and may be held whole are checked
+    // ahead, on a thread per core (see `write::check_ahead`); they are
+    // written below in order, and a failed check is returned when its
+    // extract's turn comes, so the same error comes first as one by one.
     let ahead =
         crate::parallel::map_in_order(landed.iter().zip(&owned).collect(), |(extract, only)| {
-            let written = extract.format.table() == OUTCOMES
-                && !held_outcomes.values().any(|sha| *sha == extract.sha256)
-                && !only.as_ref().is_some_and(BTreeSet::is_empty);
-            written.then(|| write::outcomes(extract, context))
+            let stored_before = stored
+                .hashes(extract.format.table())
+                .values()
+                .any(|sha| *sha == extract.sha256);
+            if stored_before || only.as_ref().is_some_and(BTreeSet::is_empty) {
+                return None;
+            }
+            write::check_ahead(extract, context)
         });
     let mut pending: BTreeMap<&'static str, Pending> = BTreeMap::new();
     let mut unchanged = Vec::new();
@@ -200,7 +204,7 @@ async fn pull_unrecorded(
         };
         let before = table_write.received.len();
         let written = match checked {
-            Some(valid) => write_outcomes(valid?, table_write, only.as_ref()).await?,
+            Some(checked) => write_checked(checked?, table_write, only.as_ref()).await?,
             None => write_extract(extract, context, table_write, only.as_ref()).await?,
         };
         if only.is_none() {

@@ -7,7 +7,7 @@ use std::path::Path;
 use arrow::record_batch::RecordBatch;
 
 use crate::Error;
-use crate::extract::Format;
+use crate::extract::{Body, Format};
 use crate::guard::Incoming;
 use crate::land::{Landed, land};
 use crate::period::Period;
@@ -221,18 +221,79 @@ pub(super) async fn write_extract(
     if let Some(e) = failed {
         return Err(e);
     }
+    Ok(received(summary, pending, only))
+}
+
+/// Note the quarters a person-level extract gave (those in `only`) in the
+/// pending write; how many rows it held.
+fn received(
+    summary: internships::Summary,
+    pending: &mut Pending,
+    only: Option<&BTreeSet<Period>>,
+) -> usize {
     for (period, rows) in summary.rows_by_period {
         if only.is_none_or(|o| o.contains(&period)) {
             pending.received.push(period);
             *pending.incoming.rows.entry(period).or_default() += rows;
         }
     }
-    Ok(summary.rows)
+    summary.rows
+}
+
+/// An extract checked whole before its turn to be written.
+pub(super) enum Checked {
+    Outcomes(validate::Validated),
+    /// A person-level body: its checked batches, and what they hold.
+    Internships(Vec<RecordBatch>, internships::Summary),
+}
+
+/// Check `extract` whole ahead of writing it, where it may be held whole:
+/// every outcomes extract, and a person-level body already in memory. `None`
+/// for a person-level file, which streams through its check as it is
+/// written ([`write_extract`]).
+pub(super) fn check_ahead(
+    extract: &Landed,
+    context: Context<'_>,
+) -> Option<Result<Checked, Error>> {
+    if extract.format.table() != INTERNSHIPS {
+        return Some(outcomes(extract, context).map(Checked::Outcomes));
+    }
+    if !matches!(extract.body, Body::Bytes(_)) {
+        return None;
+    }
+    let mut batches = Vec::new();
+    let checked = internships::validate(extract, context.person_salt, &mut |batch| {
+        batches.push(batch);
+        Flow::Continue(())
+    });
+    Some(
+        checked
+            .map(|summary| Checked::Internships(batches, summary))
+            .map_err(Error::from),
+    )
+}
+
+/// Write an extract checked ahead ([`check_ahead`]) into the pending write;
+/// how many rows it wrote.
+pub(super) async fn write_checked(
+    checked: Checked,
+    pending: &mut Pending,
+    only: Option<&BTreeSet<Period>>,
+) -> Result<usize, Error> {
+    match checked {
+        Checked::Outcomes(valid) => write_outcomes(valid, pending, only).await,
+        Checked::Internships(batches, summary) => {
+            for batch in batches {
+                pending.write.write(only_periods(batch, only)?).await?;
+            }
+            Ok(received(summary, pending, only))
+        }
+    }
 }
 
 /// Stream a checked outcomes extract into the pending write; how many rows
 /// it wrote.
-pub(super) async fn write_outcomes(
+async fn write_outcomes(
     valid: validate::Validated,
     pending: &mut Pending,
     only: Option<&BTreeSet<Period>>,

@@ -130,8 +130,10 @@ struct Builders {
 }
 
 impl Builders {
-    fn new() -> Builders {
-        let text = || StringBuilder::with_capacity(BATCH_ROWS, BATCH_ROWS * 8);
+    /// Builders with room for `rows` rows (at most a batch).
+    fn new(rows: usize) -> Builders {
+        let rows = rows.clamp(1, BATCH_ROWS);
+        let text = || StringBuilder::with_capacity(rows, rows * 8);
         Builders {
             period: text(),
             id: text(),
@@ -139,10 +141,10 @@ impl Builders {
             municipality: text(),
             group: text(),
             kind: text(),
-            start: Date32Builder::with_capacity(BATCH_ROWS),
-            end: Date32Builder::with_capacity(BATCH_ROWS),
+            start: Date32Builder::with_capacity(rows),
+            end: Date32Builder::with_capacity(rows),
             industry: text(),
-            hours: Float64Builder::with_capacity(BATCH_ROWS),
+            hours: Float64Builder::with_capacity(rows),
             status: std::array::from_fn(|_| text()),
             rows: 0,
             provenance: None,
@@ -150,10 +152,10 @@ impl Builders {
     }
 
     fn finish(&mut self, extract: &Landed) -> Result<RecordBatch, ValidateError> {
-        // The next batch starts with a full batch's room again: a builder
+        // The next batch starts with a full batch's room again (a builder
         // is left with none by `finish`, and growing it back by doubling
-        // would copy every cell once more.
-        let mut full = std::mem::replace(self, Builders::new());
+        // would copy every cell once more) when this one was full.
+        let mut full = std::mem::replace(self, Builders::new(self.rows));
         self.provenance = full.provenance.take();
         let rows = full.rows;
         let [s3, s6, s12] = &mut full.status;
@@ -441,7 +443,9 @@ pub fn validate(
         statuses: Memo::new(),
         labels: BTreeMap::new(),
         summary: Summary::default(),
-        builders: Builders::new(),
+        // Room for the rows the body's length suggests, at most a batch: a
+        // short extract does not take a whole batch's memory.
+        builders: Builders::new(expected_rows(extract)),
     };
     let mut stopped = false;
     for_each_row(extract, &mut |place, cells| {

@@ -423,6 +423,39 @@ async fn failures_end_with_a_clear_message_and_an_unchanged_store() {
     );
 }
 
+/// The quarters of a pull are checked side by side; of two bad ones the
+/// error of the first is the one given, as when they were checked one by
+/// one, and nothing is stored.
+#[tokio::test(flavor = "multi_thread")]
+async fn of_two_bad_quarters_the_first_is_named() {
+    let server = v3_server(&["2019Q02", "2019Q03"]).await;
+    let work = workdir(&server.uri(), "");
+    work.ok(&["pull", "--source", "demo", "--period", "2019Q3"]);
+    v3_data("2019Q02")
+        .respond_with(
+            ResponseTemplate::new(200).set_body_string(
+                v3_body()
+                    .replace("\"Randers\"", "\"Randerz\"")
+                    .replace("2019Q03", "2019Q02"),
+            ),
+        )
+        .mount(&server)
+        .await;
+    v3_data("2019Q03")
+        .respond_with(
+            ResponseTemplate::new(200).set_body_string("<html>Service Unavailable</html>"),
+        )
+        .mount(&server)
+        .await;
+    let stderr = fails_cleanly(
+        &work,
+        &["pull", "--from", "2019Q2", "--to", "2019Q3"],
+        &["row 19: the area `Randerz` is not a known"],
+    )
+    .await;
+    assert!(!stderr.contains("not JSON"), "{stderr}");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unknown_area_can_be_skipped_with_a_warning() {
     let server = v3_server(&["2019Q03"]).await;
