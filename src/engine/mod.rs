@@ -148,7 +148,12 @@ pub struct Engine {
     versions: BTreeMap<String, u64>,
     /// The workers plans are spread over; none: this process.
     workers: Vec<url::Url>,
+    /// Rows of the queries without parameters run once (see [`Engine::named_once`]).
+    once: Arc<std::sync::Mutex<BTreeMap<String, Once>>>,
 }
+
+/// The rows of one query, computed by the first to ask.
+type Once = Arc<tokio::sync::OnceCell<Vec<RecordBatch>>>;
 
 impl Engine {
     /// Register the store's tables (at `as_of`, or their newest versions) and
@@ -275,6 +280,7 @@ impl Engine {
                 ctx,
                 versions: BTreeMap::new(),
                 workers: settings.workers.clone(),
+                once: Arc::default(),
             })
         }
         #[cfg(not(feature = "distributed"))]
@@ -289,6 +295,7 @@ impl Engine {
             ctx,
             versions: BTreeMap::new(),
             workers: Vec::new(),
+            once: Arc::default(),
         })
     }
 
@@ -407,6 +414,24 @@ impl Engine {
     pub async fn named(&self, name: &str, params: &Params) -> Result<Vec<RecordBatch>, QueryError> {
         let sql = named_query(name).ok_or_else(|| QueryError::UnknownQuery(name.into()))?;
         self.sql(&format!("sql/{name}.sql"), sql, params).await
+    }
+
+    /// As [`Engine::named`] for a query without parameters, run once for
+    /// the engine and its clones: they read one snapshot, so its rows cannot
+    /// change. Reports side by side asking for it wait for the first; if
+    /// that one fails, the next to ask runs it again.
+    pub async fn named_once(&self, name: &str) -> Result<Vec<RecordBatch>, QueryError> {
+        let cell = self
+            .once
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .entry(name.to_string())
+            .or_default()
+            .clone();
+        let none = Params::new();
+        cell.get_or_try_init(|| self.named(name, &none))
+            .await
+            .cloned()
     }
 
     /// Run read-only SQL (no DDL, no DML) with `$name` placeholders bound from
@@ -784,6 +809,55 @@ fn register(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A query without parameters runs once per engine (and its clones,
+    /// side by side): after the table under it changes, the engine still
+    /// gives the first rows, while the query itself sees the change.
+    #[tokio::test]
+    async fn a_query_without_parameters_runs_once_per_engine() {
+        let engine = Engine::empty().unwrap();
+        let table = |sha: &str| {
+            format!(
+                "CREATE TABLE outcomes AS SELECT '2019Q3' AS period, 'demo' AS source, \
+                 '{sha}' AS extract_sha256, 1 AS pulled_at"
+            )
+        };
+        let ctx = engine.context();
+        ctx.sql(&table("first"))
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        let shown = |batches: &[RecordBatch]| {
+            arrow::util::pretty::pretty_format_batches(batches)
+                .unwrap()
+                .to_string()
+        };
+        let clones = [engine.clone(), engine.clone(), engine.clone()];
+        let side_by_side =
+            futures::future::try_join_all(clones.iter().map(|e| e.named_once("stored_extracts")))
+                .await
+                .unwrap();
+        let first = shown(&side_by_side[0]);
+        assert!(first.contains("first"), "{first}");
+        assert!(side_by_side.iter().all(|rows| shown(rows) == first));
+
+        ctx.sql("DROP TABLE outcomes").await.unwrap();
+        ctx.sql(&table("second"))
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        let again = engine.named_once("stored_extracts").await.unwrap();
+        assert_eq!(shown(&again), first);
+        let fresh = engine
+            .named("stored_extracts", &Params::new())
+            .await
+            .unwrap();
+        assert!(shown(&fresh).contains("second"));
+    }
 
     #[test]
     fn a_statement_opens_only_the_tables_it_reads() {
