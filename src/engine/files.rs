@@ -19,6 +19,7 @@ use datafusion::common::{DFSchema, ScalarValue};
 use datafusion::datasource::TableType;
 use datafusion::datasource::listing::PartitionedFile;
 use datafusion::datasource::listing::helpers::expr_applicable_for_cols;
+use datafusion::datasource::physical_plan::parquet::CachedParquetFileReaderFactory;
 use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, ParquetSource};
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::datasource::table_schema::TableSchema;
@@ -275,7 +276,15 @@ impl TableProvider for SnapshotFiles {
         let table_schema = TableSchema::builder(self.file_schema.clone())
             .with_table_partition_cols(self.partition_columns.clone())
             .build();
-        let mut source = ParquetSource::new(table_schema);
+        // Each file's footer is read and decoded once per session, kept in
+        // the runtime's metadata cache (as DataFusion's own listing tables
+        // do): a run's reports read the same files many times over.
+        let reader = CachedParquetFileReaderFactory::new(
+            state.runtime_env().object_store(&self.store)?,
+            state.runtime_env().cache_manager.get_file_metadata_cache(),
+        );
+        let mut source =
+            ParquetSource::new(table_schema).with_parquet_file_reader_factory(Arc::new(reader));
         if let Some(predicate) = conjunction(filters.iter().cloned()) {
             let df_schema = DFSchema::try_from(scan_schema.as_ref().clone())?;
             source = source.with_predicate(state.create_physical_expr(predicate, &df_schema)?);

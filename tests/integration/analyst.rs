@@ -353,3 +353,33 @@ fn a_filter_on_the_quarter_plans_only_that_quarters_files() {
         assert_eq!(ours.lines().count() > 1, quarters > 0, "{ours}");
     }
 }
+
+/// Each file's footer is read once per engine: after one query over all
+/// quarters, every file of the table is in the session's metadata cache,
+/// and a second query finds them there instead of reading them again.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_query_finds_every_files_footer_cached() {
+    let work = Workdir::new();
+    work.ok(&["pull", "--from", "2019Q1", "--to", "2019Q4"]);
+    let store = praktik::store::Store::open_folder(&work.path().join("store")).unwrap();
+    let engine = praktik::engine::Engine::open(&store, None).await.unwrap();
+    let cache = engine
+        .context()
+        .runtime_env()
+        .cache_manager
+        .get_file_metadata_cache();
+    let sql = "SELECT period, count(*) AS n FROM outcomes GROUP BY period";
+    let none = praktik::engine::Params::new();
+    engine.sql("first", sql, &none).await.unwrap();
+    let entries = cache.list_entries();
+    let files = work
+        .table_files_of("outcomes")
+        .iter()
+        .filter(|(path, _)| path.ends_with(".parquet"))
+        .count();
+    assert_eq!(files, 4);
+    assert_eq!(entries.len(), files, "{entries:?}");
+    assert!(entries.values().all(|e| e.hits == 0));
+    engine.sql("second", sql, &none).await.unwrap();
+    assert!(cache.list_entries().values().all(|e| e.hits >= 1));
+}
