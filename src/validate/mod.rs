@@ -156,9 +156,9 @@ pub struct Record {
 
 #[derive(Default)]
 struct Columns {
-    period: Vec<String>,
-    area_code: Vec<String>,
-    area_name: Vec<String>,
+    period: Vec<Period>,
+    area_code: Vec<&'static str>,
+    area_name: Vec<&'static str>,
     area_kind: Vec<&'static str>,
     benefit_group: Vec<&'static str>,
     ended: Vec<Option<i64>>,
@@ -217,7 +217,8 @@ pub fn check(extract: &Landed, records: &[Record]) -> Result<Validated, Validate
     let areas = Areas::builtin();
     let mut cols = Columns::default();
     let mut periods = BTreeSet::new();
-    let mut seen: HashMap<(Period, String, BenefitGroup), &str> = HashMap::new();
+    let mut seen: ahash::AHashMap<(Period, &str, BenefitGroup), &str> =
+        ahash::AHashMap::with_capacity(records.len());
     for record in records {
         let cell = |name: &'static str| {
             let i = OUTCOME_COLUMNS
@@ -276,7 +277,7 @@ pub fn check(extract: &Landed, records: &[Record]) -> Result<Validated, Validate
         let share = share(cell("share_pct")).map_err(|e| bad("share_pct", e))?;
         check_share_agrees(ended, in_work, share).map_err(|e| bad("share_pct", e))?;
 
-        let key = (period, area.code.clone(), group);
+        let key = (period, area.code.as_str(), group);
         if let Some(first_place) = seen.get(&key) {
             return Err(ValidateError::DuplicateKey {
                 input: input.into(),
@@ -292,9 +293,9 @@ pub fn check(extract: &Landed, records: &[Record]) -> Result<Validated, Validate
         seen.insert(key, &record.place);
         periods.insert(period);
 
-        cols.period.push(period.to_string());
-        cols.area_code.push(area.code.clone());
-        cols.area_name.push(area.name.clone());
+        cols.period.push(period);
+        cols.area_code.push(&area.code);
+        cols.area_name.push(&area.name);
         cols.area_kind.push(area.kind.as_str());
         cols.benefit_group.push(group.code());
         cols.ended.push(ended);
@@ -402,7 +403,9 @@ pub(crate) fn provenance_columns(extract: &Landed, rows: usize) -> [ArrayRef; 3]
 fn to_batch(cols: Columns, extract: &Landed) -> RecordBatch {
     let rows = cols.period.len();
     let mut columns: Vec<ArrayRef> = vec![
-        Arc::new(StringArray::from(cols.period)),
+        Arc::new(StringArray::from_iter_values(
+            cols.period.iter().map(Period::to_string),
+        )),
         Arc::new(StringArray::from(cols.area_code)),
         Arc::new(StringArray::from(cols.area_name)),
         Arc::new(StringArray::from(cols.area_kind)),
