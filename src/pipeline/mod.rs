@@ -6,6 +6,7 @@ mod write;
 
 use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 use std::time::Duration;
 
 use arrow::record_batch::RecordBatch;
@@ -135,7 +136,7 @@ async fn pull_unrecorded(
     };
     let count = extracts.len();
     let landed = land_all(&store.raw_dir(), extracts, context.person_salt)?;
-    for kept in &landed {
+    for kept in landed.iter() {
         info!(input = %kept.input, sha256 = %kept.sha256, bytes = kept.bytes, "landed");
     }
     fail::fail_point!("pull-after-landing", |_| Err(failpoint(
@@ -149,20 +150,35 @@ async fn pull_unrecorded(
         _ => vec![None; landed.len()],
     };
     // The extracts that will be written and may be held whole are checked
-    // ahead, on a thread per core (see `write::check_ahead`); they are
-    // written below in order, and a failed check is returned when its
-    // extract's turn comes, so the same error comes first as one by one.
-    let ahead =
-        crate::parallel::map_in_order(landed.iter().zip(&owned).collect(), |(extract, only)| {
+    // ahead, on a thread per core (see `write::check_ahead`), while the
+    // first ones are already written below, in order; a failed check is
+    // returned when its extract's turn comes, so the same error comes
+    // first as one by one.
+    let landed = Arc::new(landed);
+    let written: Vec<bool> = landed
+        .iter()
+        .zip(&owned)
+        .map(|(extract, only)| {
             let stored_before = stored
                 .hashes(extract.format.table())
                 .values()
                 .any(|sha| *sha == extract.sha256);
-            if stored_before || only.as_ref().is_some_and(BTreeSet::is_empty) {
-                return None;
-            }
-            write::check_ahead(extract, context)
-        });
+            !stored_before && !only.as_ref().is_some_and(BTreeSet::is_empty)
+        })
+        .collect();
+    let ahead = {
+        let (landed, jobindsats) = (Arc::clone(&landed), config.jobindsats.clone());
+        let salt = context.person_salt.map(str::to_string);
+        crate::parallel::spawn_in_order(landed.len(), move |i| {
+            let context = Context {
+                jobindsats: &jobindsats,
+                person_salt: salt.as_deref(),
+            };
+            written[i]
+                .then(|| write::check_ahead(&landed[i], context))
+                .flatten()
+        })
+    };
     let mut pending: BTreeMap<&'static str, Pending> = BTreeMap::new();
     let mut unchanged = Vec::new();
     let mut stored_again = Vec::new();
@@ -203,6 +219,9 @@ async fn pull_unrecorded(
             Entry::Vacant(entry) => entry.insert(Pending::new(store.begin_write(table).await?)),
         };
         let before = table_write.received.len();
+        let checked = checked
+            .await
+            .map_err(|_| Error::Internal(format!("the check of {} stopped", extract.input)))?;
         let written = match checked {
             Some(checked) => write_checked(checked?, table_write, only.as_ref()).await?,
             None => write_extract(extract, context, table_write, only.as_ref()).await?,
@@ -220,7 +239,7 @@ async fn pull_unrecorded(
         }
     }
     // Every body is kept under raw/ before a table refers to it.
-    for kept in &landed {
+    for kept in landed.iter() {
         kept.finish()?;
     }
     store.publish_raw().await?;
