@@ -815,20 +815,16 @@ mod tests {
     /// gives the first rows, while the query itself sees the change.
     #[tokio::test]
     async fn a_query_without_parameters_runs_once_per_engine() {
-        let engine = Engine::empty().unwrap();
-        let table = |sha: &str| {
-            format!(
+        async fn create(ctx: &SessionContext, sha: &str) {
+            let sql = format!(
                 "CREATE TABLE outcomes AS SELECT '2019Q3' AS period, 'demo' AS source, \
                  '{sha}' AS extract_sha256, 1 AS pulled_at"
-            )
-        };
+            );
+            ctx.sql(&sql).await.unwrap().collect().await.unwrap();
+        }
+        let engine = Engine::empty().unwrap();
         let ctx = engine.context();
-        ctx.sql(&table("first"))
-            .await
-            .unwrap()
-            .collect()
-            .await
-            .unwrap();
+        create(ctx, "first").await;
         let shown = |batches: &[RecordBatch]| {
             arrow::util::pretty::pretty_format_batches(batches)
                 .unwrap()
@@ -844,12 +840,7 @@ mod tests {
         assert!(side_by_side.iter().all(|rows| shown(rows) == first));
 
         ctx.sql("DROP TABLE outcomes").await.unwrap();
-        ctx.sql(&table("second"))
-            .await
-            .unwrap()
-            .collect()
-            .await
-            .unwrap();
+        create(ctx, "second").await;
         let again = engine.named_once("stored_extracts").await.unwrap();
         assert_eq!(shown(&again), first);
         let fresh = engine

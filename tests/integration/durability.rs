@@ -192,6 +192,20 @@ fn before_a_pull() -> Workdir {
 
 const PULL: [&str; 3] = ["pull", "--source", "file:in"];
 
+/// Run `args` in `work` with `failpoint` set: it must exit 1 saying `says`.
+#[cfg(feature = "failpoints")]
+fn fails_at(work: &Workdir, args: &[&str], failpoint: &str, says: &str) {
+    let output = work
+        .praktik()
+        .args(args)
+        .env("FAILPOINTS", failpoint)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{failpoint}: {stderr}");
+    assert!(stderr.contains(says), "{failpoint}: {stderr}");
+}
+
 #[cfg(feature = "failpoints")]
 #[test]
 fn a_fault_at_any_step_leaves_each_table_before_or_after_and_the_next_pull_completes() {
@@ -220,15 +234,7 @@ fn a_fault_at_any_step_leaves_each_table_before_or_after_and_the_next_pull_compl
         ("store-write=1*off->return(eio)", "Input/output error"),
     ] {
         let work = clone(&base);
-        let output = work
-            .praktik()
-            .args(PULL)
-            .env("FAILPOINTS", failpoint)
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert_eq!(output.status.code(), Some(1), "{failpoint}: {stderr}");
-        assert!(stderr.contains(says), "{failpoint}: {stderr}");
+        fails_at(&work, &PULL, failpoint, says);
         let now = state(&work, false);
         for (table, rows) in &now {
             assert!(
@@ -295,15 +301,7 @@ fn a_fault_while_keeping_a_pulls_bodies_indexes_only_bodies_in_place() {
         ),
     ] {
         let work = clone(&base);
-        let output = work
-            .praktik()
-            .args(pull)
-            .env("FAILPOINTS", failpoint)
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert_eq!(output.status.code(), Some(1), "{failpoint}: {stderr}");
-        assert!(stderr.contains(says), "{failpoint}: {stderr}");
+        fails_at(&work, &pull, failpoint, says);
         assert_same(&state(&work, false), &before, failpoint);
         let index = lines(&work);
         assert_eq!(index.len(), held + indexed, "{failpoint}");
