@@ -88,11 +88,6 @@ pub fn write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     persist(staged, path)
 }
 
-/// Append `line` (without its end) to `path` in one write, durably.
-pub fn append_line(path: &Path, line: &str) -> std::io::Result<()> {
-    append_lines(path, &[line.to_string()])
-}
-
 /// Append `lines` (each without its end) to `path` in one write, durably.
 pub fn append_lines(path: &Path, lines: &[String]) -> std::io::Result<()> {
     if lines.is_empty() {

@@ -155,7 +155,7 @@ async fn pull_unrecorded(
     // returned when its extract's turn comes, so the same error comes
     // first as one by one.
     let landed = Arc::new(landed);
-    let written: Vec<bool> = landed
+    let to_write: Vec<bool> = landed
         .iter()
         .zip(&owned)
         .map(|(extract, only)| {
@@ -174,7 +174,7 @@ async fn pull_unrecorded(
                 jobindsats: &jobindsats,
                 person_salt: salt.as_deref(),
             };
-            written[i]
+            to_write[i]
                 .then(|| write::check_ahead(&landed[i], context))
                 .flatten()
         })
