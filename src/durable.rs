@@ -1,7 +1,7 @@
 //! Writing files so that a crash, a kill or a full disk never leaves a
 //! half-written one under its real name, and a file that was said to be
 //! written survives a power cut: a unique temporary name in the same folder,
-//! fsync, rename, fsync the folder. Appended lines go out in one write each,
+//! fsync, rename, fsync the folder. Appended lines go out in one write a call,
 //! from one writer at a time, and are fsynced.
 
 use std::io::Write;
