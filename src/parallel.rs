@@ -11,9 +11,7 @@ where
     R: Send,
     F: Fn(T) -> R + Sync,
 {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, std::num::NonZero::get)
-        .min(items.len());
+    let threads = threads_for(items.len());
     if threads <= 1 {
         return items.into_iter().map(f).collect();
     }
@@ -64,10 +62,7 @@ where
         (0..count).map(|_| tokio::sync::oneshot::channel()).unzip();
     let queue = Arc::new(Mutex::new(senders.into_iter().enumerate()));
     let f = Arc::new(f);
-    let threads = std::thread::available_parallelism()
-        .map_or(1, std::num::NonZero::get)
-        .min(count);
-    for _ in 0..threads {
+    for _ in 0..threads_for(count) {
         let (queue, f) = (Arc::clone(&queue), Arc::clone(&f));
         std::thread::spawn(move || {
             loop {
@@ -85,6 +80,13 @@ where
         });
     }
     receivers
+}
+
+/// A thread per core, but no more threads than items.
+fn threads_for(items: usize) -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, std::num::NonZero::get)
+        .min(items)
 }
 
 #[cfg(test)]
