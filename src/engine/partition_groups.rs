@@ -80,9 +80,7 @@ impl PhysicalOptimizerRule for GroupByPartitionValues {
             };
             let constant = per_file_constant(aggregate.input());
             if groups_by_partition_values(aggregate, &constant) {
-                return Ok(Transformed::yes(Arc::new(PartitionGroupsExec::new(
-                    aggregate,
-                ))));
+                return Ok(Transformed::yes(grouped_by_partition_values(aggregate)?));
             }
             match keys_once_per_batch(aggregate, &constant)? {
                 Some(rewritten) => Ok(Transformed::yes(rewritten)),
@@ -101,12 +99,13 @@ impl PhysicalOptimizerRule for GroupByPartitionValues {
     }
 }
 
-/// Whether `aggregate` is a plain partial aggregation (no grouping sets,
-/// limit or ordered aggregate) whose every key is a deterministic function
-/// of partition columns (`constant`: which input columns are).
+/// Whether `aggregate` is a plain partial or single-step aggregation (no
+/// grouping sets, limit or ordered aggregate) whose every key is a
+/// deterministic function of partition columns (`constant`: which input
+/// columns are).
 fn groups_by_partition_values(aggregate: &AggregateExec, constant: &[bool]) -> bool {
     let group_by = aggregate.group_expr();
-    if *aggregate.mode() != AggregateMode::Partial
+    if !first_step(aggregate.mode())
         || !group_by.is_single()
         || group_by.expr().is_empty()
         || aggregate.limit_options().is_some()
@@ -124,16 +123,51 @@ fn groups_by_partition_values(aggregate: &AggregateExec, constant: &[bool]) -> b
             .all(|(expr, _)| constant_per_file(expr, constant))
 }
 
+/// Whether an aggregation in `mode` reads its input's rows (not partial
+/// states): a partial one, or one in a single step, as DataFusion plans it
+/// over one partition. (A single step over input already split by its keys,
+/// `SinglePartitioned`, is left as it is.)
+fn first_step(mode: &AggregateMode) -> bool {
+    matches!(mode, AggregateMode::Partial | AggregateMode::Single)
+}
+
+/// `aggregate` with a [`PartitionGroupsExec`] as its partial step: in its
+/// place when it is a partial aggregation; under a final aggregation of the
+/// same keys and aggregates when it is a single step.
+fn grouped_by_partition_values(aggregate: &AggregateExec) -> Result<Arc<dyn ExecutionPlan>> {
+    if *aggregate.mode() == AggregateMode::Partial {
+        return Ok(Arc::new(PartitionGroupsExec::new(aggregate)));
+    }
+    let partial = AggregateExec::try_new(
+        AggregateMode::Partial,
+        aggregate.group_expr().clone(),
+        aggregate.aggr_expr().to_vec(),
+        aggregate.filter_expr().to_vec(),
+        Arc::clone(aggregate.input()),
+        aggregate.input_schema(),
+    )?;
+    let groups: Arc<dyn ExecutionPlan> = Arc::new(PartitionGroupsExec::new(&partial));
+    let last = AggregateExec::try_new(
+        AggregateMode::Final,
+        partial.group_expr().as_final(),
+        aggregate.aggr_expr().to_vec(),
+        aggregate.filter_expr().to_vec(),
+        groups,
+        aggregate.input_schema(),
+    )?;
+    Ok(Arc::new(last))
+}
+
 /// `aggregate` reading the keys that are computed from partition columns
 /// (and are more than a column) from a [`PartitionExprsExec`] below it, if
-/// it is a plain partial aggregation with such keys (`constant`: which input
-/// columns are computed from partition columns).
+/// it is a plain partial or single-step aggregation with such keys
+/// (`constant`: which input columns are computed from partition columns).
 fn keys_once_per_batch(
     aggregate: &AggregateExec,
     constant: &[bool],
 ) -> Result<Option<Arc<dyn ExecutionPlan>>> {
     let group_by = aggregate.group_expr();
-    if *aggregate.mode() != AggregateMode::Partial || !group_by.is_single() {
+    if !first_step(aggregate.mode()) || !group_by.is_single() {
         return Ok(None);
     }
     let input = aggregate.input();
@@ -156,7 +190,7 @@ fn keys_once_per_batch(
     let input: Arc<dyn ExecutionPlan> =
         Arc::new(PartitionExprsExec::try_new(Arc::clone(input), computed)?);
     let rewritten = AggregateExec::try_new(
-        AggregateMode::Partial,
+        *aggregate.mode(),
         PhysicalGroupBy::new_single(keys),
         aggregate.aggr_expr().to_vec(),
         aggregate.filter_expr().to_vec(),
@@ -720,10 +754,15 @@ mod tests {
         }
     }
 
-    async fn contexts(root: &std::path::Path) -> (SessionContext, SessionContext) {
+    /// The same table read plainly and with the rule, each in `partitions`
+    /// partitions.
+    async fn contexts(
+        root: &std::path::Path,
+        partitions: usize,
+    ) -> (SessionContext, SessionContext) {
         let config = || {
             SessionConfig::new()
-                .with_target_partitions(2)
+                .with_target_partitions(partitions)
                 .with_batch_size(1024)
         };
         let plain = SessionContext::new_with_config(config());
@@ -780,7 +819,7 @@ mod tests {
     async fn grouping_by_the_quarter_gives_the_same_rows() {
         let root = tempfile::tempdir().expect("tempdir");
         write_table(root.path());
-        let (plain, grouping) = contexts(root.path()).await;
+        let (plain, grouping) = contexts(root.path(), 2).await;
         for sql in BY_QUARTER.iter().chain(&BY_YEAR_AND_PLACE) {
             let expected = run(&plain, sql).await;
             assert!(
@@ -795,7 +834,7 @@ mod tests {
     async fn only_a_grouping_by_partition_values_is_replaced() {
         let root = tempfile::tempdir().expect("tempdir");
         write_table(root.path());
-        let (_, grouping) = contexts(root.path()).await;
+        let (_, grouping) = contexts(root.path(), 2).await;
         for sql in &BY_QUARTER[..3] {
             let shown = physical_plan(&grouping, sql).await;
             assert_eq!(shown.matches("PartitionGroupsExec").count(), 1, "{shown}");
@@ -835,6 +874,43 @@ mod tests {
                 !shown.contains("PartitionGroupsExec") && !shown.contains("PartitionExprsExec"),
                 "{sql}\n{shown}"
             );
+        }
+    }
+
+    /// In one partition DataFusion aggregates in a single step; the rule
+    /// splits it into the partial grouping a file at a time and a final
+    /// merge, and the keys computed from the quarter are still computed
+    /// once a batch.
+    #[tokio::test]
+    async fn in_one_partition_a_single_step_grouping_is_split_around_it() {
+        let root = tempfile::tempdir().expect("tempdir");
+        write_table(root.path());
+        let (plain, grouping) = contexts(root.path(), 1).await;
+        for sql in BY_QUARTER.iter().chain(&BY_YEAR_AND_PLACE) {
+            assert_eq!(run(&plain, sql).await, run(&grouping, sql).await, "{sql}");
+        }
+        for sql in &BY_QUARTER[..3] {
+            let plain_plan = physical_plan(&plain, sql).await;
+            assert!(
+                plain_plan.contains("AggregateExec: mode=Single"),
+                "{plain_plan}"
+            );
+            let shown = physical_plan(&grouping, sql).await;
+            let lines: Vec<&str> = shown.lines().collect();
+            let groups = lines
+                .iter()
+                .position(|l| l.contains("PartitionGroupsExec"))
+                .unwrap_or_else(|| panic!("no PartitionGroupsExec in\n{shown}"));
+            assert!(
+                groups > 0 && lines[groups - 1].contains("AggregateExec: mode=Final,"),
+                "{shown}"
+            );
+            assert!(!shown.contains("mode=Single"), "{shown}");
+        }
+        for sql in BY_YEAR_AND_PLACE {
+            let shown = physical_plan(&grouping, sql).await;
+            assert!(shown.contains("AggregateExec: mode=Single"), "{shown}");
+            assert!(shown.contains("PartitionExprsExec"), "{shown}");
         }
     }
 
