@@ -172,6 +172,11 @@ impl SnapshotFiles {
         })
     }
 
+    /// The size of the snapshot's files together.
+    pub fn bytes(&self) -> u64 {
+        self.files.iter().map(|f| f.object_meta.size).sum()
+    }
+
     /// The scan's columns: the file columns, then the partition columns.
     fn scan_schema(&self) -> SchemaRef {
         let mut fields: Vec<FieldRef> = self.file_schema.fields().iter().cloned().collect();

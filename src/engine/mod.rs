@@ -152,6 +152,10 @@ pub struct Engine {
     once: Arc<std::sync::Mutex<BTreeMap<String, Once>>>,
 }
 
+/// Below this many bytes of Parquet files, a store is read in one partition
+/// (see [`Engine::one_partition_if_small`]).
+pub const SMALL_STORE_BYTES: u64 = 8 << 20;
+
 /// The rows of one query, computed by the first to ask.
 type Once = Arc<tokio::sync::OnceCell<Vec<RecordBatch>>>;
 
@@ -178,6 +182,7 @@ impl Engine {
         let wanted = |table: &str| only.is_none_or(|only| only.contains(&table));
         let engine = Engine::for_store(store)?;
         let mut versions = BTreeMap::new();
+        let mut bytes = 0;
         for table in STORE_TABLES.into_iter().filter(|t| wanted(t)) {
             let version = match as_of {
                 AsOf::Newest => None,
@@ -202,7 +207,7 @@ impl Engine {
                 continue;
             };
             versions.insert(table.to_string(), delta.version().unwrap_or_default());
-            engine.register_delta(table, delta).await?;
+            bytes += engine.register_delta(table, delta).await?;
         }
         // The run ledger, always at its newest: it is no report's data.
         if wanted(RUNS)
@@ -210,6 +215,7 @@ impl Engine {
         {
             engine.register_delta(RUNS, delta).await?;
         }
+        engine.one_partition_if_small(bytes);
         Ok(Engine { versions, ..engine })
     }
 
@@ -228,11 +234,26 @@ impl Engine {
         Ok(Engine { versions, ..engine })
     }
 
+    /// Plan every query in one partition when the tables this engine reads
+    /// hold fewer than [`SMALL_STORE_BYTES`] of files (and no workers share
+    /// the work): over so little, splitting a scan in one partition per
+    /// core costs more to plan and run than the second core gives back,
+    /// and a run's reports run their queries side by side anyway.
+    fn one_partition_if_small(&self, bytes: u64) {
+        if self.workers.is_empty() && bytes < SMALL_STORE_BYTES {
+            let state = self.ctx.state_ref();
+            let mut state = state.write();
+            state.config_mut().options_mut().execution.target_partitions = 1;
+        }
+    }
+
+    /// Register `table` and give the bytes of its files (0 when deltalake's
+    /// own scan reads it).
     async fn register_delta(
         &self,
         table: &str,
         delta: deltalake::DeltaTable,
-    ) -> Result<(), QueryError> {
+    ) -> Result<u64, QueryError> {
         let register = |cause| QueryError::Register {
             table: table.into(),
             cause: Box::new(cause),
@@ -242,22 +263,23 @@ impl Engine {
         // builds it row by row), and workers can run the scan. A table only
         // deltalake can read (deletion vectors, column mapping) is read by
         // deltalake's scan in one process; with workers it is refused.
-        let provider: Arc<dyn datafusion::catalog::TableProvider> =
+        let (provider, bytes): (Arc<dyn datafusion::catalog::TableProvider>, u64) =
             match files::beyond_plain_files(&delta).map_err(register)? {
                 None => {
                     let runtime = self.ctx.runtime_env();
                     let files = files::SnapshotFiles::of(table, &delta, &runtime)
                         .await
                         .map_err(register)?;
-                    Arc::new(files)
+                    let bytes = files.bytes();
+                    (Arc::new(files), bytes)
                 }
                 Some(_) if self.workers.is_empty() => {
-                    delta.table_provider().await.map_err(register)?
+                    (delta.table_provider().await.map_err(register)?, 0)
                 }
                 Some(feature) => return Err(register(files::refuse(table, feature))),
             };
         self.ctx.register_table(table, provider).map_err(register)?;
-        Ok(())
+        Ok(bytes)
     }
 
     /// An engine as the store's settings say: in this process, or spread
