@@ -2,7 +2,8 @@
 //! half-written one under its real name, and a file that was said to be
 //! written survives a power cut: a unique temporary name in the same folder,
 //! fsync, rename, fsync the folder. Appended lines go out in one write a call,
-//! from one writer at a time, and are fsynced.
+//! from one writer at a time, and are fsynced. Files another library wrote
+//! in place are fsynced there, with their folders.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -112,6 +113,59 @@ pub fn append_lines(path: &Path, lines: &[String]) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Make `files`, written in place without fsync (Delta's data files and
+/// log entries, which its object store writes so), durable: each file's
+/// content, several files at a time (a disk's journal takes the fsyncs of
+/// several threads in one commit), then the entries of every folder from
+/// each file's own up to `top`. The error names the file or folder.
+pub fn sync_in_place(files: &[PathBuf], top: &Path) -> std::io::Result<()> {
+    /// Files flushed at once: more threads than cores, as they wait on
+    /// the disk, not the processor.
+    const AT_ONCE: usize = 8;
+    let sync = |file: &PathBuf| -> std::io::Result<()> {
+        fail::fail_point!("durable-sync-in-place", |how| Err(not_flushed(
+            file,
+            injected(how)
+        )));
+        std::fs::File::open(file)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| not_flushed(file, e))
+    };
+    let per_thread = files.len().div_ceil(AT_ONCE).max(1);
+    std::thread::scope(|scope| {
+        let flushing: Vec<_> = files
+            .chunks(per_thread)
+            .map(|chunk| scope.spawn(move || chunk.iter().try_for_each(sync)))
+            .collect();
+        flushing.into_iter().try_for_each(|thread| {
+            thread
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        })
+    })?;
+    let mut folders = std::collections::BTreeSet::new();
+    for file in files {
+        let mut folder = file.parent();
+        while let Some(f) = folder.filter(|f| f.starts_with(top)) {
+            if !folders.insert(f) {
+                break;
+            }
+            folder = f.parent();
+        }
+    }
+    folders
+        .into_iter()
+        .try_for_each(|folder| sync_folder(folder).map_err(|e| not_flushed(folder, e)))
+}
+
+/// `cause`, naming the file or folder that could not be flushed.
+fn not_flushed(path: &Path, cause: std::io::Error) -> std::io::Error {
+    std::io::Error::new(
+        cause.kind(),
+        format!("cannot flush {} to the disk: {cause}", path.display()),
+    )
+}
+
 /// The error a failpoint injects: `return(enospc)` a full disk, anything
 /// else an I/O error.
 #[cfg_attr(not(feature = "failpoints"), allow(dead_code))]
@@ -119,5 +173,37 @@ pub(crate) fn injected(how: Option<String>) -> std::io::Error {
     match how.as_deref() {
         Some("enospc") => std::io::Error::from_raw_os_error(28),
         _ => std::io::Error::from_raw_os_error(5),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn files_written_in_place_are_flushed_or_the_one_that_failed_is_named() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let table = root.path().join("t");
+        let mut files = Vec::new();
+        for quarter in ["2024Q1", "2024Q2"] {
+            let folder = table.join(format!("period={quarter}"));
+            std::fs::create_dir_all(&folder).expect("folder");
+            for part in 0..9 {
+                let file = folder.join(format!("part-{part}.parquet"));
+                std::fs::write(&file, quarter).expect("file");
+                files.push(file);
+            }
+        }
+        sync_in_place(&files, root.path()).expect("every file flushed");
+        sync_in_place(&[], root.path()).expect("nothing to flush");
+
+        files.insert(5, table.join("period=2024Q1/gone.parquet"));
+        let err = sync_in_place(&files, root.path()).expect_err("a missing file");
+        assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
+        assert!(
+            err.to_string()
+                .starts_with(&format!("cannot flush {}", files[5].display())),
+            "{err}"
+        );
     }
 }

@@ -402,7 +402,40 @@ impl Store {
             )
             .await
             .map_err(|e| stage_error(table, e))?;
-        Ok(written.version().unwrap_or_default() as u64)
+        let version = written.version().unwrap_or_default() as u64;
+        self.sync_version(table, version)
+            .await
+            .map_err(|e| StoreError::AfterCommit {
+                table: table.into(),
+                version,
+                detail: format!("its files were not flushed to the disk: {e}"),
+            })?;
+        Ok(version)
+    }
+
+    /// For a commit deltalake made by itself (an append to the run ledger),
+    /// flush the data files its log entry adds, then the entry, to the
+    /// disk, with their folders, when the store is a folder (a bucket has
+    /// stored an object once its put returns).
+    async fn sync_version(&self, table: &str, version: u64) -> std::io::Result<()> {
+        let Some(root) = self.folder().map(Path::to_path_buf) else {
+            return Ok(());
+        };
+        let folder = root.join(table);
+        let entry = folder.join(format!("_delta_log/{version:020}.json"));
+        tokio::task::spawn_blocking(move || {
+            let mut files = Vec::new();
+            for line in std::fs::read_to_string(&entry)?.lines() {
+                let action: serde_json::Value = serde_json::from_str(line)?;
+                if let Some(path) = action["add"]["path"].as_str() {
+                    files.push(write::file_in(&folder, path)?);
+                }
+            }
+            crate::durable::sync_in_place(&files, &root)?;
+            crate::durable::sync_in_place(&[entry], &root)
+        })
+        .await
+        .map_err(std::io::Error::other)?
     }
 
     /// Remove the data files of `table` that no version newer than `days`

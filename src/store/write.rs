@@ -210,9 +210,22 @@ impl TableWrite {
                 .flush()
                 .await
                 .map_err(|e| stage_error(self.table, e))?;
+            sync_files(self.local_folder(), &added)
+                .await
+                .map_err(|e| stage_error(self.table, e.into()))?;
             self.finished.extend(added);
         }
         Ok(())
+    }
+
+    /// The table's folder when it lies in a local folder, whose files
+    /// deltalake's object store writes without fsync; `None` in a bucket,
+    /// where an object is stored once its put returns.
+    fn local_folder(&self) -> Option<PathBuf> {
+        if self.url.scheme() != "file" {
+            return None;
+        }
+        self.url.to_file_path().ok()
     }
 
     /// Commit what was written as the new content of `periods`, in one
@@ -233,7 +246,11 @@ impl TableWrite {
         };
         let mut added = std::mem::take(&mut self.finished);
         if let Some(writer) = self.writer.as_mut() {
-            added.extend(writer.flush().await.map_err(write_err)?);
+            let late = writer.flush().await.map_err(write_err)?;
+            sync_files(self.local_folder(), &late)
+                .await
+                .map_err(|e| write_err(e.into()))?;
+            added.extend(late);
         }
         let mut actions: Vec<Action> = added.into_iter().map(Action::Add).collect();
         // The files are whole and in place, and no version names them yet.
@@ -296,6 +313,7 @@ impl TableWrite {
                         "a step after the commit failed; the commit stands: {e}"
                     );
                 }
+                log_entry_synced(self.table, self.local_folder(), version).await?;
                 version
             }
             None => {
@@ -318,7 +336,7 @@ impl TableWrite {
                     .with_commit_properties(properties)
                     .with_actions(actions)
                     .await;
-                match created {
+                let version = match created {
                     Ok(created) => created.version().unwrap_or_default(),
                     // The first log entry exists: the table was created, and
                     // only a step after it failed.
@@ -330,10 +348,12 @@ impl TableWrite {
                         0
                     }
                     Err(e) => return Err(write_err(e)),
-                }
+                };
+                self.committed = true;
+                log_entry_synced(self.table, self.local_folder(), version).await?;
+                version
             }
         };
-        self.committed = true;
         Ok(WriteMetrics {
             table: self.table.into(),
             version: version as u64,
@@ -341,6 +361,84 @@ impl TableWrite {
             periods: periods.to_vec(),
         })
     }
+}
+
+/// Flush the data files `added` (and the folders that hold them) in the
+/// table's local `folder` to the disk, so that a commit never names a file
+/// a power cut could leave empty; nothing to do in a bucket (`None`).
+async fn sync_files(
+    folder: Option<PathBuf>,
+    added: &[deltalake::kernel::Add],
+) -> std::io::Result<()> {
+    let Some(folder) = folder else {
+        return Ok(());
+    };
+    fail::fail_point!("store-sync-files", |how| Err(crate::durable::injected(how)));
+    let files = added
+        .iter()
+        .map(|add| file_in(&folder, &add.path))
+        .collect::<std::io::Result<Vec<_>>>()?;
+    in_thread(move || crate::durable::sync_in_place(&files, &folder)).await
+}
+
+/// Flush the log entry of `version` in the table's local `folder` to the
+/// disk, with what deltalake wrote after it (a checkpoint of that
+/// version), and the folders up to the store's own, so that a commit said
+/// to be made survives a power cut. A failure is told as one after the
+/// commit, which stands (`store check` would name the entry if a power cut
+/// then emptied it).
+async fn log_entry_synced(
+    table: &str,
+    folder: Option<PathBuf>,
+    version: u64,
+) -> Result<(), StoreError> {
+    let Some(folder) = folder else {
+        return Ok(());
+    };
+    let synced = async {
+        fail::fail_point!("store-sync-log-entry", |how| Err(crate::durable::injected(
+            how
+        )));
+        let log = folder.join("_delta_log");
+        let mut files = vec![log.join(format!("{version:020}.json"))];
+        let checkpoint = log.join(format!("{version:020}.checkpoint.parquet"));
+        if checkpoint.exists() {
+            files.extend([checkpoint, log.join("_last_checkpoint")]);
+        }
+        let top = folder.parent().unwrap_or(&folder).to_path_buf();
+        in_thread(move || crate::durable::sync_in_place(&files, &top)).await
+    };
+    synced.await.map_err(|e| StoreError::AfterCommit {
+        table: table.into(),
+        version,
+        detail: format!("the log entry was not flushed to the disk: {e}"),
+    })
+}
+
+/// `path`, a data file's path as the Delta log gives it (relative to the
+/// table, percent-encoded), in the table's `folder`.
+pub(super) fn file_in(folder: &Path, path: &str) -> std::io::Result<PathBuf> {
+    let not_in = || {
+        std::io::Error::other(format!(
+            "the data file {path} is not a path in {}",
+            folder.display()
+        ))
+    };
+    Url::from_directory_path(folder)
+        .ok()
+        .and_then(|table| table.join(path).ok())
+        .and_then(|url| url.to_file_path().ok())
+        .filter(|file| file.starts_with(folder))
+        .ok_or_else(not_in)
+}
+
+/// `f` on a thread that may block, awaited.
+async fn in_thread(
+    f: impl FnOnce() -> std::io::Result<()> + Send + 'static,
+) -> std::io::Result<()> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(std::io::Error::other)?
 }
 
 impl Drop for TableWrite {

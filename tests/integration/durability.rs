@@ -226,6 +226,12 @@ fn a_fault_at_any_step_leaves_each_table_before_or_after_and_the_next_pull_compl
             "No space left on device",
         ),
         ("store-after-log-entry=return", "the commit stands"),
+        // Flushing the data files to the disk fails before the commit
+        // names them, or the log entry's after the commit.
+        ("store-sync-files=return(eio)", "Input/output error"),
+        ("store-sync-files=1*off->return(eio)", "Input/output error"),
+        ("durable-sync-in-place=return(eio)", "cannot flush"),
+        ("store-sync-log-entry=return(eio)", "the commit stands"),
         ("pull-before-index-line=return", "failpoint"),
         ("durable-persist=return(enospc)", "No space left on device"),
         ("durable-append=return(enospc)", "No space left on device"),
@@ -916,4 +922,68 @@ fn a_body_pulled_again_unchanged_costs_its_hash_not_a_second_check() {
         .unwrap();
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&output.stderr).contains("check-only"));
+}
+
+/// deltalake's object store writes data files and log entries without
+/// fsync; a pull flushes every data file (and its folder) to the disk
+/// before a log entry names it, and the log entry before the pull ends, so
+/// that a power cut cannot leave a commit naming an empty file. Seen in the
+/// system calls of a real pull.
+#[test]
+fn every_file_a_commit_names_is_flushed_to_the_disk_before_the_commit() {
+    let work = Workdir::new();
+    let trace = work.path().join("fsyncs.txt");
+    let mut strace = Command::new("strace");
+    for (name, _) in std::env::vars() {
+        if name.starts_with("PRAKTIK_") {
+            strace.env_remove(name);
+        }
+    }
+    let output = strace
+        .args(["-f", "-y", "-e", "trace=fsync,fdatasync", "-o"])
+        .arg(&trace)
+        .arg(assert_cmd::cargo::cargo_bin("praktik"))
+        .args(["pull", "--from", "2019Q4", "--to", "2020Q3"])
+        .current_dir(work.path())
+        .output()
+        .expect("strace runs (scripts/test installs it)");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let calls = std::fs::read_to_string(&trace).unwrap();
+    let store = work.path().join("store").canonicalize().unwrap();
+    // The first system call that flushes `path` (strace -y names each
+    // descriptor's file), as its line in the trace.
+    let flushed = |path: &Path| {
+        let shown = format!("<{}>", path.display());
+        calls
+            .lines()
+            .position(|line| line.contains(&shown))
+            .unwrap_or_else(|| panic!("{} was never flushed:\n{calls}", path.display()))
+    };
+    let mut tables = 0;
+    for table in ["outcomes", "internships"] {
+        let folder = store.join(table);
+        if !folder.exists() {
+            continue;
+        }
+        tables += 1;
+        let entry = flushed(&folder.join("_delta_log/00000000000000000000.json"));
+        flushed(&folder.join("_delta_log"));
+        let data: Vec<_> = work
+            .table_files_of(table)
+            .into_iter()
+            .filter(|(path, _)| path.ends_with(".parquet"))
+            .collect();
+        assert!(data.len() >= 4, "{table}: {data:?}");
+        for (path, _) in data {
+            let file = folder.join(&path);
+            assert!(flushed(&file) < entry, "{path} flushed after the commit");
+            assert!(flushed(file.parent().unwrap()) < entry, "{path}'s folder");
+        }
+    }
+    assert_eq!(tables, 2, "both tables written: {calls}");
+    flushed(&store);
 }
