@@ -182,7 +182,7 @@ impl Engine {
         let wanted = |table: &str| only.is_none_or(|only| only.contains(&table));
         let engine = Engine::for_store(store)?;
         let mut versions = BTreeMap::new();
-        let mut bytes = 0;
+        let mut bytes: u64 = 0;
         for table in STORE_TABLES.into_iter().filter(|t| wanted(t)) {
             let version = match as_of {
                 AsOf::Newest => None,
@@ -207,7 +207,7 @@ impl Engine {
                 continue;
             };
             versions.insert(table.to_string(), delta.version().unwrap_or_default());
-            bytes += engine.register_delta(table, delta).await?;
+            bytes = bytes.saturating_add(engine.register_delta(table, delta).await?);
         }
         // The run ledger, always at its newest: it is no report's data.
         if wanted(RUNS)
@@ -247,8 +247,8 @@ impl Engine {
         }
     }
 
-    /// Register `table` and give the bytes of its files (0 when deltalake's
-    /// own scan reads it).
+    /// Register `table` and give the bytes of its files (`u64::MAX`, not
+    /// known, when deltalake's own scan reads it: never a small store).
     async fn register_delta(
         &self,
         table: &str,
@@ -274,7 +274,7 @@ impl Engine {
                     (Arc::new(files), bytes)
                 }
                 Some(_) if self.workers.is_empty() => {
-                    (delta.table_provider().await.map_err(register)?, 0)
+                    (delta.table_provider().await.map_err(register)?, u64::MAX)
                 }
                 Some(feature) => return Err(register(files::refuse(table, feature))),
             };

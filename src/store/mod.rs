@@ -423,7 +423,7 @@ impl Store {
         };
         let folder = root.join(table);
         let entry = folder.join(format!("_delta_log/{version:020}.json"));
-        tokio::task::spawn_blocking(move || {
+        write::in_thread(move || {
             let mut files = Vec::new();
             for line in std::fs::read_to_string(&entry)?.lines() {
                 let action: serde_json::Value = serde_json::from_str(line)?;
@@ -435,7 +435,6 @@ impl Store {
             crate::durable::sync_in_place(&[entry], &root)
         })
         .await
-        .map_err(std::io::Error::other)?
     }
 
     /// Remove the data files of `table` that no version newer than `days`

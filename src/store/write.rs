@@ -433,7 +433,7 @@ pub(super) fn file_in(folder: &Path, path: &str) -> std::io::Result<PathBuf> {
 }
 
 /// `f` on a thread that may block, awaited.
-async fn in_thread(
+pub(super) async fn in_thread(
     f: impl FnOnce() -> std::io::Result<()> + Send + 'static,
 ) -> std::io::Result<()> {
     tokio::task::spawn_blocking(f)
