@@ -568,3 +568,77 @@ fn remove_empty_folders(root: &Path) -> std::io::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::array::{
+        ArrayRef, Float64Array, Int64Array, StringArray, TimestampMicrosecondArray,
+    };
+    use arrow::datatypes::{DataType, TimeUnit};
+    use arrow::record_batch::RecordBatch;
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+
+    use crate::period::Period;
+    use crate::schema;
+    use crate::store::{ROW_GROUP_ROWS, Store};
+
+    /// `rows` rows of `outcomes`, all in one quarter.
+    fn one_quarter(rows: usize) -> RecordBatch {
+        let schema = schema::outcomes();
+        let columns = schema
+            .fields()
+            .iter()
+            .map(|field| -> ArrayRef {
+                match field.data_type() {
+                    DataType::Utf8 if field.name() == schema::PERIOD => {
+                        Arc::new(StringArray::from(vec!["2022Q3"; rows]))
+                    }
+                    DataType::Utf8 => Arc::new(StringArray::from_iter_values(
+                        (0..rows).map(|i| format!("{}-{i}", field.name())),
+                    )),
+                    DataType::Int64 => Arc::new(Int64Array::from_iter_values(0..rows as i64)),
+                    DataType::Float64 => Arc::new(Float64Array::from(vec![1.5; rows])),
+                    DataType::Timestamp(TimeUnit::Microsecond, zone) => Arc::new(
+                        TimestampMicrosecondArray::from(vec![0; rows])
+                            .with_timezone_opt(zone.clone()),
+                    ),
+                    other => panic!("no test values for {other}"),
+                }
+            })
+            .collect();
+        RecordBatch::try_new(schema, columns).unwrap()
+    }
+
+    /// A quarter larger than a row group is written in several, none over
+    /// the limit, so that a query reads it on every core.
+    #[tokio::test]
+    async fn a_large_quarter_is_written_in_row_groups_of_at_most_the_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_folder(dir.path()).unwrap();
+        let rows = 2 * ROW_GROUP_ROWS + 1000;
+        let mut write = store.begin_write(schema::OUTCOMES).await.unwrap();
+        write.write(one_quarter(rows)).await.unwrap();
+        let quarter: Period = "2022Q3".parse().unwrap();
+        write
+            .commit(&[quarter], &[quarter], Vec::new())
+            .await
+            .unwrap();
+
+        let folder = dir.path().join(schema::OUTCOMES).join("period=2022Q3");
+        let files: Vec<_> = std::fs::read_dir(&folder)
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .collect();
+        assert_eq!(files.len(), 1, "{files:?}");
+        let reader = SerializedFileReader::new(std::fs::File::open(&files[0]).unwrap()).unwrap();
+        let groups: Vec<i64> = reader
+            .metadata()
+            .row_groups()
+            .iter()
+            .map(|group| group.num_rows())
+            .collect();
+        assert_eq!(groups, [ROW_GROUP_ROWS as i64, ROW_GROUP_ROWS as i64, 1000]);
+    }
+}
