@@ -522,7 +522,7 @@ impl std::fmt::Display for Store {
 /// whole quarter of a 10M-row store in one group, and the per-type effect
 /// took 0.33–0.36 s where 128 Ki-row groups take 0.24–0.28 s (DuckDB
 /// writes 120 Ki-row groups). The files grow ~4 % (a dictionary per group).
-pub(crate) const ROW_GROUP_ROWS: usize = 128 * 1024;
+const ROW_GROUP_ROWS: usize = 128 * 1024;
 
 /// Parquet settings: Snappy, row groups of at most [`ROW_GROUP_ROWS`], and
 /// no dictionary for the columns whose values are (nearly) all different,
