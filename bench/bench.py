@@ -16,6 +16,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -63,16 +64,22 @@ QUERIES = [
 
 
 def run(cmd, cwd=WORK, capture=False):
-    """Run a command; return (wall seconds, peak RSS in MiB, stdout)."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE if capture else subprocess.DEVNULL, stderr=subprocess.PIPE)
-    out = proc.stdout.read() if capture else b""
-    err = proc.stderr.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    if status != 0:
-        sys.exit(f"failed: {' '.join(map(str, cmd))}\n{err.decode()}")
-    return wall, usage.ru_maxrss / 1024, out.decode()
+    """Run a command; return (wall seconds, peak RSS in MiB, stdout).
+
+    The peak comes from GNU time, which forks the command from its own 1 MiB
+    process: Linux carries a process's highest RSS across exec, and Python
+    starts a child with vfork, so `wait4` on a child of this script reports at
+    least this script's own peak (174 MiB once pyarrow and `nm`'s output are
+    loaded; before 2026-12-03 every small figure here had that floor)."""
+    with tempfile.NamedTemporaryFile(mode="r", prefix="praktik-bench-rss-") as rss:
+        start = time.perf_counter()
+        proc = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", rss.name] + [str(c) for c in cmd], cwd=cwd,
+                              stdout=subprocess.PIPE if capture else subprocess.DEVNULL, stderr=subprocess.PIPE)
+        wall = time.perf_counter() - start
+        if proc.returncode != 0:
+            sys.exit(f"failed: {' '.join(map(str, cmd))}\n{proc.stderr.decode()}")
+        peak_kib = int(rss.read().split()[-1])
+    return wall, peak_kib / 1024, proc.stdout.decode() if capture else ""
 
 
 def csv_of(rows):
@@ -128,6 +135,21 @@ def machine():
     return f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores ({cpu}), {mem:.0f} GiB"
 
 
+def symbol_order():
+    """How many of the functions link/symbol-order.txt lists the binary still
+    defines: after a dependency or toolchain change the names change, the
+    code is laid out as without the file and small queries map more of it
+    (run scripts/symbol-order)."""
+    listed = [n for n in (ROOT / "link" / "symbol-order.txt").read_text().splitlines() if n and not n.startswith("#")]
+    out = subprocess.run(["nm", "--defined-only", PRAKTIK], capture_output=True, text=True, check=True).stdout
+    defined = {parts[-1] for parts in (line.split() for line in out.splitlines()) if parts}
+    found = sum(name in defined for name in listed)
+    if found < 0.9 * len(listed):
+        print(f"warning: the binary has {found} of the {len(listed)} functions link/symbol-order.txt lists; "
+              "run scripts/symbol-order (small queries' memory and start-up depend on it)", file=sys.stderr)
+    return f"{found} of the {len(listed)} functions of link/symbol-order.txt in the binary"
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 10_000_000])
@@ -136,6 +158,8 @@ def main():
     if not PRAKTIK.exists():
         sys.exit(f"build it first: cargo build --profile dist ({PRAKTIK} is missing)")
     WORK.mkdir(exist_ok=True)
+    layout = symbol_order()
+    print(f"symbol order: {layout}", flush=True)
     results = []
     # What each side pays before any work: process start-up (and Python's import of DuckDB).
     ours = timed([PRAKTIK, "--version"], args.runs)
@@ -204,7 +228,7 @@ def main():
     lines = [
         "# Benchmark results",
         "",
-        f"Machine: {machine()}. {subprocess.run([PRAKTIK, '--version'], capture_output=True, text=True).stdout.strip()} (dist profile: release + thin LTO), "
+        f"Machine: {machine()}. {subprocess.run([PRAKTIK, '--version'], capture_output=True, text=True).stdout.strip()} (dist profile: release + thin LTO; {layout}), "
         f"DuckDB CLI {subprocess.run([DUCKDB, '--version'], capture_output=True, text=True).stdout.split()[0]} (native binary from PyPI's duckdb-cli). Median wall seconds of {args.runs} runs after a warm-up, whole process; peak RSS.",
         "",
         "| rows | task | praktik s | praktik MiB | DuckDB s | DuckDB MiB | praktik / DuckDB |",
