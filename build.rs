@@ -17,7 +17,6 @@ const ORDER: &str = "link/symbol-order.txt";
 
 fn main() {
     println!("cargo::rerun-if-changed={ORDER}");
-    println!("cargo::rerun-if-changed=build.rs");
     if env::var("PROFILE").as_deref() != Ok("release") {
         return;
     }
