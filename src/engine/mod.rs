@@ -19,9 +19,11 @@ use datafusion::prelude::{SessionConfig, SessionContext, col, lit};
 use datafusion::sql::parser::DFParser;
 use datafusion::sql::resolve::resolve_table_references;
 
+mod distinct_count;
 mod files;
 mod partition_groups;
 mod share;
+mod split_distinct;
 #[cfg(test)]
 mod testing;
 pub mod workers;
@@ -707,13 +709,15 @@ fn bind(
 }
 
 /// A session in this process: a CTE read more than once is computed once,
-/// and a grouping by the quarter groups each file's batches at once.
+/// a grouping by the quarter groups each file's batches at once, and
+/// distinct keys are counted where each key's rows are.
 fn local_context(config: SessionConfig) -> SessionContext {
     let state = SessionStateBuilder::new()
         .with_config(config)
         .with_default_features();
     let state = share::sharing(state)
         .with_physical_optimizer_rule(Arc::new(partition_groups::GroupByPartitionValues))
+        .with_physical_optimizer_rule(Arc::new(split_distinct::SplitByDistinctKey))
         .build();
     SessionContext::new_with_state(state)
 }
