@@ -10,9 +10,10 @@
 //! group, so a batch is not cut into one piece per group first.
 //!
 //! Its state is only right for rows split that way, and only while the
-//! partial step aggregates: its `convert_to_state` refuses, so a partial aggregation that gave up grouping would
-//! fail rather than count a key twice. The rule applies it only where
-//! DataFusion does not give up (grouping sets, or no groups at all).
+//! partial step aggregates: its `convert_to_state` refuses, so a partial
+//! aggregation that gave up grouping would fail rather than count a key
+//! twice. The rule applies it only where DataFusion does not give up
+//! (grouping sets, which it makes of a plain `GROUP BY`, or no groups).
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
