@@ -698,12 +698,10 @@ mod tests {
 
     use arrow::array::{Float64Array, Int32Array, StringArray};
     use arrow::datatypes::DataType;
-    use datafusion::execution::session_state::SessionStateBuilder;
     use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
-    use parquet::arrow::ArrowWriter;
 
     use super::*;
-    use crate::engine::testing::{physical_plan, run};
+    use crate::engine::testing::{physical_plan, plain_and_with, run, write_parquet};
 
     /// Five quarters, two files each, as the store lays them out:
     /// `period=…/part-N.parquet`, with hours that are sometimes null.
@@ -740,16 +738,7 @@ mod tests {
                     ("status_3m", Arc::new(StringArray::from(status)) as _),
                 ])
                 .expect("batch");
-                let file = std::fs::File::create(folder.join(format!("part-{part}.parquet")))
-                    .expect("file");
-                // Small batches: several per file, as a large file gives.
-                let props = parquet::file::properties::WriterProperties::builder()
-                    .set_max_row_group_row_count(Some(1000))
-                    .build();
-                let mut writer =
-                    ArrowWriter::try_new(file, batch.schema(), Some(props)).expect("writer");
-                writer.write(&batch).expect("write");
-                writer.close().expect("close");
+                write_parquet(&folder.join(format!("part-{part}.parquet")), &batch, 1000);
             }
         }
     }
@@ -765,13 +754,7 @@ mod tests {
                 .with_target_partitions(partitions)
                 .with_batch_size(1024)
         };
-        let plain = SessionContext::new_with_config(config());
-        let state = SessionStateBuilder::new()
-            .with_config(config())
-            .with_default_features()
-            .with_physical_optimizer_rule(Arc::new(GroupByPartitionValues))
-            .build();
-        let grouping = SessionContext::new_with_state(state);
+        let (plain, grouping) = plain_and_with(config, Arc::new(GroupByPartitionValues));
         for ctx in [&plain, &grouping] {
             let options = ParquetReadOptions::default()
                 .table_partition_cols(vec![("period".to_string(), DataType::Utf8)]);

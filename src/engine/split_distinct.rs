@@ -251,12 +251,10 @@ mod tests {
     use std::sync::Arc;
 
     use arrow::array::{Int64Array, RecordBatch, StringArray};
-    use datafusion::execution::session_state::SessionStateBuilder;
     use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
-    use parquet::arrow::ArrowWriter;
 
     use super::*;
-    use crate::engine::testing::{physical_plan, run};
+    use crate::engine::testing::{physical_plan, plain_and_with, run, write_parquet};
 
     /// Four files of internships whose people recur across files, types and
     /// groups, with some keys and groups null.
@@ -288,15 +286,7 @@ mod tests {
                 ("benefit_group", Arc::new(StringArray::from(group)) as _),
             ])
             .expect("batch");
-            let path = root.join(format!("part-{file}.parquet"));
-            let file = std::fs::File::create(path).expect("file");
-            let props = parquet::file::properties::WriterProperties::builder()
-                .set_max_row_group_row_count(Some(700))
-                .build();
-            let mut writer =
-                ArrowWriter::try_new(file, batch.schema(), Some(props)).expect("writer");
-            writer.write(&batch).expect("write");
-            writer.close().expect("close");
+            write_parquet(&root.join(format!("part-{file}.parquet")), &batch, 700);
         }
     }
 
@@ -319,13 +309,7 @@ mod tests {
                     "0.1",
                 )
         };
-        let plain = SessionContext::new_with_config(config());
-        let state = SessionStateBuilder::new()
-            .with_config(config())
-            .with_default_features()
-            .with_physical_optimizer_rule(Arc::new(SplitByDistinctKey))
-            .build();
-        let split = SessionContext::new_with_state(state);
+        let (plain, split) = plain_and_with(config, Arc::new(SplitByDistinctKey));
         for ctx in [&plain, &split] {
             ctx.register_parquet(
                 "t",
