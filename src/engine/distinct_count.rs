@@ -9,11 +9,13 @@
 //! one table of the (group, key) pairs it has seen instead of a set per
 //! group, so a batch is not cut into one piece per group first.
 //!
-//! Its state is only right for rows split that way, and only while the
-//! partial step aggregates: its `convert_to_state` refuses, so a partial
-//! aggregation that gave up grouping would fail rather than count a key
-//! twice. The rule applies it only where DataFusion does not give up
-//! (grouping sets, which it makes of a plain `GROUP BY`, or no groups).
+//! Its state is only right for rows split that way, and only once the
+//! partial step has seen all its rows. A partial step that gave up grouping
+//! (`convert_to_state`) or emitted some groups early for want of memory
+//! would count a key seen again twice, so both are refused with an error.
+//! The rule applies it only where DataFusion does not give up grouping
+//! (grouping sets, which it makes of a plain `GROUP BY`, or no groups);
+//! praktik's sessions have no memory limit, so the second does not arise.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -183,7 +185,16 @@ impl GroupsAccumulator for DistinctCounts {
         Ok(Arc::new(Int64Array::from(counts)))
     }
 
+    /// A partial step emits only some of its groups' states when it runs
+    /// out of memory (its input is in no order, so no group is complete),
+    /// and a key seen again after that would be counted twice: refuse.
     fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
+        if matches!(emit_to, EmitTo::First(_)) && !self.seen.pairs.is_empty() {
+            return resources_err!(
+                "COUNT(DISTINCT) ran out of memory before it had seen every row; \
+                 give the query more memory"
+            );
+        }
         Ok(vec![self.evaluate(emit_to)?])
     }
 
@@ -435,6 +446,41 @@ mod tests {
             );
         }
         assert_eq!(seen.first.len(), 1);
+    }
+
+    #[test]
+    fn refuses_to_emit_some_groups_before_the_end() {
+        let schema = arrow::datatypes::Schema::new(vec![Field::new("k", DataType::Utf8, true)]);
+        let field = Arc::new(schema.field(0).clone());
+        let return_field = Arc::new(Field::new("n", DataType::Int64, false));
+        let args = AccumulatorArgs {
+            return_field,
+            schema: &schema,
+            expr_fields: std::slice::from_ref(&field),
+            ignore_nulls: false,
+            order_bys: &[],
+            is_reversed: false,
+            name: "n",
+            is_distinct: false,
+            exprs: &[],
+        };
+        let mut counts = DistinctCounts::new(args).expect("accumulator");
+        let keys: ArrayRef = Arc::new(arrow::array::StringArray::from(vec!["a", "b", "a"]));
+        counts
+            .update_batch(&[keys], &[0, 1, 1], None, 2)
+            .expect("update");
+        let refused = counts.state(EmitTo::First(1)).expect_err("refused");
+        assert!(
+            refused.to_string().contains("ran out of memory"),
+            "{refused}"
+        );
+        let all = counts.state(EmitTo::All).expect("state");
+        assert_eq!(
+            all[0]
+                .as_primitive::<arrow::datatypes::Int64Type>()
+                .values(),
+            &[1, 2]
+        );
     }
 
     #[test]
