@@ -7,7 +7,9 @@
 //! state is a count (DataFusion's `COUNT(DISTINCT)` sends every distinct
 //! value to the final step and hashes them all again there), and it keeps
 //! one table of the (group, key) pairs it has seen instead of a set per
-//! group, so a batch is not cut into one piece per group first.
+//! group, so a batch is not cut into one piece per group first. The table is
+//! split in parts by the pairs' hashes and looked up a part at a time, so
+//! that millions of keys do not make every look-up a miss to memory.
 //!
 //! Its state is only right for rows split that way, and only once the
 //! partial step has seen all its rows. A partial step that gave up grouping
@@ -144,10 +146,7 @@ impl DistinctCounts {
                 continue;
             }
             if let Some(key) = keys.get(row) {
-                let group = group_of(row);
-                if self.seen.insert(group, key)? {
-                    self.counts[group] += 1;
-                }
+                self.seen.note(group_of(row), key, &mut self.counts)?;
             }
         }
         Ok(())
@@ -180,6 +179,7 @@ impl GroupsAccumulator for DistinctCounts {
     }
 
     fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
+        self.seen.settle(&mut self.counts)?;
         let counts = emit_to.take_needed(&mut self.counts);
         self.seen.forget(emit_to)?;
         Ok(Arc::new(Int64Array::from(counts)))
@@ -189,7 +189,7 @@ impl GroupsAccumulator for DistinctCounts {
     /// out of memory (its input is in no order, so no group is complete),
     /// and a key seen again after that would be counted twice: refuse.
     fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
-        if matches!(emit_to, EmitTo::First(_)) && !self.seen.pairs.is_empty() {
+        if matches!(emit_to, EmitTo::First(_)) && !self.seen.is_empty() {
             return resources_err!(
                 "COUNT(DISTINCT) ran out of memory before it had seen every row; \
                  give the query more memory"
@@ -230,8 +230,10 @@ impl GroupsAccumulator for DistinctCounts {
 struct OneGroup(DistinctCounts);
 
 impl OneGroup {
-    fn total(&self) -> i64 {
-        self.0.counts.first().copied().unwrap_or(0)
+    fn total(&mut self) -> Result<i64> {
+        self.0.counts.resize(1, 0);
+        self.0.seen.settle(&mut self.0.counts)?;
+        Ok(self.0.counts[0])
     }
 }
 
@@ -242,7 +244,7 @@ impl Accumulator for OneGroup {
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
-        Ok(ScalarValue::Int64(Some(self.total())))
+        Ok(ScalarValue::Int64(Some(self.total()?)))
     }
 
     fn size(&self) -> usize {
@@ -310,16 +312,171 @@ impl<'a> Keys<'a> {
     }
 }
 
-/// The (group, key) pairs seen, in one table: the keys' bytes one after
-/// another, and a hash map from a pair's hash to the first pair with it
-/// (pairs whose hashes collide are chained).
-#[derive(Debug, Default)]
+/// The (group, key) pairs seen, split into [`PARTS`] parts by bits of the
+/// pair's hash. A pair is first only noted in its part (appended, no
+/// look-up); the noted pairs are looked up a part at a time once there are
+/// as many of them as pairs stored (and at least [`SETTLE_AT_LEAST`]), so
+/// the look-ups of a part go to a table small enough to stay in the
+/// processor's cache. One table for every key would not: with millions of
+/// people every look-up was a miss to memory (DuckDB partitions its
+/// aggregates' hash tables the same way).
+#[derive(Debug)]
 struct SeenKeys {
+    parts: Vec<Part>,
+    /// Pairs noted and not yet looked up, and pairs stored.
+    noted: usize,
+    stored: usize,
+    settle_at_least: usize,
+    hasher: ahash::RandomState,
+}
+
+/// Parts of [`SeenKeys`]: at 10 million pairs a part's table is ~2 MiB.
+const PARTS: usize = 256;
+
+/// Noted pairs wait for at least this many before they are looked up.
+const SETTLE_AT_LEAST: usize = 64 * 1024;
+
+impl Default for SeenKeys {
+    fn default() -> SeenKeys {
+        SeenKeys::settling_at(SETTLE_AT_LEAST)
+    }
+}
+
+impl SeenKeys {
+    fn settling_at(settle_at_least: usize) -> SeenKeys {
+        SeenKeys {
+            parts: (0..PARTS).map(|_| Part::default()).collect(),
+            noted: 0,
+            stored: 0,
+            settle_at_least,
+            hasher: ahash::RandomState::new(),
+        }
+    }
+
+    /// Notes `key` in `group`; [`SeenKeys::settle`] counts it if it is new.
+    fn note(&mut self, group: usize, key: &[u8], counts: &mut [i64]) -> Result<()> {
+        let hash = self.hasher.hash_one((group, key));
+        self.note_hashed(hash, group, key, counts)
+    }
+
+    /// As [`SeenKeys::note`], given the pair's hash.
+    fn note_hashed(
+        &mut self,
+        hash: u64,
+        group: usize,
+        key: &[u8],
+        counts: &mut [i64],
+    ) -> Result<()> {
+        let Ok(group) = u32::try_from(group) else {
+            return resources_err!("COUNT(DISTINCT) over more than 4 billion groups");
+        };
+        // Bits the part's hash map does not use to place a pair (the low
+        // ones) or to tell pairs apart in a probe (the top seven).
+        let part = &mut self.parts[(hash >> 40) as usize % PARTS];
+        part.bytes_noted.extend_from_slice(key);
+        let Ok(end) = u32::try_from(part.bytes_noted.len()) else {
+            return resources_err!("COUNT(DISTINCT) over more than 4 GiB of keys at once");
+        };
+        part.noted.push(Noted { hash, group, end });
+        self.noted += 1;
+        if self.noted >= self.stored.max(self.settle_at_least) {
+            self.settle(counts)?;
+        }
+        Ok(())
+    }
+
+    /// Looks the noted pairs up, a part at a time, and counts each new one
+    /// in its group.
+    fn settle(&mut self, counts: &mut [i64]) -> Result<()> {
+        for part in &mut self.parts {
+            let mut start = 0;
+            for noted in &part.noted {
+                let end = noted.end as usize;
+                let key = &part.bytes_noted[start..end];
+                start = end;
+                if part.stored.insert(noted.hash, noted.group, key)? {
+                    let Some(count) = counts.get_mut(noted.group as usize) else {
+                        return internal_err!("COUNT(DISTINCT) of a group it was not given");
+                    };
+                    *count += 1;
+                    self.stored += 1;
+                }
+            }
+            part.noted.clear();
+            part.bytes_noted.clear();
+        }
+        self.noted = 0;
+        Ok(())
+    }
+
+    fn is_empty(&self) -> bool {
+        self.noted == 0 && self.stored == 0
+    }
+
+    /// Drops the groups `emit_to` emits, once every noted pair is counted
+    /// (the caller settles first); the rest are numbered from 0 again.
+    fn forget(&mut self, emit_to: EmitTo) -> Result<()> {
+        let kept = SeenKeys::settling_at(self.settle_at_least);
+        let old = std::mem::replace(self, kept);
+        if let EmitTo::First(n) = emit_to {
+            // Each pair is stored once, so none is new again: the counts
+            // it gives are its groups' (already counted) and thrown away.
+            let mut recount = Vec::new();
+            for part in &old.parts {
+                for at in 0..part.stored.pairs.len() {
+                    let group = part.stored.pairs[at].group as usize;
+                    if let Some(group) = group.checked_sub(n) {
+                        if recount.len() <= group {
+                            recount.resize(group + 1, 0);
+                        }
+                        self.note(group, part.stored.key(at), &mut recount)?;
+                    }
+                }
+            }
+            self.settle(&mut recount)?;
+        }
+        Ok(())
+    }
+
+    fn size(&self) -> usize {
+        self.parts.iter().map(Part::size).sum::<usize>() + self.parts.capacity() * size_of::<Part>()
+    }
+}
+
+/// One part of [`SeenKeys`]: the pairs stored and those noted since.
+#[derive(Debug, Default)]
+struct Part {
+    stored: Stored,
+    noted: Vec<Noted>,
+    /// The noted pairs' keys, one after another.
+    bytes_noted: Vec<u8>,
+}
+
+impl Part {
+    fn size(&self) -> usize {
+        self.stored.size()
+            + self.noted.capacity() * size_of::<Noted>()
+            + self.bytes_noted.capacity()
+    }
+}
+
+#[derive(Debug)]
+struct Noted {
+    hash: u64,
+    group: u32,
+    /// Where its key ends in `bytes_noted` (it starts where the last ended).
+    end: u32,
+}
+
+/// Pairs in a table: the keys' bytes one after another, and a hash map from
+/// a pair's hash to the first pair with it (pairs whose hashes collide are
+/// chained).
+#[derive(Debug, Default)]
+struct Stored {
     first: HashMap<u64, u32, BuildHasherDefault<Prehashed>>,
-    /// In the order seen: a pair's key ends where the next one's starts.
+    /// In the order stored: a pair's key ends where the next one's starts.
     pairs: Vec<Pair>,
     bytes: Vec<u8>,
-    hasher: ahash::RandomState,
 }
 
 #[derive(Debug)]
@@ -332,21 +489,13 @@ struct Pair {
 
 const NONE: u32 = u32::MAX;
 
-impl SeenKeys {
-    /// Records `key` in `group`; whether it is new there.
-    fn insert(&mut self, group: usize, key: &[u8]) -> Result<bool> {
-        let hash = self.hasher.hash_one((group, key));
-        self.insert_hashed(hash, group, key)
-    }
-
-    /// As [`SeenKeys::insert`], given the pair's hash.
-    fn insert_hashed(&mut self, hash: u64, group: usize, key: &[u8]) -> Result<bool> {
-        let (Ok(group), Ok(new)) = (u32::try_from(group), u32::try_from(self.pairs.len())) else {
-            return resources_err!("COUNT(DISTINCT) over more than 4 billion groups or keys");
+impl Stored {
+    /// Stores the pair unless it is there; whether it was new.
+    fn insert(&mut self, hash: u64, group: u32, key: &[u8]) -> Result<bool> {
+        let new = match u32::try_from(self.pairs.len()) {
+            Ok(new) if new != NONE => new,
+            _ => return resources_err!("COUNT(DISTINCT) over more than 4 billion keys"),
         };
-        if new == NONE {
-            return resources_err!("COUNT(DISTINCT) over more than 4 billion keys");
-        }
         let first = *self.first.entry(hash).or_insert(new);
         if first != new {
             let mut at = first;
@@ -372,23 +521,6 @@ impl SeenKeys {
     fn key(&self, at: usize) -> &[u8] {
         let end = self.pairs.get(at + 1).map_or(self.bytes.len(), |p| p.start);
         &self.bytes[self.pairs[at].start..end]
-    }
-
-    /// Drops the groups `emit_to` emits; the rest are numbered from 0 again.
-    fn forget(&mut self, emit_to: EmitTo) -> Result<()> {
-        match emit_to {
-            EmitTo::All => *self = SeenKeys::default(),
-            EmitTo::First(n) => {
-                let old = std::mem::take(self);
-                self.hasher = old.hasher.clone();
-                for (at, pair) in old.pairs.iter().enumerate() {
-                    if let Some(group) = (pair.group as usize).checked_sub(n) {
-                        self.insert(group, old.key(at))?;
-                    }
-                }
-            }
-        }
-        Ok(())
     }
 
     fn size(&self) -> usize {
@@ -423,29 +555,34 @@ impl Hasher for Prehashed {
 mod tests {
     use super::*;
 
+    /// Every pair below gets the same hash, so all are in one part and one
+    /// chain; looked up all at once, and as each is noted.
     #[test]
     fn tells_keys_apart_when_their_hashes_collide() {
-        let mut seen = SeenKeys::default();
-        for (group, key, new) in [
-            (0, "a", true),
-            (0, "b", true),
-            (1, "a", true),
-            (0, "a", false),
-            (0, "b", false),
-            (1, "b", true),
-            (1, "a", false),
-            (0, "", true),
-            (0, "", false),
-        ] {
-            // Every pair with the same hash: all in one chain.
-            assert_eq!(
-                seen.insert_hashed(7, group, key.as_bytes())
-                    .expect("insert"),
-                new,
-                "{group} {key}"
-            );
+        for settle_at in [1, 1000] {
+            let mut seen = SeenKeys::settling_at(settle_at);
+            let mut counts = vec![0; 2];
+            for (group, key) in [
+                (0, "a"),
+                (0, "b"),
+                (1, "a"),
+                (0, "a"),
+                (0, "b"),
+                (1, "b"),
+                (1, "a"),
+                (0, ""),
+                (0, ""),
+            ] {
+                seen.note_hashed(7, group, key.as_bytes(), &mut counts)
+                    .expect("note");
+            }
+            seen.settle(&mut counts).expect("settle");
+            assert_eq!(counts, [3, 2], "settling at {settle_at}");
+            assert_eq!(seen.stored, 5);
+            let part = &seen.parts[(7 >> 40) % PARTS];
+            assert_eq!(part.stored.first.len(), 1);
+            assert_eq!(part.stored.pairs.len(), 5);
         }
-        assert_eq!(seen.first.len(), 1);
     }
 
     #[test]
@@ -485,24 +622,52 @@ mod tests {
 
     #[test]
     fn renumbers_the_groups_left_after_emitting_the_first() {
-        let mut seen = SeenKeys::default();
+        let mut seen = SeenKeys::settling_at(5);
+        let mut counts = vec![0; 4];
         for group in 0..4 {
             for key in ["x", "yy", "zzz"] {
-                assert!(seen.insert(group, key.as_bytes()).expect("insert"));
+                seen.note(group, key.as_bytes(), &mut counts).expect("note");
             }
         }
+        seen.settle(&mut counts).expect("settle");
+        assert_eq!(counts, [3, 3, 3, 3]);
         seen.forget(EmitTo::First(2)).expect("forget");
-        assert_eq!(seen.pairs.len(), 6);
+        assert_eq!(seen.stored, 6);
+        let mut counts = vec![0; 3];
         for group in 0..2 {
             for key in ["x", "yy", "zzz"] {
-                assert!(
-                    !seen.insert(group, key.as_bytes()).expect("insert"),
-                    "{group} {key}"
-                );
+                seen.note(group, key.as_bytes(), &mut counts).expect("note");
             }
         }
-        assert!(seen.insert(2, b"x").expect("insert"));
+        seen.note(2, b"x", &mut counts).expect("note");
+        seen.settle(&mut counts).expect("settle");
+        assert_eq!(counts, [0, 0, 1], "only the pair not seen before is new");
         seen.forget(EmitTo::All).expect("forget");
-        assert!(seen.pairs.is_empty() && seen.bytes.is_empty());
+        assert!(seen.is_empty());
+        assert!(seen.parts.iter().all(|p| p.stored.pairs.is_empty()));
+    }
+
+    proptest::proptest! {
+        /// Whenever the noted pairs are looked up, each group's count is
+        /// the number of distinct keys noted in it.
+        #[test]
+        fn counts_each_groups_distinct_keys(
+            pairs in proptest::collection::vec(
+                (0usize..5, proptest::collection::vec(proptest::prelude::any::<u8>(), 0..3)),
+                0..400,
+            ),
+            settle_at in 1usize..64,
+        ) {
+            let mut seen = SeenKeys::settling_at(settle_at);
+            let mut counts = vec![0; 5];
+            let mut expected = vec![std::collections::HashSet::new(); 5];
+            for (group, key) in &pairs {
+                seen.note(*group, key, &mut counts).expect("note");
+                expected[*group].insert(key.clone());
+            }
+            seen.settle(&mut counts).expect("settle");
+            let expected: Vec<i64> = expected.iter().map(|keys| keys.len() as i64).collect();
+            proptest::prop_assert_eq!(counts, expected);
+        }
     }
 }
