@@ -306,19 +306,22 @@ pub fn extract_csv(period: Period) -> String {
     let areas = Areas::builtin();
     let mut out = OUTCOME_COLUMNS.join(",");
     out.push('\n');
-    let mut by_group: HashMap<BenefitGroup, Vec<(String, Counts)>> = HashMap::new();
-    for group in BenefitGroup::ALL {
-        by_group.insert(group, municipality_counts(areas, group, period));
-    }
+    let by_group: Vec<(BenefitGroup, Vec<(String, Counts)>)> = BenefitGroup::ALL
+        .into_iter()
+        .map(|group| (group, municipality_counts(areas, group, period)))
+        .collect();
+    // Each group's counts by municipality code (an area sums its members').
+    let by_code: HashMap<(BenefitGroup, &str), Counts> = by_group
+        .iter()
+        .flat_map(|(group, cells)| cells.iter().map(|(c, n)| ((*group, c.as_str()), *n)))
+        .collect();
     for area in areas.iter() {
         for group in BenefitGroup::ALL {
-            let cells = &by_group[&group];
             let counts = area.members.iter().fold(Counts::default(), |acc, m| {
                 acc.add(
-                    cells
-                        .iter()
-                        .find(|(c, _)| c == m)
-                        .map(|(_, n)| *n)
+                    by_code
+                        .get(&(group, m.as_str()))
+                        .copied()
                         .unwrap_or_default(),
                 )
             });
