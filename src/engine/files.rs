@@ -190,30 +190,34 @@ impl SnapshotFiles {
     /// one quarter neither opens nor plans the other quarters' files. The
     /// rows are still filtered above the scan; a filter that cannot be
     /// evaluated here keeps every file.
-    fn files_meeting(&self, state: &dyn Session, filters: &[Expr]) -> Vec<PartitionedFile> {
-        let names: Vec<&str> = self
-            .partition_columns
-            .iter()
-            .map(|f| f.name().as_str())
-            .collect();
+    fn files_meeting(&self, state: &dyn Session, filters: &[Expr]) -> Result<Vec<PartitionedFile>> {
+        let names = self.partition_names();
         let on_partitions = filters
             .iter()
-            .filter(|f| expr_applicable_for_cols(&names, f))
+            .filter(|f| on_partitions_only(&names, f))
             .cloned();
         let predicate = match conjunction(on_partitions) {
-            Some(predicate) if !names.is_empty() && !self.files.is_empty() => predicate,
-            _ => return self.files.clone(),
+            Some(predicate) if !self.files.is_empty() => predicate,
+            _ => return Ok(self.files.clone()),
         };
-        match self.partitions_meeting(state, predicate) {
-            Ok(keep) => self
-                .files
-                .iter()
-                .zip(keep.iter())
-                .filter(|(_, keep)| *keep == Some(true))
-                .map(|(file, _)| file.clone())
-                .collect(),
-            Err(_) => self.files.clone(),
-        }
+        // Exact (see `supports_filters_pushdown`): no row is filtered again,
+        // so a predicate that cannot be evaluated fails the query rather
+        // than keep every file.
+        let keep = self.partitions_meeting(state, predicate)?;
+        Ok(self
+            .files
+            .iter()
+            .zip(keep.iter())
+            .filter(|(_, keep)| *keep == Some(true))
+            .map(|(file, _)| file.clone())
+            .collect())
+    }
+
+    fn partition_names(&self) -> Vec<&str> {
+        self.partition_columns
+            .iter()
+            .map(|f| f.name().as_str())
+            .collect()
     }
 
     /// `predicate` over the files' partition values, one row per file.
@@ -252,13 +256,25 @@ impl TableProvider for SnapshotFiles {
         TableType::Base
     }
 
+    /// A filter on the partition columns alone is exact: it keeps or skips
+    /// whole files (a file holds one value of each), so no row needs it
+    /// again above the scan. Any other is used to skip row groups, and the
+    /// rows are filtered again above the scan.
     fn supports_filters_pushdown(
         &self,
         filters: &[&Expr],
     ) -> Result<Vec<TableProviderFilterPushDown>> {
-        // Used to skip files (by partition value) and row groups; the rows
-        // are filtered again above the scan.
-        Ok(vec![TableProviderFilterPushDown::Inexact; filters.len()])
+        let names = self.partition_names();
+        Ok(filters
+            .iter()
+            .map(|filter| {
+                if on_partitions_only(&names, filter) {
+                    TableProviderFilterPushDown::Exact
+                } else {
+                    TableProviderFilterPushDown::Inexact
+                }
+            })
+            .collect())
     }
 
     async fn scan(
@@ -294,7 +310,7 @@ impl TableProvider for SnapshotFiles {
             let df_schema = DFSchema::try_from(scan_schema.as_ref().clone())?;
             source = source.with_predicate(state.create_physical_expr(predicate, &df_schema)?);
         }
-        let files = self.files_meeting(state, filters);
+        let files = self.files_meeting(state, filters)?;
         let groups = split(&files, state.config().target_partitions());
         let config = FileScanConfigBuilder::new(self.store.clone(), Arc::new(source))
             .with_file_groups(groups)
@@ -303,6 +319,12 @@ impl TableProvider for SnapshotFiles {
             .build();
         Ok(DataSourceExec::from_data_source(config))
     }
+}
+
+/// Whether `filter` reads no column but the partition columns (and no
+/// volatile function), so that it holds for all of a file's rows or none.
+fn on_partitions_only(partition_names: &[&str], filter: &Expr) -> bool {
+    !partition_names.is_empty() && expr_applicable_for_cols(partition_names, filter)
 }
 
 /// `files` in up to `parts` groups of about equal size, largest first.
