@@ -187,9 +187,9 @@ impl SnapshotFiles {
     /// The files whose partition values can meet `filters`. The filters
     /// that read only partition columns (`period = '2024Q4'`, `period >=
     /// $from`) are evaluated once, over one row per file, so that a scan of
-    /// one quarter neither opens nor plans the other quarters' files. The
-    /// rows are still filtered above the scan; a filter that cannot be
-    /// evaluated here keeps every file.
+    /// one quarter neither opens nor plans the other quarters' files. Those
+    /// filters are not applied to the rows again, so one that cannot be
+    /// evaluated here is an error.
     fn files_meeting(&self, state: &dyn Session, filters: &[Expr]) -> Result<Vec<PartitionedFile>> {
         let names = self.partition_names();
         let on_partitions = filters
@@ -200,9 +200,6 @@ impl SnapshotFiles {
             Some(predicate) if !self.files.is_empty() => predicate,
             _ => return Ok(self.files.clone()),
         };
-        // Exact (see `supports_filters_pushdown`): no row is filtered again,
-        // so a predicate that cannot be evaluated fails the query rather
-        // than keep every file.
         let keep = self.partitions_meeting(state, predicate)?;
         Ok(self
             .files
