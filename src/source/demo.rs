@@ -282,7 +282,10 @@ fn municipality_counts(
             continue;
         }
         // Solve the first member; the others keep their generated counts.
-        let (first, rest) = area.members.split_first().expect("an area has members");
+        // An area without members has nothing to solve.
+        let Some((first, rest)) = area.members.split_first() else {
+            continue;
+        };
         let fixed = rest
             .iter()
             .fold(Counts::default(), |a, m| a.add(get(&cells, m)));
