@@ -166,6 +166,18 @@ fn map_headers<S: AsRef<str>>(
     Ok(index)
 }
 
+/// A cell without the whitespace around it, as `str::trim` takes it away
+/// (a no-break space from a spreadsheet too). Most cells start and end in
+/// a visible ASCII character and are returned as they are, without
+/// decoding characters from each end.
+pub(crate) fn trimmed(cell: &str) -> &str {
+    let bytes = cell.as_bytes();
+    match (bytes.first(), bytes.last()) {
+        (Some(first), Some(last)) if first.is_ascii_graphic() && last.is_ascii_graphic() => cell,
+        _ => cell.trim(),
+    }
+}
+
 /// Text as UTF-8, or else as Windows-1252 (what Danish Excel writes).
 pub(crate) fn text(bytes: &[u8]) -> Cow<'_, str> {
     match std::str::from_utf8(bytes) {
@@ -264,7 +276,7 @@ fn csv_rows(
                     index[i]
                         .and_then(|p| record.fields.get(p))
                         .and_then(|r| all.get(r.clone()))
-                        .map_or("", str::trim)
+                        .map_or("", trimmed)
                 });
                 each(place, &cells)?
             }
@@ -274,7 +286,7 @@ fn csv_rows(
                         .and_then(|p| record.field(p))
                         .map_or(Cow::Borrowed(""), text)
                 });
-                each(place, &cells.each_ref().map(|c| c.trim()))?
+                each(place, &cells.each_ref().map(|c| trimmed(c)))?
             }
         };
         if flow.is_break() {
@@ -343,7 +355,7 @@ fn jsonl_rows(
                 other => Cow::Owned(other.to_string()),
             };
         }
-        if each(Place::Line(number), &cells.each_ref().map(|c| c.trim()))?.is_break() {
+        if each(Place::Line(number), &cells.each_ref().map(|c| trimmed(c)))?.is_break() {
             break;
         }
     }
@@ -383,7 +395,7 @@ fn parquet_rows(
                 index[k]
                     .and_then(|p| texts.get(p))
                     .filter(|c| !c.is_null(i))
-                    .map_or("", |c| c.value(i).trim())
+                    .map_or("", |c| trimmed(c.value(i)))
             });
             if each(Place::Row(row), &cells)?.is_break() {
                 return Ok(());
@@ -436,6 +448,35 @@ mod tests {
                 lines.last(),
                 Some(&(Place::Line(line - 1), "K1".to_string()))
             );
+        }
+    }
+
+    #[test]
+    fn cells_are_trimmed_as_str_trim_does() {
+        for cell in [
+            "",
+            " ",
+            "K1",
+            " K1",
+            "K1 ",
+            "\tK1\r",
+            "\u{a0}K1\u{a0}",
+            "K 1",
+            "\u{b}K1",
+            "K1\u{b}",
+            "æ",
+            " ø ",
+            "Å\u{2003}",
+            "\u{3000}x",
+        ] {
+            assert_eq!(trimmed(cell), cell.trim(), "{cell:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_cell_is_trimmed_as_str_trim_does(cell in "[ \t\u{a0}\u{b}\u{2003}]{0,2}\\PC{0,4}[ \t\u{a0}\u{b}\u{2003}]{0,2}") {
+            proptest::prop_assert_eq!(trimmed(&cell), cell.trim());
         }
     }
 
