@@ -170,7 +170,7 @@ fn map_headers<S: AsRef<str>>(
 /// (a no-break space from a spreadsheet too). Most cells start and end in
 /// a visible ASCII character and are returned as they are, without
 /// decoding characters from each end.
-pub(crate) fn trimmed(cell: &str) -> &str {
+fn trimmed(cell: &str) -> &str {
     let bytes = cell.as_bytes();
     match (bytes.first(), bytes.last()) {
         (Some(first), Some(last)) if first.is_ascii_graphic() && last.is_ascii_graphic() => cell,
