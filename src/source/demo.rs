@@ -7,19 +7,15 @@
 //! 2019Q3 the rows of the model letter's Table 1 are solved for, so that they
 //! round to exactly the printed figures while every sum still holds.
 
-use std::collections::HashMap;
-use std::fmt::Write as _;
-
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 use rand_chacha::ChaCha8Rng;
+use std::collections::HashMap;
 
+use super::demo_text::{Seed, push_period, push_signed, rng_for};
 use crate::area::{Area, AreaKind, Areas};
 use crate::benefit::BenefitGroup;
 use crate::period::Period;
 use crate::validate::OUTCOME_COLUMNS;
-
-/// The seed of the demo data. Changing it changes every figure.
-const SEED: u64 = 20_190_306;
 
 pub fn first_period() -> Period {
     Period::new(2016, 1).expect("2016Q1 is a quarter")
@@ -105,19 +101,6 @@ impl Counts {
     }
 }
 
-/// A seeded generator for one cell, independent of the order cells are made in.
-pub(super) fn rng_for(parts: &[&str]) -> ChaCha8Rng {
-    // FNV-1a over the parts: stable across platforms and Rust versions.
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325 ^ SEED;
-    for part in parts {
-        for byte in part.bytes().chain([0xff]) {
-            hash ^= u64::from(byte);
-            hash = hash.wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-    ChaCha8Rng::seed_from_u64(hash)
-}
-
 fn normal(rng: &mut ChaCha8Rng) -> f64 {
     // Box–Muller.
     let u1: f64 = rng.random::<f64>().max(f64::MIN_POSITIVE);
@@ -147,11 +130,12 @@ fn quarter_effect(period: Period) -> (f64, f64) {
     )
 }
 
+/// `size` is `size_of(area)`, `total_size` the sum over all municipalities.
 fn generate_municipality(
     area: &Area,
     group: BenefitGroup,
     period: Period,
-    total_size: f64,
+    (size, total_size): (f64, f64),
 ) -> Counts {
     let (national_ended, national_share) = national_level(group);
     let (volume, share_shift) = quarter_effect(period);
@@ -162,8 +146,9 @@ fn generate_municipality(
             0.2 * national_share * normal(&mut rng),
         )
     };
-    let mut rng = rng_for(&["cell", &area.code, group.code(), &period.to_string()]);
-    let ended = national_ended * size_of(area) / total_size
+    let seed = Seed::new().part("cell").part(&area.code).part(group.code());
+    let mut rng = seed.period(period).rng();
+    let ended = national_ended * size / total_size
         * volume
         * local.0.max(0.3)
         * (1.0 + 0.08 * normal(&mut rng));
@@ -243,19 +228,22 @@ fn steer_country(cells: &mut [(String, Counts)], free: &dyn Fn(&str) -> bool, ta
     }
 }
 
-/// The municipalities' counts for one period and group.
+/// The municipalities' counts for one period and group; `sizes` are their
+/// [`size_of`], in the order of `areas.municipalities()`.
 fn municipality_counts(
     areas: &Areas,
     group: BenefitGroup,
     period: Period,
+    sizes: &[f64],
 ) -> Vec<(String, Counts)> {
-    let total_size: f64 = areas.municipalities().map(size_of).sum();
+    let total_size: f64 = sizes.iter().sum();
     let mut cells: Vec<(String, Counts)> = areas
         .municipalities()
-        .map(|a| {
+        .zip(sizes)
+        .map(|(a, size)| {
             (
                 a.code.clone(),
-                generate_municipality(a, group, period, total_size),
+                generate_municipality(a, group, period, (*size, total_size)),
             )
         })
         .collect();
@@ -307,11 +295,13 @@ fn municipality_counts(
 /// The demo extract for one quarter, as the CSV that `validate::outcomes` reads.
 pub fn extract_csv(period: Period) -> String {
     let areas = Areas::builtin();
-    let mut out = OUTCOME_COLUMNS.join(",");
+    let mut out = String::with_capacity(64 * areas.iter().count() * BenefitGroup::ALL.len());
+    out.push_str(&OUTCOME_COLUMNS.join(","));
     out.push('\n');
+    let sizes: Vec<f64> = areas.municipalities().map(size_of).collect();
     let by_group: Vec<(BenefitGroup, Vec<(String, Counts)>)> = BenefitGroup::ALL
         .into_iter()
-        .map(|group| (group, municipality_counts(areas, group, period)))
+        .map(|group| (group, municipality_counts(areas, group, period, &sizes)))
         .collect();
     // Each group's counts by municipality code (an area sums its members').
     let by_code: HashMap<(BenefitGroup, &str), Counts> = by_group
@@ -328,19 +318,22 @@ pub fn extract_csv(period: Period) -> String {
                         .unwrap_or_default(),
                 )
             });
-            let share = counts
-                .share_tenths()
-                .map(|t| format!("{}.{}", t / 10, t % 10))
-                .unwrap_or_default();
-            let _ = writeln!(
-                out,
-                "{period},{},{},{},{},{},{share}",
-                area.code,
-                area.name,
-                group.code(),
-                counts.ended,
-                counts.in_work,
-            );
+            push_period(&mut out, period);
+            for text in [&area.code, &area.name, group.code()] {
+                out.push(',');
+                out.push_str(text);
+            }
+            for count in [counts.ended, counts.in_work] {
+                out.push(',');
+                push_signed(&mut out, count);
+            }
+            out.push(',');
+            if let Some(tenths) = counts.share_tenths() {
+                push_signed(&mut out, tenths / 10);
+                out.push('.');
+                push_signed(&mut out, tenths % 10);
+            }
+            out.push('\n');
         }
     }
     out

@@ -3,14 +3,14 @@
 //! Danish case system exports them (`;`, decimal comma, Danish headers). The
 //! same rows, at any count, feed `praktik demo generate` for the benchmark.
 
-use std::fmt::Write as _;
 use std::io::Write;
 
 use chrono::{Datelike, Duration, NaiveDate};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
-use super::demo::{rng_for, size_of};
+use super::demo::size_of;
+use super::demo_text::{Seed, push_number, push_period, push_signed};
 use crate::area::{Area, Areas};
 use crate::benefit::BenefitGroup;
 use crate::internship::{InternshipType, Status};
@@ -111,7 +111,11 @@ fn danish_status(status: Status) -> &'static str {
 
 /// `d` as a Danish export writes it: 31-12-2024.
 fn write_date(out: &mut String, d: NaiveDate) {
-    let _ = write!(out, "{:02}-{:02}-{}", d.day(), d.month(), d.year());
+    push_number(out, u64::from(d.day()), 2);
+    out.push('-');
+    push_number(out, u64::from(d.month()), 2);
+    out.push('-');
+    push_signed(out, i64::from(d.year()));
 }
 
 /// The hours a week an internship may have, as a Danish export writes them.
@@ -120,12 +124,12 @@ const HOURS: [&str; 6] = ["15,0", "18,5", "20,0", "25,0", "30,0", "37,0"];
 /// One internship, the `index`th of its municipality and quarter, as a CSV
 /// line (without its line end) at the end of `out`.
 fn push_line(out: &mut String, area: &Area, period: Period, index: usize, people: usize) {
-    let mut rng = rng_for(&[
-        "internship",
-        &area.code,
-        &period.to_string(),
-        &index.to_string(),
-    ]);
+    let mut rng = Seed::new()
+        .part("internship")
+        .part(&area.code)
+        .period(period)
+        .number(index as u64)
+        .rng();
     let kind = pick(
         &mut rng,
         &[
@@ -158,28 +162,43 @@ fn push_line(out: &mut String, area: &Area, period: Period, index: usize, people
     let person = rng.random_range(0..people);
     let statuses = [0, 1, 2].map(|h| danish_status(status(&mut rng, kind, group, h)));
     let code = &area.code;
-    let _ = write!(
-        out,
-        "{code}-{period}-{index:05};P{code}-{person:06};{code};{};{};",
-        group.code(),
-        kind.code(),
-    );
+    // {code}-{period}-{index:05};P{code}-{person:06};{code};{group};{kind};
+    out.push_str(code);
+    out.push('-');
+    push_period(out, period);
+    out.push('-');
+    push_number(out, index as u64, 5);
+    out.push_str(";P");
+    out.push_str(code);
+    out.push('-');
+    push_number(out, person as u64, 6);
+    for text in [code, group.code(), kind.code()] {
+        out.push(';');
+        out.push_str(text);
+    }
+    out.push(';');
     write_date(out, start);
     out.push(';');
     write_date(out, end);
     let industry = INDUSTRIES[rng.random_range(0..INDUSTRIES.len())];
-    let _ = write!(
-        out,
-        ";{industry};{hours};{};{};{}",
-        statuses[0], statuses[1], statuses[2]
-    );
+    for text in [industry, hours, statuses[0], statuses[1], statuses[2]] {
+        out.push(';');
+        out.push_str(text);
+    }
 }
 
 /// The demo's person-level extract for one quarter.
 pub fn extract_csv(period: Period) -> String {
-    let mut out = format!("{HEADER}\n");
-    for area in Areas::builtin().municipalities() {
-        let n = count(area, period);
+    let counts: Vec<(&Area, usize)> = Areas::builtin()
+        .municipalities()
+        .map(|area| (area, count(area, period)))
+        .collect();
+    // A line is ~150 bytes.
+    let lines: usize = counts.iter().map(|(_, n)| n).sum();
+    let mut out = String::with_capacity(HEADER.len() + 1 + 192 * lines);
+    out.push_str(HEADER);
+    out.push('\n');
+    for (area, n) in counts {
         for i in 0..n {
             push_line(&mut out, area, period, i, n * 3);
             out.push('\n');

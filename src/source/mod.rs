@@ -2,6 +2,7 @@
 
 pub mod demo;
 pub mod demo_internships;
+mod demo_text;
 mod file;
 pub mod jobindsats;
 
@@ -245,6 +246,25 @@ mod tests {
                 "demo person-level extract 2024Q4",
                 "demo extract 2016Q1"
             ]
+        );
+    }
+
+    /// The demo is the same bytes from one version of praktik to the next
+    /// (its figures are in the README, the tests and stores made before):
+    /// a change of the generator's code must not change what it writes.
+    #[test]
+    fn the_demo_writes_the_bytes_it_always_wrote() {
+        use sha2::{Digest, Sha256};
+        let sha256 = |extract: &Extract| hex::encode(Sha256::digest(bytes(extract)));
+        let letter = demo_quarter(Period::new(2019, 3).unwrap());
+        assert_eq!(
+            sha256(&letter[0]),
+            "9a9edd9cbea4a9ed356d6c19c1572683ec2166c3dc499ca1e825187dac5e15de"
+        );
+        let last = demo_quarter(Period::new(2024, 4).unwrap());
+        assert_eq!(
+            sha256(&last[1]),
+            "e7bdd82546857b6a7c5994b2b9793872a05401a8cec2d4d450b51bb309cce7de"
         );
     }
 }
