@@ -12,7 +12,7 @@ mod csv_lines;
 pub mod internships;
 pub mod person_rows;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Float64Array, Int64Array, StringArray, TimestampMicrosecondArray};
@@ -196,13 +196,7 @@ pub fn csv_records(extract: &Landed) -> Result<Vec<Record>, ValidateError> {
                 }
             })?;
             let line = record.position().map_or(0, |p| p.line());
-            let cell = |i: usize| {
-                record
-                    .get(index[OUTCOME_COLUMNS[i]])
-                    .unwrap_or("")
-                    .trim()
-                    .to_string()
-            };
+            let cell = |i: usize| record.get(index[i]).unwrap_or("").trim().to_string();
             Ok(Record {
                 place: format!("line {line}"),
                 cells: std::array::from_fn(cell),
@@ -220,13 +214,7 @@ pub fn check(extract: &Landed, records: &[Record]) -> Result<Validated, Validate
     let mut seen: ahash::AHashMap<(Period, &str, BenefitGroup), &str> =
         ahash::AHashMap::with_capacity(records.len());
     for record in records {
-        let cell = |name: &'static str| {
-            let i = OUTCOME_COLUMNS
-                .iter()
-                .position(|c| *c == name)
-                .unwrap_or_default();
-            record.cells[i].as_str()
-        };
+        let cell = |name: &'static str| record.cells[outcome_column(name)].as_str();
         let bad = |column: &'static str, expected: String| ValidateError::Cell {
             input: input.into(),
             place: record.place.clone(),
@@ -315,10 +303,21 @@ pub fn check(extract: &Landed, records: &[Record]) -> Result<Validated, Validate
     })
 }
 
-fn column_index(
-    input: &str,
-    headers: &csv::StringRecord,
-) -> Result<HashMap<&'static str, usize>, ValidateError> {
+/// The place of `name` in [`OUTCOME_COLUMNS`] (and in a [`Record`]'s cells).
+fn outcome_column(name: &'static str) -> usize {
+    match name {
+        "period" => 0,
+        "area_code" => 1,
+        "area_name" => 2,
+        "benefit_group" => 3,
+        "ended" => 4,
+        "in_work_or_education" => 5,
+        _ => 6,
+    }
+}
+
+/// Where each of [`OUTCOME_COLUMNS`] is in `headers`, in their order.
+fn column_index(input: &str, headers: &csv::StringRecord) -> Result<[usize; 7], ValidateError> {
     for h in headers {
         if !OUTCOME_COLUMNS.contains(&h.trim()) {
             return Err(ValidateError::UnknownColumn {
@@ -327,19 +326,16 @@ fn column_index(
             });
         }
     }
-    OUTCOME_COLUMNS
-        .iter()
-        .map(|&column| {
-            headers
-                .iter()
-                .position(|h| h.trim() == column)
-                .map(|i| (column, i))
-                .ok_or(ValidateError::MissingColumn {
-                    input: input.into(),
-                    column,
-                })
-        })
-        .collect()
+    let mut index = [0; 7];
+    for (at, column) in index.iter_mut().zip(OUTCOME_COLUMNS) {
+        *at = headers.iter().position(|h| h.trim() == column).ok_or(
+            ValidateError::MissingColumn {
+                input: input.into(),
+                column,
+            },
+        )?;
+    }
+    Ok(index)
 }
 
 fn count(text: &str) -> Result<Option<i64>, String> {
@@ -417,4 +413,28 @@ fn to_batch(cols: Columns, extract: &Landed) -> RecordBatch {
     columns.extend(provenance_columns(extract, rows));
     RecordBatch::try_new(schema::outcomes(), columns)
         .expect("the columns are built in the order and types of schema::outcomes")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_column_is_found_in_a_record_where_outcome_columns_has_it() {
+        for (i, name) in OUTCOME_COLUMNS.into_iter().enumerate() {
+            assert_eq!(outcome_column(name), i, "{name}");
+        }
+    }
+
+    #[test]
+    fn columns_are_found_in_any_order_and_a_missing_one_is_named() {
+        let mut shuffled: Vec<&str> = OUTCOME_COLUMNS.to_vec();
+        shuffled.reverse();
+        shuffled[0] = " share_pct ";
+        let index = column_index("x.csv", &csv::StringRecord::from(shuffled)).unwrap();
+        assert_eq!(index, [6, 5, 4, 3, 2, 1, 0]);
+        let short = csv::StringRecord::from(OUTCOME_COLUMNS[..6].to_vec());
+        let error = column_index("x.csv", &short).unwrap_err();
+        assert!(error.to_string().contains("`share_pct`"), "{error}");
+    }
 }
