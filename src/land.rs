@@ -557,7 +557,9 @@ fn stage(
     let entry = Entry::of(&extract, &sha256, &path, bytes);
     let mut copying = Copying::default();
     let mut kept = None;
-    let body = if replaced > 0 {
+    // The body a replacement was written to; otherwise the extract keeps
+    // its own (moved, not copied: an in-memory body may be large).
+    let screened_body = if replaced > 0 {
         tracing::info!(input = %extract.input, values = replaced, "CPR numbers replaced by pseudonymous keys before landing");
         if new {
             let staged = staging(&extract, raw_dir)?;
@@ -568,7 +570,7 @@ fn stage(
             drop(out);
             kept = Some(entry.staged(staged)?);
         }
-        Body::File(path.clone())
+        Some(Body::File(path.clone()))
     } else {
         if new {
             let staged = staging(&extract, raw_dir)?;
@@ -588,10 +590,13 @@ fn stage(
                 }
             }
         }
-        extract.body.clone()
+        None
     };
     let landed = Landed {
-        extract: Extract { body, ..extract },
+        extract: match screened_body {
+            Some(body) => Extract { body, ..extract },
+            None => extract,
+        },
         sha256,
         path,
         new,
