@@ -7,9 +7,10 @@
 //! 2019Q3 the rows of the model letter's Table 1 are solved for, so that they
 //! round to exactly the printed figures while every sum still holds.
 
+use std::collections::HashMap;
+
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
-use std::collections::HashMap;
 
 use super::demo_text::{Seed, push_period, push_signed, rng_for};
 use crate::area::{Area, AreaKind, Areas};
@@ -146,8 +147,12 @@ fn generate_municipality(
             0.2 * national_share * normal(&mut rng),
         )
     };
-    let seed = Seed::new().part("cell").part(&area.code).part(group.code());
-    let mut rng = seed.period(period).rng();
+    let mut rng = Seed::new()
+        .part("cell")
+        .part(&area.code)
+        .part(group.code())
+        .period(period)
+        .rng();
     let ended = national_ended * size / total_size
         * volume
         * local.0.max(0.3)

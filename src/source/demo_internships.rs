@@ -193,7 +193,7 @@ pub fn extract_csv(period: Period) -> String {
         .municipalities()
         .map(|area| (area, count(area, period)))
         .collect();
-    // A line is ~150 bytes.
+    // A line is ~150 bytes; room for longer names.
     let lines: usize = counts.iter().map(|(_, n)| n).sum();
     let mut out = String::with_capacity(HEADER.len() + 1 + 192 * lines);
     out.push_str(HEADER);
