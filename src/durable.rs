@@ -115,13 +115,9 @@ pub fn append_lines(path: &Path, lines: &[String]) -> std::io::Result<()> {
 
 /// Make `files`, written in place without fsync (Delta's data files and
 /// log entries, which its object store writes so), durable: each file's
-/// content, several files at a time (a disk's journal takes the fsyncs of
-/// several threads in one commit), then the entries of every folder from
+/// content, several files at a time, then the entries of every folder from
 /// each file's own up to `top`. The error names the file or folder.
 pub fn sync_in_place(files: &[PathBuf], top: &Path) -> std::io::Result<()> {
-    /// Files flushed at once: more threads than cores, as they wait on
-    /// the disk, not the processor.
-    const AT_ONCE: usize = 8;
     let sync = |file: &PathBuf| -> std::io::Result<()> {
         fail::fail_point!("durable-sync-in-place", |how| Err(not_flushed(
             file,
@@ -131,18 +127,7 @@ pub fn sync_in_place(files: &[PathBuf], top: &Path) -> std::io::Result<()> {
             .and_then(|f| f.sync_all())
             .map_err(|e| not_flushed(file, e))
     };
-    let per_thread = files.len().div_ceil(AT_ONCE).max(1);
-    std::thread::scope(|scope| {
-        let flushing: Vec<_> = files
-            .chunks(per_thread)
-            .map(|chunk| scope.spawn(move || chunk.iter().try_for_each(sync)))
-            .collect();
-        flushing.into_iter().try_for_each(|thread| {
-            thread
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-        })
-    })?;
+    several_at_once(files, sync).map_err(|(_, cause)| cause)?;
     let mut folders = std::collections::BTreeSet::new();
     for file in files {
         let mut folder = file.parent();
@@ -156,6 +141,61 @@ pub fn sync_in_place(files: &[PathBuf], top: &Path) -> std::io::Result<()> {
     folders
         .into_iter()
         .try_for_each(|folder| sync_folder(folder).map_err(|e| not_flushed(folder, e)))
+}
+
+/// Flush fully written staging files (see [`staging`]) to the disk,
+/// several at a time, before [`persist_synced`] moves them to their names.
+/// At a failure, the files before the first one that failed are flushed;
+/// its place in `files` and the cause are returned.
+pub fn flush_staged(files: &[&std::fs::File]) -> Result<(), (usize, std::io::Error)> {
+    let injected = (0..files.len()).find_map(|at| injected_flush_fault().map(|e| (at, e)));
+    let flushed = injected.as_ref().map_or(files.len(), |(at, _)| *at);
+    several_at_once(&files[..flushed], |file| file.sync_all())?;
+    injected.map_or(Ok(()), Err)
+}
+
+/// The fault a test injects into flushing the next staging file (the
+/// failpoint `durable-flush`, taken in the files' order), if any.
+fn injected_flush_fault() -> Option<std::io::Error> {
+    fail::fail_point!("durable-flush", |how| Some(injected(how)));
+    None
+}
+
+/// Run `flush` on every item, eight threads at a time: a disk's
+/// journal takes the fsyncs of several threads in one commit. The failure
+/// of the first item in order that failed, with its place; every thread
+/// has ended by then.
+fn several_at_once<T: Sync>(
+    items: &[T],
+    flush: impl Fn(&T) -> std::io::Result<()> + Sync,
+) -> Result<(), (usize, std::io::Error)> {
+    /// Files flushed at once: more threads than cores, as they wait on
+    /// the disk, not the processor.
+    const AT_ONCE: usize = 8;
+    let each = |(at, item): (usize, &T)| flush(item).map_err(|cause| (at, cause));
+    if items.len() <= 1 {
+        return items.iter().enumerate().try_for_each(each);
+    }
+    let per_thread = items.len().div_ceil(AT_ONCE);
+    std::thread::scope(|scope| {
+        let flushing: Vec<_> = items
+            .chunks(per_thread)
+            .enumerate()
+            .map(|(chunk, part)| {
+                let first = chunk * per_thread;
+                scope.spawn(move || {
+                    part.iter()
+                        .enumerate()
+                        .try_for_each(|(i, item)| each((first + i, item)))
+                })
+            })
+            .collect();
+        flushing.into_iter().try_for_each(|thread| {
+            thread
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        })
+    })
 }
 
 /// `cause`, naming the file or folder that could not be flushed.
@@ -205,5 +245,51 @@ mod tests {
                 .starts_with(&format!("cannot flush {}", files[5].display())),
             "{err}"
         );
+    }
+
+    #[test]
+    fn several_at_once_gives_the_first_failure_in_order_and_flushes_staging_files() {
+        let items: Vec<usize> = (0..20).collect();
+        let seen = Mutex::new(Vec::new());
+        let failing = |at: &usize| {
+            seen.lock().expect("lock").push(*at);
+            if *at == 5 || *at == 13 {
+                Err(std::io::Error::from_raw_os_error(28))
+            } else {
+                Ok(())
+            }
+        };
+        let (at, cause) = several_at_once(&items, failing).expect_err("two fail");
+        assert_eq!((at, cause.raw_os_error()), (5, Some(28)));
+        // Each file at most once, and every one before the first failure.
+        let mut seen = seen.into_inner().expect("lock");
+        seen.sort_unstable();
+        assert!(seen.windows(2).all(|w| w[0] < w[1]), "{seen:?}");
+        assert!((0..=5).all(|i| seen.contains(&i)), "{seen:?}");
+        assert_eq!(
+            several_at_once(&[7], |i| Err(std::io::Error::other(i.to_string())))
+                .map_err(|(at, e)| (at, e.to_string())),
+            Err((0, "7".to_string()))
+        );
+        several_at_once::<u8>(&[], |_| Err(std::io::Error::other("none"))).expect("nothing");
+        let all = std::sync::atomic::AtomicUsize::new(0);
+        several_at_once(&items, |_| {
+            all.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            Ok(())
+        })
+        .expect("none fails");
+        assert_eq!(all.into_inner(), items.len());
+
+        let folder = tempfile::tempdir().expect("tempdir");
+        let staged: Vec<_> = (0..11)
+            .map(|i| {
+                let mut file = staging(folder.path()).expect("staging");
+                write!(file, "body {i}").expect("write");
+                file
+            })
+            .collect();
+        let files: Vec<&std::fs::File> = staged.iter().map(|f| f.as_file()).collect();
+        flush_staged(&files).expect("flushed");
+        flush_staged(&[]).expect("nothing to flush");
     }
 }

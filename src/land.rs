@@ -300,7 +300,7 @@ fn land_rewritten_parquet(
     let path = raw_dir.join(format!("{sha256}.{}", extract.format.extension()));
     let new = !intact(&path, &sha256, bytes);
     let kept = if new {
-        Some(Entry::of(&extract, &sha256, &path, bytes).staged(staged)?)
+        Some(Entry::of(&extract, &sha256, &path, bytes).staged(staged))
     } else {
         None
     };
@@ -351,17 +351,10 @@ impl Entry {
         }
     }
 
-    /// Make a fully written staging file's bytes durable; [`keep_all`]
-    /// moves it to its hash name and indexes it.
-    fn staged(self, file: tempfile::NamedTempFile) -> Result<Staged, LandError> {
-        file.as_file()
-            .sync_all()
-            .map_err(|cause| LandError::Write {
-                input: self.input.clone(),
-                path: file.path().to_path_buf(),
-                cause,
-            })?;
-        Ok(Staged { file, entry: self })
+    /// This entry's body, fully written to a staging file; [`keep_all`]
+    /// flushes it to the disk, moves it to its hash name and indexes it.
+    fn staged(self, file: tempfile::NamedTempFile) -> Staged {
+        Staged { file, entry: self }
     }
 
     /// This body's line of `raw/index.jsonl`.
@@ -394,21 +387,38 @@ fn record(raw_dir: &Path, entries: &[Entry]) -> Result<(), LandError> {
     })
 }
 
-/// A body written under a temporary name in `raw/` and fsynced, still to be
+/// A body written under a temporary name in `raw/`, still to be flushed,
 /// moved to its hash name and indexed.
 struct Staged {
     file: tempfile::NamedTempFile,
     entry: Entry,
 }
 
-/// Move staged bodies to their hash names in order, with one fsync of
-/// `raw/` for all of them, then index them in one durable append. At a
-/// failure the bodies moved before it are indexed, then it is returned: a
-/// body is indexed only once it is durable under its name.
-fn keep_all(raw_dir: &Path, staged: Vec<Staged>) -> Result<(), LandError> {
+/// Flush staged bodies to the disk, several at a time, then move them to
+/// their hash names in order, with one fsync of `raw/` for all of them, and
+/// index them in one durable append. At a failure the bodies before it are
+/// moved and indexed, then it is returned: a body gets its name only once
+/// its bytes are durable, and is indexed only once it is durable under its
+/// name.
+fn keep_all(raw_dir: &Path, mut staged: Vec<Staged>) -> Result<(), LandError> {
     let Some(first) = staged.first().map(|s| s.entry.clone()) else {
         return Ok(());
     };
+    let flushed = {
+        let files: Vec<&std::fs::File> = staged.iter().map(|s| s.file.as_file()).collect();
+        durable::flush_staged(&files)
+    };
+    // The bodies from the first that failed on are not kept (their staging
+    // files are removed as they are dropped).
+    let unflushed = flushed.err().map(|(at, cause)| {
+        let failed = staged.split_off(at);
+        let path = failed[0].file.path().to_path_buf();
+        LandError::Write {
+            input: failed[0].entry.input.clone(),
+            path,
+            cause,
+        }
+    });
     let (files, entries): (Vec<_>, Vec<_>) = staged
         .into_iter()
         .map(|s| ((s.file, s.entry.path.clone()), s.entry))
@@ -429,7 +439,8 @@ fn keep_all(raw_dir: &Path, staged: Vec<Staged>) -> Result<(), LandError> {
             .map_or(first.input, |e| e.input.clone()),
         path: unfinished.path,
         cause: unfinished.cause,
-    })
+    })?;
+    unflushed.map_or(Ok(()), Err)
 }
 
 /// A copy of a large file into `raw/` that runs while the body is checked.
@@ -568,7 +579,7 @@ fn stage(
             out.flush()
                 .map_err(|e| write_error(&extract, staged.path(), e))?;
             drop(out);
-            kept = Some(entry.staged(staged)?);
+            kept = Some(entry.staged(staged));
         }
         Some(Body::File(path.clone()))
     } else {
@@ -580,7 +591,7 @@ fn stage(
                         .as_file()
                         .write_all(body)
                         .map_err(|e| write_error(&extract, staged.path(), e))?;
-                    kept = Some(entry.staged(staged)?);
+                    kept = Some(entry.staged(staged));
                 }
                 Body::File(source) => {
                     let (source, raw_dir) = (source.clone(), raw_dir.to_path_buf());
@@ -644,7 +655,7 @@ fn copy_file(
             ),
         ));
     }
-    keep_all(raw_dir, vec![entry.staged(staged)?])
+    keep_all(raw_dir, vec![entry.staged(staged)])
 }
 
 impl Landed {

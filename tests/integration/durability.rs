@@ -236,6 +236,8 @@ fn a_fault_at_any_step_leaves_each_table_before_or_after_and_the_next_pull_compl
         ("durable-persist=return(enospc)", "No space left on device"),
         ("durable-append=return(enospc)", "No space left on device"),
         ("durable-persist=return(eio)", "Input/output error"),
+        // The copy of the file into raw/ cannot be flushed to the disk.
+        ("durable-flush=return(eio)", "Input/output error"),
         ("store-write=return(enospc)", "No space left on device"),
         ("store-write=1*off->return(eio)", "Input/output error"),
     ] {
@@ -259,11 +261,11 @@ fn a_fault_at_any_step_leaves_each_table_before_or_after_and_the_next_pull_compl
     }
 }
 
-/// The bodies of a pull are moved to their names together (one fsync of
-/// `raw/`) and indexed in one append: a fault while moving the third, or
-/// before or while indexing, leaves the tables as they were, indexes only
-/// bodies that are in place, leaves nothing a vacuum cannot clear, and the
-/// next pull completes.
+/// The bodies of a pull are flushed side by side, moved to their names
+/// together (one fsync of `raw/`) and indexed in one append: a fault while
+/// flushing or moving the third, or before or while indexing, leaves the
+/// tables as they were, indexes only bodies that are in place, leaves
+/// nothing a vacuum cannot clear, and the next pull completes.
 #[cfg(feature = "failpoints")]
 #[test]
 fn a_fault_while_keeping_a_pulls_bodies_indexes_only_bodies_in_place() {
@@ -294,6 +296,14 @@ fn a_fault_while_keeping_a_pulls_bodies_indexes_only_bodies_in_place() {
     for (failpoint, says, indexed, in_place) in [
         (
             "durable-persist=2*off->return(enospc)",
+            "No space left on device",
+            2,
+            2,
+        ),
+        // The bodies are flushed side by side: the third fails, the two
+        // before it are kept, and nothing of the ones after it.
+        (
+            "durable-flush=2*off->return(enospc)",
             "No space left on device",
             2,
             2,
