@@ -124,7 +124,7 @@ pub enum QueryError {
 }
 
 /// Named parameters (`period=2019Q3`) for a query's `$period` placeholders.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Params(BTreeMap<String, String>);
 
 impl Params {
@@ -150,8 +150,9 @@ pub struct Engine {
     versions: BTreeMap<String, u64>,
     /// The workers plans are spread over; none: this process.
     workers: Vec<url::Url>,
-    /// Rows of the queries without parameters run once (see [`Engine::named_once`]).
-    once: Arc<std::sync::Mutex<BTreeMap<String, Once>>>,
+    /// Rows of the named queries run once for each set of parameters (see
+    /// [`Engine::named_once`]).
+    once: Arc<std::sync::Mutex<BTreeMap<(String, Params), Once>>>,
 }
 
 /// Below this many bytes of Parquet files, a store is read in one partition
@@ -440,20 +441,25 @@ impl Engine {
         self.sql(&format!("sql/{name}.sql"), sql, params).await
     }
 
-    /// As [`Engine::named`] for a query without parameters, run once for
-    /// the engine and its clones: they read one snapshot, so its rows cannot
-    /// change. Reports side by side asking for it wait for the first; if
-    /// that one fails, the next to ask runs it again.
-    pub async fn named_once(&self, name: &str) -> Result<Vec<RecordBatch>, QueryError> {
+    /// As [`Engine::named`], run once for the engine and its clones for
+    /// each set of parameters: they read one snapshot, so its rows cannot
+    /// change. Reports side by side asking for the same rows (the briefing
+    /// and the type report both show the quarter's per-type effect) wait for
+    /// the first; if that one fails or is stopped, the next to ask runs it
+    /// again.
+    pub async fn named_once(
+        &self,
+        name: &str,
+        params: &Params,
+    ) -> Result<Vec<RecordBatch>, QueryError> {
         let cell = self
             .once
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .entry(name.to_string())
+            .entry((name.to_string(), params.clone()))
             .or_default()
             .clone();
-        let none = Params::new();
-        cell.get_or_try_init(|| self.named(name, &none))
+        cell.get_or_try_init(|| self.named(name, params))
             .await
             .cloned()
     }
@@ -836,11 +842,12 @@ fn register(
 mod tests {
     use super::*;
 
-    /// A query without parameters runs once per engine (and its clones,
-    /// side by side): after the table under it changes, the engine still
-    /// gives the first rows, while the query itself sees the change.
+    /// A named query runs once per engine (and its clones, side by side)
+    /// and set of parameters: after the table under it changes, the engine
+    /// still gives the first rows, while the query itself sees the change;
+    /// a refusal is not kept.
     #[tokio::test]
-    async fn a_query_without_parameters_runs_once_per_engine() {
+    async fn a_named_query_runs_once_per_engine_and_parameters() {
         async fn create(ctx: &SessionContext, sha: &str) {
             let sql = format!(
                 "CREATE TABLE outcomes AS SELECT '2019Q3' AS period, 'demo' AS source, \
@@ -857,17 +864,30 @@ mod tests {
                 .to_string()
         };
         let clones = [engine.clone(), engine.clone(), engine.clone()];
-        let side_by_side =
-            futures::future::try_join_all(clones.iter().map(|e| e.named_once("stored_extracts")))
-                .await
-                .unwrap();
+        let none = Params::new();
+        // Other parameters are other rows: here a refusal, which is not kept.
+        let wrong = Params::new().with("period", "2019Q3");
+        for _ in 0..2 {
+            let refused = engine.named_once("stored_extracts", &wrong).await;
+            assert!(
+                matches!(refused, Err(QueryError::UnknownParam { .. })),
+                "{refused:?}"
+            );
+        }
+        let side_by_side = futures::future::try_join_all(
+            clones
+                .iter()
+                .map(|e| e.named_once("stored_extracts", &none)),
+        )
+        .await
+        .unwrap();
         let first = shown(&side_by_side[0]);
         assert!(first.contains("first"), "{first}");
         assert!(side_by_side.iter().all(|rows| shown(rows) == first));
 
         ctx.sql("DROP TABLE outcomes").await.unwrap();
         create(ctx, "second").await;
-        let again = engine.named_once("stored_extracts").await.unwrap();
+        let again = engine.named_once("stored_extracts", &none).await.unwrap();
         assert_eq!(shown(&again), first);
         let fresh = engine
             .named("stored_extracts", &Params::new())

@@ -9,7 +9,7 @@ use super::ReportError;
 use super::catalogue::Catalogue;
 use super::format;
 use super::rows::{ints, strings};
-use crate::engine::Engine;
+use crate::engine::{Engine, Params};
 use crate::period::Period;
 use crate::schema::INTERNSHIPS;
 
@@ -42,7 +42,7 @@ pub async fn stored_periods(
         return Ok(Vec::new());
     }
     let q = stored_extracts_query(table);
-    let batches = engine.named_once(q).await?;
+    let batches = engine.named_once(q, &Params::new()).await?;
     let p = strings(&batches, q, "period")?;
     let s = strings(&batches, q, "source")?;
     let h = strings(&batches, q, "extract_sha256")?;

@@ -102,7 +102,7 @@ impl Call {
         for (name, value) in &self.params {
             params.insert(name, value);
         }
-        Ok(engine.named(self.name, &params).await?)
+        Ok(engine.named_once(self.name, &params).await?)
     }
 
     /// Run the query on a task of its own, so that its planning and

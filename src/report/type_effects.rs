@@ -132,7 +132,7 @@ pub async fn context(
     let params = Params::new()
         .with("period", period)
         .with("municipality", municipality_param(area));
-    let rows = type_rows_of(&engine.named(QUERY, &params).await?)?;
+    let rows = type_rows_of(&engine.named_once(QUERY, &params).await?)?;
     if rows.is_empty() {
         return Err(ReportError::NoPersonData { period });
     }

@@ -179,7 +179,14 @@ pub async fn build(request: &Request<'_>) -> Result<BriefingContext, ReportError
         check_call.start(engine),
         trend_call.start(engine),
     );
-    let rows = effect_rows_of(&effect_rows.rows().await?)?;
+    // The per-type figures too, and the table's history (for the revised
+    // figures) is read meanwhile: the briefing needs them last.
+    let types_rows = types::start(request);
+    let (effect_rows, previous_version) = futures::join!(
+        effect_rows.rows(),
+        revisions::previous_version(store, period)
+    );
+    let rows = effect_rows_of(&effect_rows?)?;
     if !rows.iter().any(|r| r.area_code == area.code) {
         let all: Vec<&str> = Areas::builtin().iter().map(|a| a.code.as_str()).collect();
         let everywhere = Call::new("effect_by_area", OUTCOMES, engine)
@@ -246,7 +253,7 @@ pub async fn build(request: &Request<'_>) -> Result<BriefingContext, ReportError
     let points = trend::points(&trend_rows.rows().await?)?;
     let mut appendix_calls = vec![effect.clone(), check_call, trend_call.clone()];
     let mut revised = trend::Revised::new();
-    if let Some(version) = revisions::previous_version(store, period).await? {
+    if let Some(version) = previous_version? {
         let before_engine = Engine::open_table_at(store, OUTCOMES, version).await?;
         let mut before_call = trend_call.clone();
         before_call.version = Some(version);
@@ -331,7 +338,7 @@ pub async fn build(request: &Request<'_>) -> Result<BriefingContext, ReportError
     }
 
     // Per internship type, when person-level data exist for the quarter.
-    let (types, types_none) = match types::section(request).await? {
+    let (types, types_none) = match types::section(request, types_rows).await? {
         Some((view, call)) => {
             appendix_calls.push(call);
             (Some(view), None)

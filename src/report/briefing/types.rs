@@ -11,7 +11,7 @@ use crate::internship::InternshipType;
 use crate::report::ReportError;
 use crate::report::chart::{self, Interval, IntervalWords};
 use crate::report::provenance::stored_periods;
-use crate::report::trace::{Call, Figure, Sentence, Source};
+use crate::report::trace::{Call, Figure, Sentence, Source, Started};
 use crate::report::type_effects::{all_groups, municipality_param, type_rows_of};
 use crate::schema::INTERNSHIPS;
 
@@ -39,9 +39,32 @@ pub struct TypesView {
     sentences: Vec<Sentence>,
 }
 
-/// The per-type section: each type's purpose measure with its interval.
+/// The section's query, started so that it runs beside the briefing's
+/// others, when the briefing has the section at all (person-level data are
+/// stored, and the area is a municipality or the country).
+pub(super) fn start(request: &Request<'_>) -> Option<(Call, Started)> {
+    let Request {
+        engine,
+        period,
+        area,
+        ..
+    } = request;
+    if !engine.versions().contains_key(INTERNSHIPS) || area.kind == AreaKind::Jobcenter {
+        return None;
+    }
+    let call = Call::new("effect_by_type", INTERNSHIPS, engine)
+        .with("period", period)
+        .with("municipality", municipality_param(area));
+    let rows = call.start(engine);
+    Some((call, rows))
+}
+
+/// The per-type section: each type's purpose measure with its interval,
+/// from the query [`start`] started; none when no person-level data are
+/// stored for the quarter.
 pub(super) async fn section(
     request: &Request<'_>,
+    started: Option<(Call, Started)>,
 ) -> Result<Option<(TypesView, Call)>, ReportError> {
     let Request {
         engine,
@@ -52,17 +75,14 @@ pub(super) async fn section(
         stem,
         ..
     } = request;
-    if !engine.versions().contains_key(INTERNSHIPS) || area.kind == AreaKind::Jobcenter {
+    let Some((call, rows)) = started else {
         return Ok(None);
-    }
+    };
     let held = stored_periods(engine, INTERNSHIPS).await?;
     if !held.iter().any(|p| p.period == period.to_string()) {
         return Ok(None);
     }
-    let call = Call::new("effect_by_type", INTERNSHIPS, engine)
-        .with("period", period)
-        .with("municipality", municipality_param(area));
-    let type_rows = type_rows_of(&call.run(engine).await?)?;
+    let type_rows = type_rows_of(&rows.rows().await?)?;
     let mut rows = Vec::new();
     let mut items = Vec::new();
     let mut sentences = Vec::new();
