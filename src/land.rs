@@ -58,7 +58,8 @@ pub struct Landed {
     /// False when the same bytes were already there.
     pub new: bool,
     pub bytes: u64,
-    /// The copy into `raw/` still under way, if any.
+    /// The keeping under `raw/` still under way, if any (shared by the
+    /// bodies kept together).
     copying: Arc<Mutex<Copying>>,
 }
 
@@ -443,13 +444,15 @@ fn keep_all(raw_dir: &Path, mut staged: Vec<Staged>) -> Result<(), LandError> {
     unflushed.map_or(Ok(()), Err)
 }
 
-/// A copy of a large file into `raw/` that runs while the body is checked.
-/// Dropping it waits for it, so that no half copy is left behind.
+/// Keeping bodies under `raw/` while they are checked: a large file's copy,
+/// or a pull's bodies flushed and named (see [`land_all`]). Dropping it
+/// waits for it, so that no half copy is left behind.
 #[derive(Debug, Default)]
 struct Copying(Option<std::thread::JoinHandle<Result<(), LandError>>>);
 
 impl Copying {
-    /// Wait for the copy; `None` if it panicked.
+    /// Wait for the keeping; `None` if it panicked. The first to wait gets
+    /// its outcome: the pull waits for every body and stops at a failure.
     fn wait(&mut self) -> Option<Result<(), LandError>> {
         match self.0.take().map(std::thread::JoinHandle::join) {
             None => Some(Ok(())),
@@ -506,11 +509,17 @@ pub fn land(raw_dir: &Path, extract: Extract, salt: Option<&str>) -> Result<Land
 }
 
 /// [`land`] every body of a pull, in their order: they are screened, hashed
-/// and written on a thread per core, then moved to their hash names with
-/// one fsync of `raw/` and indexed in one append, in the order given. At
-/// the first body turned away, the bodies before it are kept and indexed
-/// (as one by one) and its error returned; nothing of the ones after it is
-/// kept.
+/// and written on a thread per core, then flushed, moved to their hash
+/// names with one fsync of `raw/` and indexed in one append, in the order
+/// given. At the first body turned away, the bodies before it are kept and
+/// indexed (as one by one) and its error returned; nothing of the ones
+/// after it is kept.
+///
+/// Unless a body is to be read from its name under `raw/` (one the screen
+/// changed), the bodies are kept on a thread of their own while the caller
+/// checks them, as a large file's copy is: waiting on the disk, beside the
+/// checks' work. [`Landed::finish`] waits for it, and gives a failure to
+/// keep them.
 pub fn land_all(
     raw_dir: &Path,
     extracts: Vec<Extract>,
@@ -541,8 +550,23 @@ pub fn land_all(
             }
         }
     }
-    keep_all(raw_dir, staged)?;
-    failed.map_or(Ok(landed), Err)
+    let read_from_raw = landed
+        .iter()
+        .any(|l| matches!(&l.extract.body, Body::File(p) if *p == l.path));
+    if failed.is_some() || read_from_raw || staged.is_empty() {
+        keep_all(raw_dir, staged)?;
+        return failed.map_or(Ok(landed), Err);
+    }
+    let raw_dir = raw_dir.to_path_buf();
+    let keeping = std::thread::spawn(move || keep_all(&raw_dir, staged));
+    let keeping = Arc::new(Mutex::new(Copying(Some(keeping))));
+    for body in &mut landed {
+        let copied = body.copying.lock().is_ok_and(|c| c.0.is_some());
+        if !copied {
+            body.copying = Arc::clone(&keeping);
+        }
+    }
+    Ok(landed)
 }
 
 /// All of [`land`] but moving a body written here to its name and indexing
@@ -674,7 +698,7 @@ impl Landed {
             write_error(
                 self,
                 &self.path,
-                std::io::Error::other("the copy into raw/ stopped unexpectedly"),
+                std::io::Error::other("keeping it under raw/ stopped unexpectedly"),
             )
         };
         let mut copying = self.copying.lock().map_err(|_| stopped())?;
@@ -752,6 +776,10 @@ mod tests {
         assert!(landed[..12].iter().all(|l| l.new));
         assert!(!landed[12].new, "the same bytes as b3");
         assert_eq!(landed[12].sha256, landed[3].sha256);
+        // Kept on a thread of their own, which each body's finish waits for.
+        for kept in &landed {
+            kept.finish().unwrap();
+        }
         let index = std::fs::read_to_string(raw.join(INDEX)).unwrap();
         let indexed: Vec<String> = index
             .lines()
@@ -792,6 +820,21 @@ mod tests {
         for line in index.lines() {
             let line: serde_json::Value = serde_json::from_str(line).unwrap();
             assert!(kept.contains(&line["file"].as_str().unwrap().to_string()));
+        }
+
+        // With a salt the CPR number is replaced, and that body is read from
+        // its name under raw/: all of the pull is kept before it returns.
+        let raw = dir.path().join("raw3");
+        let mut all = bodies();
+        all[5] = extract("cpr", body("010190-1234"));
+        let landed = land_all(&raw, all, Some("salt")).unwrap();
+        assert!(matches!(&landed[5].body, Body::File(p) if *p == landed[5].path));
+        let index = std::fs::read_to_string(raw.join(INDEX)).unwrap();
+        assert_eq!(index.lines().count(), 12, "{index}");
+        for kept in &landed {
+            let read = kept.bytes().unwrap();
+            assert_eq!(std::fs::read(&kept.path).unwrap(), read.as_ref());
+            assert!(!String::from_utf8_lossy(&read).contains("010190"));
         }
     }
 
