@@ -16,7 +16,7 @@ use crate::Error;
 use crate::config::{Config, Secret};
 use crate::engine::{Engine, Params};
 use crate::guard::{DEMO, Stored};
-use crate::land::land_all;
+use crate::land::{Landed, land_all};
 use crate::ledger;
 use crate::period::Period;
 use crate::report::{self, Output, OutputFormat, definition};
@@ -29,6 +29,21 @@ pub use write::check_body;
 #[cfg(feature = "failpoints")]
 use write::failpoint;
 use write::{Context, Pending, authority, check_only, write_checked, write_extract};
+
+/// Waits, when dropped, for every body of a pull to be kept under `raw/`
+/// (see [`Landed::finish`]); declared after the store's lock, it is dropped
+/// before it, however the pull ends.
+struct KeptBeforeUnlock(Arc<Vec<Landed>>);
+
+impl Drop for KeptBeforeUnlock {
+    fn drop(&mut self) {
+        for body in self.0.iter() {
+            // The pull has waited for every body already, or returns an
+            // earlier error.
+            let _ = body.finish();
+        }
+    }
+}
 
 /// What a pull did.
 #[derive(Debug, Clone)]
@@ -155,6 +170,10 @@ async fn pull_unrecorded(
     // returned when its extract's turn comes, so the same error comes
     // first as one by one.
     let landed = Arc::new(landed);
+    // Bodies are kept under raw/ on threads of their own (see `land_all`),
+    // and a checking thread may hold them past an error: the store's lock
+    // is let go only after they are kept.
+    let _kept_first = KeptBeforeUnlock(Arc::clone(&landed));
     let to_write: Vec<bool> = landed
         .iter()
         .zip(&owned)
