@@ -4,19 +4,21 @@
 
 use std::io::{IsTerminal as _, Write as _};
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
 
-use praktik::as_of::AsOf;
-use praktik::config::{Config, Overrides};
-use praktik::engine::{Params, named_query};
-use praktik::output::{self, QueryFormat};
-use praktik::period::Period;
-use praktik::pipeline::{self, PullReport, QueryOptions, ReportOptions, WriteOptions};
-use praktik::report::OutputFormat;
-use praktik::report::render::Rendered;
-use praktik::source::{Source, Wanted};
-use praktik::{Error, status};
+use crate::as_of::AsOf;
+use crate::config::{Config, Overrides};
+use crate::engine::{Params, named_query};
+use crate::output::{self, QueryFormat};
+use crate::period::Period;
+use crate::pipeline::{self, PullReport, QueryOptions, ReportOptions, WriteOptions};
+use crate::report::OutputFormat;
+use crate::report::render::Rendered;
+use crate::source::{Source, Wanted};
+use crate::{Error, status};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -133,7 +135,7 @@ pub enum Command {
 pub struct Workers(pub Vec<url::Url>);
 
 fn workers_flag(text: &str) -> Result<Workers, String> {
-    praktik::config::parse_workers(text).map(Workers)
+    crate::config::parse_workers(text).map(Workers)
 }
 
 #[derive(Debug, Args)]
@@ -327,6 +329,82 @@ impl Cli {
     }
 }
 
+/// Whether stderr may carry colour: a terminal, and no `NO_COLOR` (no-color.org).
+fn colours() -> bool {
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// object_store 0.13.2 panics on a runtime worker when it aborts an upload
+/// after the server went away ("Already shut down", `buffered.rs`); tokio
+/// contains the panic and the write fails with an error of its own, so the
+/// panic message is only noise beside it: logged at debug level, not shown.
+fn quiet_known_panics() {
+    let shown = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let known = info.location().is_some_and(|l| {
+            l.file().contains("object_store") && l.file().ends_with("buffered.rs")
+        });
+        if known {
+            tracing::debug!("an upload could not be aborted (the store went away): {info}");
+        } else {
+            shown(info);
+        }
+    }));
+}
+
+/// The whole program: parse the command line, set up logging, run the
+/// command on a runtime, and map the error to an exit code. It lives here,
+/// not in the binary, so that the async code it runs is compiled once, in
+/// this crate: a binary that polls the library's futures compiles them
+/// again (the release binary alone took 1 min 45 s to build).
+pub fn main() -> ExitCode {
+    quiet_known_panics();
+    // Fault injection for the durability tests (`FAILPOINTS=name=return`).
+    #[cfg(feature = "failpoints")]
+    let _failpoints = fail::FailScenario::setup();
+    let cli = Cli::parse();
+    // A scheduled run (stderr not a terminal) logs what it pulled, line by
+    // line; at a terminal the progress bar says it, and -v adds the lines.
+    let quiet = std::io::stderr().is_terminal() && cli.verbose == 0;
+    let level = match cli.verbose {
+        _ if quiet => "warn",
+        0 | 1 => "praktik=info,warn",
+        _ => "praktik=debug,info",
+    };
+    let filter = EnvFilter::try_from_env("PRAKTIK_LOG").unwrap_or_else(|_| EnvFilter::new(level));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false);
+    match cli.log_format {
+        // One JSON object per line, for log collectors.
+        LogFormat::Json => logs.json().init(),
+        // Colours only on a terminal, and never when NO_COLOR is set: a cron
+        // file or a pipe gets plain text.
+        LogFormat::Text => logs.with_ansi(colours()).init(),
+    }
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        // `praktik query … | head`: the reader has all it wants.
+        Err(error) if crate::is_broken_pipe(&error) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("{}", crate::describe_error(&error));
+            ExitCode::from(error.exit_code())
+        }
+    }
+}
+
 /// Run the parsed command.
 pub async fn run(cli: Cli) -> Result<(), Error> {
     match &cli.command {
@@ -420,7 +498,7 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         Command::Sql(args) => {
             let config = cli.config(None)?;
             let interactive = std::io::stdin().is_terminal();
-            praktik::shell::run(
+            crate::shell::run(
                 &config,
                 &args.as_of.clone().unwrap_or_default(),
                 interactive,
@@ -429,8 +507,8 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         }
         Command::Schema { table } => {
             let config = cli.config(None)?;
-            let store = praktik::store::Store::open_for(&config)?;
-            let engine = praktik::engine::Engine::open(&store, None).await?;
+            let store = crate::store::Store::open_for(&config)?;
+            let engine = crate::engine::Engine::open(&store, None).await?;
             let tables = match table {
                 Some(t) => vec![t.clone()],
                 None => engine.table_names(),
@@ -446,8 +524,8 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         Command::Export(args) => {
             let config = cli.config(None)?;
             let format = match args.format.as_str() {
-                "parquet" => praktik::export::ExportFormat::Parquet,
-                "csv" => praktik::export::ExportFormat::Csv,
+                "parquet" => crate::export::ExportFormat::Parquet,
+                "csv" => crate::export::ExportFormat::Csv,
                 other => {
                     return Err(output::OutputError::UnknownFormat(format!(
                         "{other}` (use parquet or csv)"
@@ -504,14 +582,14 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
             match format.as_str() {
                 "csv" => {
                     let mut writer = std::io::BufWriter::new(file);
-                    praktik::source::demo_internships::generate_csv(*rows, &mut writer)
+                    crate::source::demo_internships::generate_csv(*rows, &mut writer)
                         .map_err(|e| failed(e.to_string()))?;
                     writer.flush().map_err(|e| failed(e.to_string()))?;
                 }
-                "parquet" => praktik::source::demo_internships::generate_parquet(*rows, file)
+                "parquet" => crate::source::demo_internships::generate_parquet(*rows, file)
                     .map_err(failed)?,
                 other => {
-                    return Err(praktik::output::OutputError::UnknownFormat(format!(
+                    return Err(crate::output::OutputError::UnknownFormat(format!(
                         "{other}` (use csv or parquet)"
                     ))
                     .into());
@@ -530,8 +608,8 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
             };
             match command {
                 StoreCommand::Check => {
-                    let store = praktik::store::Store::open_for(&config)?;
-                    let problems = praktik::upkeep::check(&store.tree()).await?;
+                    let store = crate::store::Store::open_for(&config)?;
+                    let problems = crate::upkeep::check(&store.tree()).await?;
                     for p in &problems {
                         println!("{}: {}; {}", p.path, p.what, p.fix);
                     }
@@ -609,7 +687,7 @@ fn read_query_file(file: &str) -> Result<(String, String), Error> {
                 ),
                 sql.to_string(),
             )),
-            None => Err(praktik::engine::QueryError::UnknownQuery(file.to_string()).into()),
+            None => Err(crate::engine::QueryError::UnknownQuery(file.to_string()).into()),
         },
     }
 }
@@ -781,16 +859,13 @@ fn utc(at: Option<chrono::DateTime<chrono::Utc>>) -> String {
 }
 
 #[cfg(feature = "distributed")]
-async fn worker(
-    listen: std::net::SocketAddr,
-    config: &praktik::config::Config,
-) -> Result<(), Error> {
+async fn worker(listen: std::net::SocketAddr, config: &crate::config::Config) -> Result<(), Error> {
     eprintln!("praktik: worker listening on {listen}; stop it with Ctrl-C or SIGTERM");
-    praktik::engine::workers::serve(listen, &config.store).await
+    crate::engine::workers::serve(listen, &config.store).await
 }
 
 #[cfg(not(feature = "distributed"))]
-async fn worker(_: std::net::SocketAddr, _: &praktik::config::Config) -> Result<(), Error> {
+async fn worker(_: std::net::SocketAddr, _: &crate::config::Config) -> Result<(), Error> {
     Err(Error::NotBuilt {
         what: "distributed queries",
         feature: "distributed",

@@ -24,6 +24,7 @@ pub mod area;
 pub mod as_of;
 pub mod benefit;
 pub mod classify;
+pub mod cli;
 pub mod config;
 pub mod durable;
 pub mod engine;
