@@ -62,6 +62,14 @@ impl Extract {
         }
     }
 
+    /// The body's length in bytes, if it can be known without reading it.
+    pub fn length(&self) -> Option<u64> {
+        match &self.body {
+            Body::Bytes(bytes) => u64::try_from(bytes.len()).ok(),
+            Body::File(path) => std::fs::metadata(path).ok().map(|m| m.len()),
+        }
+    }
+
     /// The body as a buffered stream.
     pub fn reader(&self) -> std::io::Result<Box<dyn BufRead + Send + '_>> {
         Ok(match &self.body {

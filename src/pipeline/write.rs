@@ -58,13 +58,13 @@ pub(super) fn outcomes(
     extract: &Landed,
     context: Context<'_>,
 ) -> Result<validate::Validated, Error> {
-    let records = match extract.format {
+    Ok(match extract.format {
         Format::JobindsatsV3 | Format::JobindsatsV2 => {
-            jobindsats::parse::records(extract, context.jobindsats)?
+            let records = jobindsats::parse::records(extract, context.jobindsats)?;
+            validate::check(extract, &records)?
         }
-        _ => validate::csv_records(extract)?,
-    };
-    Ok(validate::check(extract, &records)?)
+        _ => validate::check_csv(extract)?,
+    })
 }
 
 /// Land `extract` under `raw_dir` and check it whole without writing any

@@ -74,8 +74,18 @@ enum Next {
 }
 
 impl<'a> Records<'a> {
-    pub fn new(input: Box<dyn BufRead + Send + 'a>, delimiter: u8) -> Records<'a> {
-        Records::with_buffer(input, delimiter, BUFFER)
+    /// The records of `input`, whose `length` is given if it is known: a
+    /// small body is split in a buffer of its own size, not of [`BUFFER`]
+    /// bytes (zeroed, and most of it never used).
+    pub fn new(
+        input: Box<dyn BufRead + Send + 'a>,
+        delimiter: u8,
+        length: Option<u64>,
+    ) -> Records<'a> {
+        let bytes = length
+            .and_then(|n| usize::try_from(n.saturating_add(1)).ok())
+            .map_or(BUFFER, |n| n.min(BUFFER));
+        Records::with_buffer(input, delimiter, bytes)
     }
 
     fn with_buffer(input: Box<dyn BufRead + Send + 'a>, delimiter: u8, bytes: usize) -> Self {

@@ -12,8 +12,9 @@ use arrow::array::{ArrayRef, Date32Builder, Float64Builder, StringBuilder};
 use arrow::record_batch::RecordBatch;
 use chrono::{Datelike, Months, NaiveDate};
 
+use super::Place;
 use super::ValidateError;
-use super::person_rows::{COLUMNS, Cells, Flow, Place, for_each_row};
+use super::person_rows::{COLUMNS, Cells, Flow, for_each_row};
 use crate::area::{Area, AreaKind, Areas};
 use crate::benefit::BenefitGroup;
 use crate::internship::{InternshipType, Status};

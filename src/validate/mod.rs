@@ -7,12 +7,16 @@
 //! outcomes CSV has a header naming these columns (any order):
 //! `period,area_code,area_name,benefit_group,ended,in_work_or_education,share_pct`.
 //! An empty cell is a missing value. Shares take a decimal point or comma.
+//! The text is UTF-8 (with or without a BOM) or Windows-1252, split into
+//! lines and cells as a person-level CSV is (`csv_lines`).
 
 mod csv_lines;
 pub mod internships;
 pub mod person_rows;
 
-use std::collections::BTreeSet;
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Float64Array, Int64Array, StringArray, TimestampMicrosecondArray};
@@ -24,6 +28,7 @@ use crate::land::Landed;
 use crate::period::Period;
 use crate::privacy::cpr::shown;
 use crate::schema;
+use csv_lines::Records;
 
 /// The columns an outcomes extract has, in the order the demo writes them.
 pub const OUTCOME_COLUMNS: [&str; 7] = [
@@ -147,11 +152,28 @@ pub struct Validated {
 }
 
 /// One row of an extract as text, in the order of [`OUTCOME_COLUMNS`], with
-/// where it stands in the input (`line 5`, `row 12`).
+/// where it stands in the input (`row 12`): what a source that is not a CSV
+/// file (the Jobindsats API) makes of its rows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record {
-    pub place: String,
+    pub place: Place,
     pub cells: [String; 7],
+}
+
+/// Where a row is in its input, for error messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    Line(u64),
+    Row(u64),
+}
+
+impl fmt::Display for Place {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Place::Line(n) => write!(f, "line {n}"),
+            Place::Row(n) => write!(f, "row {n}"),
+        }
+    }
 }
 
 #[derive(Default)]
@@ -166,116 +188,185 @@ struct Columns {
     share: Vec<Option<f64>>,
 }
 
-/// The records of an outcomes CSV.
-pub fn csv_records(extract: &Landed) -> Result<Vec<Record>, ValidateError> {
+/// Read an outcomes CSV and check every row; the first bad cell rejects the
+/// whole extract. The rows are checked as they are read, each cell a slice
+/// of the line it stands on (no copy of the cells is made).
+pub fn check_csv(extract: &Landed) -> Result<Validated, ValidateError> {
     let input = extract.input.as_str();
-    let body = extract.bytes().map_err(|cause| ValidateError::Read {
+    let body = extract.reader().map_err(|cause| ValidateError::Read {
         input: input.into(),
         cause,
     })?;
-    let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&body);
-    let mut reader = csv::ReaderBuilder::new().from_reader(body);
-    let headers = reader
-        .headers()
-        .map_err(|cause| ValidateError::Csv {
-            input: input.into(),
-            line: 1,
-            cause,
-        })?
-        .clone();
-    let index = column_index(input, &headers)?;
-    reader
-        .records()
-        .map(|record| {
-            let record = record.map_err(|cause| {
-                let line = cause.position().map_or(0, |p| p.line());
-                ValidateError::Csv {
-                    input: input.into(),
-                    line,
-                    cause,
-                }
-            })?;
-            let line = record.position().map_or(0, |p| p.line());
-            let cell = |i: usize| record.get(index[i]).unwrap_or("").trim().to_string();
-            Ok(Record {
-                place: format!("line {line}"),
-                cells: std::array::from_fn(cell),
+    let csv_error = |cause: csv::Error| ValidateError::Csv {
+        input: input.into(),
+        line: cause.position().map_or(1, |p| p.line()),
+        cause,
+    };
+    let mut records = Records::new(body, b',', extract.length());
+    let headers: Vec<String> = match records.next().map_err(csv_error)? {
+        Some(header) => header
+            .values()
+            .map(|h| {
+                person_rows::text(h)
+                    .trim_start_matches('\u{feff}')
+                    .to_string()
             })
-        })
-        .collect()
+            .collect(),
+        None => Vec::new(),
+    };
+    let index = column_index(input, &headers)?;
+    let mut check = Check::new(extract);
+    while let Some(record) = records.next().map_err(csv_error)? {
+        if record.fields.len() != headers.len() {
+            return Err(ValidateError::Ragged {
+                input: input.into(),
+                line: record.line,
+                found: record.fields.len(),
+                expected: headers.len(),
+            });
+        }
+        let place = Place::Line(record.line);
+        // One UTF-8 check for the whole line (its fields lie end to end,
+        // split at ASCII commas); Windows-1252 cell by cell only when it fails.
+        match std::str::from_utf8(record.bytes) {
+            Ok(line) => {
+                let cells = index.map(|i| {
+                    record
+                        .fields
+                        .get(i)
+                        .and_then(|at| line.get(at.clone()))
+                        .map_or("", person_rows::trimmed)
+                });
+                check.row(place, &cells)?;
+            }
+            Err(_) => {
+                let cells =
+                    index.map(|i| record.field(i).map_or(Cow::Borrowed(""), person_rows::text));
+                check.row(place, &cells.each_ref().map(|c| person_rows::trimmed(c)))?;
+            }
+        }
+    }
+    check.finish()
 }
 
 /// Check every record; the first bad cell rejects the whole extract.
 pub fn check(extract: &Landed, records: &[Record]) -> Result<Validated, ValidateError> {
-    let input = extract.input.as_str();
-    let areas = Areas::builtin();
-    let mut cols = Columns::default();
-    let mut periods = BTreeSet::new();
-    let mut seen: ahash::AHashMap<(Period, &str, BenefitGroup), &str> =
-        ahash::AHashMap::with_capacity(records.len());
+    let mut check = Check::new(extract);
     for record in records {
-        let cell = |name: &'static str| {
-            let i = OUTCOME_COLUMNS
-                .iter()
-                .position(|c| *c == name)
-                .unwrap_or_default();
-            record.cells[i].as_str()
-        };
-        let bad = |column: &'static str, expected: String| ValidateError::Cell {
-            input: input.into(),
-            place: record.place.clone(),
+        check.row(record.place, &record.cells.each_ref().map(|c| c.trim()))?;
+    }
+    check.finish()
+}
+
+/// The checks of an outcomes extract, a row at a time, and the columns of
+/// the rows that passed.
+struct Check<'e> {
+    extract: &'e Landed,
+    areas: &'static Areas,
+    cols: Columns,
+    periods: BTreeSet<Period>,
+    /// Each key's place, for a row that repeats it.
+    seen: ahash::AHashMap<(Period, &'static str, BenefitGroup), Place>,
+    /// The text of the last period read: most rows repeat it.
+    last_period: Option<(String, Period)>,
+}
+
+impl<'e> Check<'e> {
+    fn new(extract: &'e Landed) -> Check<'e> {
+        Check {
+            extract,
+            areas: Areas::builtin(),
+            cols: Columns::default(),
+            periods: BTreeSet::new(),
+            seen: ahash::AHashMap::new(),
+            last_period: None,
+        }
+    }
+
+    /// Check one row's cells (trimmed, in the order of [`OUTCOME_COLUMNS`]).
+    fn row(&mut self, place: Place, cells: &[&str; 7]) -> Result<(), ValidateError> {
+        let [
+            period,
+            area_code,
+            area_name,
+            benefit_group,
+            ended,
+            in_work,
+            share_pct,
+        ] = *cells;
+        let extract = self.extract;
+        let bad = |column: &'static str, value: &str, expected: String| ValidateError::Cell {
+            input: extract.input.clone(),
+            place: place.to_string(),
             column,
-            value: cell(column).to_string(),
+            value: value.to_string(),
             expected,
         };
 
-        let period: Period = cell("period")
-            .parse()
-            .map_err(|e: crate::period::PeriodError| bad("period", e.to_string()))?;
+        let period_text = period;
+        let period = match &self.last_period {
+            Some((text, parsed)) if text == period_text => *parsed,
+            _ => {
+                let parsed: Period =
+                    period_text
+                        .parse()
+                        .map_err(|e: crate::period::PeriodError| {
+                            bad("period", period_text, e.to_string())
+                        })?;
+                self.last_period = Some((period_text.to_string(), parsed));
+                parsed
+            }
+        };
         if let Some(asked) = extract.period
             && period != asked
         {
-            return Err(bad("period", format!("the extract was pulled for {asked}")));
+            return Err(bad(
+                "period",
+                period_text,
+                format!("the extract was pulled for {asked}"),
+            ));
         }
-        let area = areas.by_code(cell("area_code")).ok_or_else(|| {
+        let area = self.areas.by_code(area_code).ok_or_else(|| {
             bad(
                 "area_code",
+                area_code,
                 "a municipality code (101), a jobcentre (561/563) or 000 for the whole country"
                     .into(),
             )
         })?;
-        let name = cell("area_name");
-        if !name.is_empty() && name != area.name {
+        if !area_name.is_empty() && area_name != area.name {
             return Err(bad(
                 "area_name",
+                area_name,
                 format!("area {} is named `{}`", area.code, area.name),
             ));
         }
         let group: BenefitGroup =
-            cell("benefit_group")
+            benefit_group
                 .parse()
                 .map_err(|e: crate::benefit::UnknownBenefitGroup| {
-                    bad("benefit_group", e.to_string())
+                    bad("benefit_group", benefit_group, e.to_string())
                 })?;
-        let ended = count(cell("ended")).map_err(|e| bad("ended", e))?;
-        let in_work =
-            count(cell("in_work_or_education")).map_err(|e| bad("in_work_or_education", e))?;
-        if let (Some(e), Some(w)) = (ended, in_work)
+        let ended_count = count(ended).map_err(|e| bad("ended", ended, e))?;
+        let in_work_count = count(in_work).map_err(|e| bad("in_work_or_education", in_work, e))?;
+        if let (Some(e), Some(w)) = (ended_count, in_work_count)
             && w > e
         {
             return Err(bad(
                 "in_work_or_education",
+                in_work,
                 format!("it is more than the {e} ended internships on the same line"),
             ));
         }
-        let share = share(cell("share_pct")).map_err(|e| bad("share_pct", e))?;
-        check_share_agrees(ended, in_work, share).map_err(|e| bad("share_pct", e))?;
+        let share_value = share(share_pct).map_err(|e| bad("share_pct", share_pct, e))?;
+        check_share_agrees(ended_count, in_work_count, share_value)
+            .map_err(|e| bad("share_pct", share_pct, e))?;
 
         let key = (period, area.code.as_str(), group);
-        if let Some(first_place) = seen.get(&key) {
+        if let Some(first_place) = self.seen.insert(key, place) {
             return Err(ValidateError::DuplicateKey {
-                input: input.into(),
-                place: record.place.clone(),
+                input: extract.input.clone(),
+                place: place.to_string(),
                 first_place: first_place.to_string(),
                 key: format!(
                     "period {period}, area {}, benefit group {}",
@@ -284,33 +375,36 @@ pub fn check(extract: &Landed, records: &[Record]) -> Result<Validated, Validate
                 ),
             });
         }
-        seen.insert(key, &record.place);
-        periods.insert(period);
+        self.periods.insert(period);
 
+        let cols = &mut self.cols;
         cols.period.push(period);
         cols.area_code.push(&area.code);
         cols.area_name.push(&area.name);
         cols.area_kind.push(area.kind.as_str());
         cols.benefit_group.push(group.code());
-        cols.ended.push(ended);
-        cols.in_work.push(in_work);
-        cols.share.push(share);
+        cols.ended.push(ended_count);
+        cols.in_work.push(in_work_count);
+        cols.share.push(share_value);
+        Ok(())
     }
-    if cols.period.is_empty() {
-        return Err(ValidateError::Empty {
-            input: input.into(),
-        });
+
+    fn finish(self) -> Result<Validated, ValidateError> {
+        if self.cols.period.is_empty() {
+            return Err(ValidateError::Empty {
+                input: self.extract.input.clone(),
+            });
+        }
+        Ok(Validated {
+            table: schema::OUTCOMES,
+            batch: to_batch(self.cols, &self.periods, self.extract),
+            periods: self.periods,
+        })
     }
-    let batch = to_batch(cols, extract);
-    Ok(Validated {
-        table: schema::OUTCOMES,
-        batch,
-        periods,
-    })
 }
 
 /// Where each of [`OUTCOME_COLUMNS`] is in `headers`, in their order.
-fn column_index(input: &str, headers: &csv::StringRecord) -> Result<[usize; 7], ValidateError> {
+fn column_index(input: &str, headers: &[String]) -> Result<[usize; 7], ValidateError> {
     for h in headers {
         if !OUTCOME_COLUMNS.contains(&h.trim()) {
             return Err(ValidateError::UnknownColumn {
@@ -346,8 +440,13 @@ fn share(text: &str) -> Result<Option<f64>, String> {
     if text.is_empty() {
         return Ok(None);
     }
-    let value: f64 = text
-        .replace(',', ".")
+    // A decimal comma is read as a point (most shares have a point: no copy).
+    let point: Cow<'_, str> = if text.contains(',') {
+        Cow::Owned(text.replace(',', "."))
+    } else {
+        Cow::Borrowed(text)
+    };
+    let value: f64 = point
         .parse()
         .map_err(|_| "expected a percentage such as 14.8, or an empty cell".to_string())?;
     if !(0.0..=100.0).contains(&value) {
@@ -389,11 +488,15 @@ pub(crate) fn provenance_columns(extract: &Landed, rows: usize) -> [ArrayRef; 3]
     ]
 }
 
-fn to_batch(cols: Columns, extract: &Landed) -> RecordBatch {
+fn to_batch(cols: Columns, periods: &BTreeSet<Period>, extract: &Landed) -> RecordBatch {
     let rows = cols.period.len();
+    // Each quarter's text once, not once a row.
+    let texts: BTreeMap<Period, String> = periods.iter().map(|p| (*p, p.to_string())).collect();
     let mut columns: Vec<ArrayRef> = vec![
         Arc::new(StringArray::from_iter_values(
-            cols.period.iter().map(Period::to_string),
+            cols.period
+                .iter()
+                .map(|p| texts.get(p).map_or("", String::as_str)),
         )),
         Arc::new(StringArray::from(cols.area_code)),
         Arc::new(StringArray::from(cols.area_name)),
@@ -417,10 +520,134 @@ mod tests {
         let mut shuffled: Vec<&str> = OUTCOME_COLUMNS.to_vec();
         shuffled.reverse();
         shuffled[0] = " share_pct ";
-        let index = column_index("x.csv", &csv::StringRecord::from(shuffled)).unwrap();
+        let shuffled: Vec<String> = shuffled.into_iter().map(String::from).collect();
+        let index = column_index("x.csv", &shuffled).unwrap();
         assert_eq!(index, [6, 5, 4, 3, 2, 1, 0]);
-        let short = csv::StringRecord::from(OUTCOME_COLUMNS[..6].to_vec());
+        let short: Vec<String> = OUTCOME_COLUMNS[..6].iter().map(|c| c.to_string()).collect();
         let error = column_index("x.csv", &short).unwrap_err();
         assert!(error.to_string().contains("`share_pct`"), "{error}");
+    }
+
+    fn landed(dir: &tempfile::TempDir, body: Vec<u8>) -> Landed {
+        use crate::extract::{Extract, Format};
+        let extract = Extract::new("file", "x.csv".into(), Format::OutcomesCsv, body, None);
+        crate::land::land(&dir.path().join("raw"), extract, None).unwrap()
+    }
+
+    const AREAS: [&str; 6] = ["000", "101", "147", "561", "751", "851"];
+
+    proptest::proptest! {
+        /// However a CSV is laid out (columns in any order, a BOM, `\r\n`,
+        /// quotes, spaces around cells, blank lines, Windows-1252), reading
+        /// it gives the rows it was written from, each on its line.
+        #[test]
+        fn a_csv_is_read_as_the_rows_it_was_written_from(
+            rows in proptest::collection::btree_map(
+                (0..AREAS.len(), 0..BenefitGroup::ALL.len()),
+                (0..500i64, 0..500i64, proptest::prelude::any::<bool>()),
+                1..12,
+            ),
+            order in proptest::strategy::Strategy::prop_shuffle(proptest::strategy::Just((0..7).collect::<Vec<usize>>())),
+            styles in proptest::collection::vec(0..5u8, 100),
+            bom in proptest::prelude::any::<bool>(),
+            crlf in proptest::prelude::any::<bool>(),
+            windows_1252 in proptest::prelude::any::<bool>(),
+        ) {
+            let areas = Areas::builtin();
+            let end = if crlf { "\r\n" } else { "\n" };
+            let mut text = String::new();
+            if bom && !windows_1252 {
+                text.push('\u{feff}');
+            }
+            let header: Vec<&str> = order.iter().map(|i| OUTCOME_COLUMNS[*i]).collect();
+            text.push_str(&header.join(","));
+            text.push_str(end);
+            let mut line = 1;
+            let mut records = Vec::new();
+            let mut style = styles.iter().cycle();
+            for ((area, group), (ended, in_work, comma)) in rows {
+                let area = areas.by_code(AREAS[area]).unwrap();
+                let in_work = in_work % (ended + 1);
+                let share = if ended == 0 {
+                    String::new()
+                } else {
+                    let share = format!("{:.1}", 100.0 * in_work as f64 / ended as f64);
+                    if comma { share.replace('.', ",") } else { share }
+                };
+                let cells = [
+                    "2019Q3".to_string(),
+                    area.code.clone(),
+                    area.name.clone(),
+                    BenefitGroup::ALL[group].code().to_string(),
+                    ended.to_string(),
+                    in_work.to_string(),
+                    share,
+                ];
+                if style.next() == Some(&4) {
+                    text.push_str(end);
+                    line += 1;
+                }
+                line += 1;
+                let written: Vec<String> = order
+                    .iter()
+                    .map(|i| match style.next() {
+                        Some(1) => format!("\"{}\"", cells[*i]),
+                        Some(2) if !cells[*i].contains(',') => format!(" {} ", cells[*i]),
+                        _ if cells[*i].contains(',') => format!("\"{}\"", cells[*i]),
+                        _ => cells[*i].clone(),
+                    })
+                    .collect();
+                text.push_str(&written.join(","));
+                text.push_str(end);
+                records.push(Record { place: Place::Line(line), cells });
+            }
+            let body = if windows_1252 {
+                encoding_rs::WINDOWS_1252.encode(&text).0.into_owned()
+            } else {
+                text.into_bytes()
+            };
+            let dir = tempfile::tempdir().unwrap();
+            let landed = landed(&dir, body);
+            let read = check_csv(&landed).unwrap();
+            let written = check(&landed, &records).unwrap();
+            proptest::prop_assert_eq!(read.batch, written.batch);
+            proptest::prop_assert_eq!(read.periods, written.periods);
+        }
+    }
+
+    #[test]
+    fn a_bad_cell_is_named_by_its_line_and_a_ragged_line_by_its_fields() {
+        let dir = tempfile::tempdir().unwrap();
+        let header = OUTCOME_COLUMNS.join(",");
+        let good = "2019Q3,101,København,dagpenge,10,5,50.0";
+        let bad = "2019Q3,101,København,dagpenge,10,5,60.0";
+        let body = format!("{header}\n{good}\n\n2019Q3,147,,dagpenge,10,5,50.0\n{bad}\n");
+        let error = check_csv(&landed(&dir, body.into_bytes())).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "x.csv: line 5, column `share_pct`: `60.0` is not valid: 5 of 10 is 50.00 pct., which does not round to 60"
+        );
+        let body = format!("{header}\n{good}\n2019Q3,147,dagpenge,10,5,50.0\n");
+        let error = check_csv(&landed(&dir, body.into_bytes())).unwrap_err();
+        assert!(
+            matches!(
+                error,
+                ValidateError::Ragged {
+                    line: 3,
+                    found: 6,
+                    expected: 7,
+                    ..
+                }
+            ),
+            "{error}"
+        );
+        let body = format!("{header}\n{good}\n2019Q3,101,,dagpenge,1,1,100.0\n");
+        let error = check_csv(&landed(&dir, body.into_bytes())).unwrap_err();
+        assert!(
+            error.to_string().contains(
+                "line 3 repeats the key (period 2019Q3, area 101, benefit group dagpenge) of line 2"
+            ),
+            "{error}"
+        );
     }
 }

@@ -5,7 +5,6 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::fmt;
 use std::io::BufRead;
 
 use arrow::array::{Array, ArrayRef, StringArray};
@@ -14,8 +13,8 @@ use arrow::datatypes::DataType;
 use arrow::record_batch::RecordBatchReader;
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 
-use super::ValidateError;
 use super::csv_lines::Records;
+use super::{Place, ValidateError};
 use crate::extract::{Body, Extract};
 
 /// The columns of a person-level extract: our name, the names case systems
@@ -102,22 +101,6 @@ pub const COLUMNS: [(&str, &[&str], bool); 12] = [
 /// One row's cells, trimmed, in the order of [`COLUMNS`]; a missing cell is "".
 pub type Cells<'a> = [&'a str; 12];
 
-/// Where a row is in its input, for error messages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Place {
-    Line(u64),
-    Row(u64),
-}
-
-impl fmt::Display for Place {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Place::Line(n) => write!(f, "line {n}"),
-            Place::Row(n) => write!(f, "row {n}"),
-        }
-    }
-}
-
 /// What to do after a row: read on, or stop.
 pub type Flow = std::ops::ControlFlow<()>;
 
@@ -170,7 +153,7 @@ fn map_headers<S: AsRef<str>>(
 /// (a no-break space from a spreadsheet too). Most cells start and end in
 /// a visible ASCII character and are returned as they are, without
 /// decoding characters from each end.
-fn trimmed(cell: &str) -> &str {
+pub(super) fn trimmed(cell: &str) -> &str {
     let bytes = cell.as_bytes();
     match (bytes.first(), bytes.last()) {
         (Some(first), Some(last)) if first.is_ascii_graphic() && last.is_ascii_graphic() => cell,
@@ -251,7 +234,7 @@ fn csv_rows(
         line: cause.position().map_or(1, |p| p.line()),
         cause,
     };
-    let mut records = Records::new(body, delimiter);
+    let mut records = Records::new(body, delimiter, extract.length());
     let headers: Vec<String> = match records.next().map_err(csv_error)? {
         Some(header) => header.values().map(|h| text(h).into_owned()).collect(),
         None => Vec::new(),

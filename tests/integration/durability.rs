@@ -809,8 +809,7 @@ async fn a_write_that_does_not_commit_takes_away_only_its_own_files() {
             None,
         );
         let landed = praktik::land::land(&store.raw_dir(), extract, None).unwrap();
-        let records = praktik::validate::csv_records(&landed).unwrap();
-        praktik::validate::check(&landed, &records).unwrap()
+        praktik::validate::check_csv(&landed).unwrap()
     };
     let q3 = batch(crate::support::demo_csv("2019Q3"));
     let q4 = batch(crate::support::demo_csv("2019Q4"));

@@ -9,7 +9,7 @@ use tracing::{debug, warn};
 use super::settings::{Settings, UnknownAreas};
 use crate::area::Areas;
 use crate::extract::{Extract, Format};
-use crate::validate::{Record, ValidateError};
+use crate::validate::{Place, Record, ValidateError};
 
 /// One column of a response: its label and, in v2, its variable name.
 struct Column {
@@ -151,7 +151,7 @@ pub fn records(extract: &Extract, settings: &Settings) -> Result<Vec<Record>, Va
     let mut unmapped = 0usize;
     let mut unmapped_labels = std::collections::BTreeSet::new();
     for (i, row) in rows.iter().enumerate() {
-        let place = format!("row {}", i + 1);
+        let place = Place::Row(i as u64 + 1);
         let labels: Vec<String> = groups.iter().map(|g| text(row.get(*g))).collect();
         let key = labels.join(" / ");
         let Some(group) = settings.benefit_groups.get(&key) else {
@@ -175,7 +175,7 @@ pub fn records(extract: &Extract, settings: &Settings) -> Result<Vec<Record>, Va
                 UnknownAreas::Error => {
                     return Err(ValidateError::UnknownArea {
                         input: extract.input.clone(),
-                        place,
+                        place: place.to_string(),
                         name,
                     });
                 }
