@@ -40,13 +40,13 @@ impl Seed {
     /// The part `n` as `{n}` writes it.
     pub(super) fn number(self, n: u64) -> Seed {
         let mut buf = [0; 20];
-        self.bytes(decimal(n, &mut buf).as_bytes()).bytes(&[0xff])
+        self.bytes(decimal(n, &mut buf)).bytes(&[0xff])
     }
 
     /// The part `period` as its `Display` writes it (`2019Q3`).
     pub(super) fn period(self, period: Period) -> Seed {
         let mut buf = [0; 20];
-        let year = decimal(u64::from(period.year()), &mut buf).as_bytes();
+        let year = decimal(u64::from(period.year()), &mut buf);
         self.bytes(year)
             .bytes(&[b'Q', b'0' + period.quarter() % 10])
             .bytes(&[0xff])
@@ -65,8 +65,8 @@ pub(super) fn rng_for(parts: &[&str]) -> ChaCha8Rng {
         .rng()
 }
 
-/// `n`'s decimal digits, at the end of `buf`.
-fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &str {
+/// `n`'s decimal digits (ASCII), at the end of `buf`.
+fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
     let mut start = buf.len();
     loop {
         start -= 1;
@@ -76,8 +76,7 @@ fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &str {
             break;
         }
     }
-    // Only ASCII digits were written.
-    std::str::from_utf8(&buf[start..]).unwrap_or_default()
+    &buf[start..]
 }
 
 /// `n` at the end of `out`, zero-padded to `width` digits: what
@@ -88,7 +87,8 @@ pub(super) fn push_number(out: &mut String, n: u64, width: usize) {
     for _ in digits.len()..width {
         out.push('0');
     }
-    out.push_str(digits);
+    // ASCII digits, one char each (no UTF-8 check of the digits).
+    out.extend(digits.iter().map(|digit| char::from(*digit)));
 }
 
 /// `n` at the end of `out`: what `{n}` writes.

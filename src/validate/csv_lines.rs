@@ -1,6 +1,7 @@
 //! Splitting a CSV body into records. Most lines of a case system's export
-//! hold no quotes: such a line is split where its delimiters stand (found
-//! with `memchr`, many bytes at a time), several times faster than the csv
+//! hold no quotes: such a line is split where its delimiters stand (its end
+//! found with `memchr`, its delimiters a block of bytes at a time: see
+//! `split_fields`), several times faster than the csv
 //! crate's state machine reads it byte by byte. From the first line holding
 //! a quote or a carriage return that does not end it, the csv crate reads
 //! the rest, so quoting works as it always did. The two agree on every input
@@ -146,12 +147,36 @@ impl<'a> Records<'a> {
     }
 }
 
+/// Bytes of a line looked at together when it is split at its delimiters.
+const BLOCK: usize = 32;
+
+/// Where the fields of `bytes` (one line without quotes) stand. A block of
+/// bytes at a time: a bit per delimiter (the compiler compares the block's
+/// bytes side by side in vector registers), then a field per bit, so a
+/// short field costs a few instructions, not a search of its own.
 fn split_fields(bytes: &[u8], delimiter: u8, fields: &mut Vec<Range<usize>>) {
     fields.clear();
     let mut from = 0;
-    for at in memchr::memchr_iter(delimiter, bytes) {
+    let mut field_ends = |at: usize| {
         fields.push(from..at);
         from = at + 1;
+    };
+    let mut blocks = bytes.chunks_exact(BLOCK);
+    let mut base = 0;
+    for block in &mut blocks {
+        let mut found = block.iter().enumerate().fold(0u32, |bits, (i, byte)| {
+            bits | (u32::from(*byte == delimiter) << i)
+        });
+        while found != 0 {
+            field_ends(base + found.trailing_zeros() as usize);
+            found &= found - 1;
+        }
+        base += BLOCK;
+    }
+    for (i, byte) in blocks.remainder().iter().enumerate() {
+        if *byte == delimiter {
+            field_ends(base + i);
+        }
     }
     fields.push(from..bytes.len());
 }
@@ -283,6 +308,17 @@ mod tests {
 
     proptest! {
         #[test]
+        fn a_line_is_split_at_every_delimiter(
+            line in proptest::collection::vec(prop_oneof![any::<u8>(), Just(b';')], 0..200),
+        ) {
+            let mut fields = Vec::new();
+            split_fields(&line, b';', &mut fields);
+            let got: Vec<&[u8]> = fields.iter().map(|r| &line[r.clone()]).collect();
+            let expected: Vec<&[u8]> = line.split(|b| *b == b';').collect();
+            prop_assert_eq!(got, expected);
+        }
+
+        #[test]
         fn splits_as_the_csv_crate_reads(
             body in proptest::collection::vec(
                 prop::sample::select(vec![b'a', b'1', b';', b'\n', b'\r', b'"', b' ', 0xe6]),
@@ -297,7 +333,7 @@ mod tests {
         fn splits_quote_free_lines_as_the_csv_crate_reads_and_knows_their_numbers(
             lines in proptest::collection::vec(
                 (
-                    proptest::collection::vec(prop::sample::select(vec![b'a', b'1', b';', b' ', 0xe6]), 0..12),
+                    proptest::collection::vec(prop::sample::select(vec![b'a', b'1', b';', b' ', 0xe6]), 0..80),
                     any::<bool>(),
                 ),
                 0..30,
