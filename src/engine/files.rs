@@ -303,7 +303,14 @@ impl TableProvider for SnapshotFiles {
         );
         let mut source =
             ParquetSource::new(table_schema).with_parquet_file_reader_factory(Arc::new(reader));
-        if let Some(predicate) = conjunction(filters.iter().cloned()) {
+        // The filters go to the Parquet reader to skip row groups by their
+        // statistics; it turns them into a pruning predicate for each file
+        // it opens. A table of less than `SMALL_STORE_BYTES` has nothing
+        // worth skipping (see `Engine::for_size`): its files are read whole,
+        // and the filters (all inexact but the quarter's) apply above.
+        if let Some(predicate) = conjunction(filters.iter().cloned())
+            && self.bytes() >= super::SMALL_STORE_BYTES
+        {
             let df_schema = DFSchema::try_from(scan_schema.as_ref().clone())?;
             source = source.with_predicate(state.create_physical_expr(predicate, &df_schema)?);
         }
