@@ -52,14 +52,24 @@ pub struct Rendered {
     pub demo: bool,
 }
 
-/// The templates, parsed once per process: the reports of a run share them
-/// (the first to ask parses, the others wait for it).
-fn tera() -> Result<&'static tera::Tera, ReportError> {
-    static PARSED: std::sync::OnceLock<Result<tera::Tera, String>> = std::sync::OnceLock::new();
-    let parsed = PARSED.get_or_init(|| {
+/// The templates `template` renders, parsed once per process: its own, the
+/// page they extend, the macros they import and (the briefing) its charts.
+/// Each kind of report parses its own set (Tera's parser takes ~2,300
+/// instructions a byte), so a run's reports parse theirs side by side, and
+/// `praktik report letter` parses no briefing.
+fn tera(template: Template) -> Result<&'static tera::Tera, ReportError> {
+    static PARSED: [std::sync::OnceLock<Result<tera::Tera, String>>; 3] =
+        [const { std::sync::OnceLock::new() }; 3];
+    let uses = |name: &str| {
+        matches!(name, "base.html" | "macros.html")
+            || name.starts_with(template.name())
+            || (template == Template::Briefing && name.starts_with("chart_"))
+    };
+    let parsed = PARSED[template as usize].get_or_init(|| {
         let mut tera = tera::Tera::default();
         tera.autoescape_on(vec![".html", ".svg"]);
-        match tera.add_raw_templates(TEMPLATES.to_vec()) {
+        let own = TEMPLATES.iter().filter(|(name, _)| uses(name)).copied();
+        match tera.add_raw_templates(own) {
             Ok(()) => Ok(tera),
             // The whole chain, since the error itself cannot be shared.
             Err(e) => Err(
@@ -175,7 +185,7 @@ pub async fn render(
         stem.push_str(t.code());
     }
     let period = choose_period(engine, &definition, choices.period).await?;
-    let tera = tera()?;
+    let tera = tera(definition.template)?;
     let mut charts: Vec<ChartFile> = Vec::new();
     let (context, demo) = match definition.template {
         Template::Letter => {
@@ -276,4 +286,25 @@ fn write_atomically(path: &Path, text: &str) -> Result<(), ReportError> {
         std::fs::create_dir_all(dir).map_err(failed)?;
     }
     crate::durable::write(path, text.as_bytes()).map_err(failed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_kind_of_report_parses_its_own_templates_and_no_others() {
+        for (template, own, not) in [
+            (Template::Letter, "letter.md", "briefing.html"),
+            (Template::TypeEffects, "type_effects.html", "letter.html"),
+            (Template::Briefing, "chart_trend.svg", "type_effects.md"),
+        ] {
+            let tera = tera(template).unwrap();
+            let names: Vec<&str> = tera.get_template_names().collect();
+            for name in [own, "base.html", &format!("{}.html", template.name())] {
+                assert!(names.contains(&name), "{template:?}: {names:?}");
+            }
+            assert!(!names.contains(&not), "{template:?}: {names:?}");
+        }
+    }
 }
