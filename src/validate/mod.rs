@@ -197,34 +197,11 @@ pub fn check_csv(extract: &Landed) -> Result<Validated, ValidateError> {
         input: input.into(),
         cause,
     })?;
-    let csv_error = |cause: csv::Error| ValidateError::Csv {
-        input: input.into(),
-        line: cause.position().map_or(1, |p| p.line()),
-        cause,
-    };
     let mut records = Records::new(body, b',', extract.length());
-    let headers: Vec<String> = match records.next().map_err(csv_error)? {
-        Some(header) => header
-            .values()
-            .map(|h| {
-                person_rows::text(h)
-                    .trim_start_matches('\u{feff}')
-                    .to_string()
-            })
-            .collect(),
-        None => Vec::new(),
-    };
+    let headers = csv_header(&mut records, input)?;
     let index = column_index(input, &headers)?;
     let mut check = Check::new(extract);
-    while let Some(record) = records.next().map_err(csv_error)? {
-        if record.fields.len() != headers.len() {
-            return Err(ValidateError::Ragged {
-                input: input.into(),
-                line: record.line,
-                found: record.fields.len(),
-                expected: headers.len(),
-            });
-        }
+    while let Some(record) = next_csv_record(&mut records, input, headers.len())? {
         let place = Place::Line(record.line);
         // One UTF-8 check for the whole line (its fields lie end to end,
         // split at ASCII commas); Windows-1252 cell by cell only when it fails.
@@ -247,6 +224,49 @@ pub fn check_csv(extract: &Landed) -> Result<Validated, ValidateError> {
         }
     }
     check.finish()
+}
+
+/// The header of a CSV body (its names as text, a BOM taken off); none if
+/// the body is empty.
+fn csv_header(records: &mut Records<'_>, input: &str) -> Result<Vec<String>, ValidateError> {
+    Ok(match records.next().map_err(|e| csv_error(input, e))? {
+        Some(header) => header
+            .values()
+            .map(|h| {
+                person_rows::text(h)
+                    .trim_start_matches('\u{feff}')
+                    .to_string()
+            })
+            .collect(),
+        None => Vec::new(),
+    })
+}
+
+/// The next record of a CSV body, which must have as many fields as its
+/// header (`width`): a line with more or fewer is named with both counts.
+fn next_csv_record<'r>(
+    records: &'r mut Records<'_>,
+    input: &str,
+    width: usize,
+) -> Result<Option<csv_lines::Record<'r>>, ValidateError> {
+    let record = records.next().map_err(|e| csv_error(input, e))?;
+    match record {
+        Some(record) if record.fields.len() != width => Err(ValidateError::Ragged {
+            input: input.into(),
+            line: record.line,
+            found: record.fields.len(),
+            expected: width,
+        }),
+        record => Ok(record),
+    }
+}
+
+fn csv_error(input: &str, cause: csv::Error) -> ValidateError {
+    ValidateError::Csv {
+        input: input.into(),
+        line: cause.position().map_or(1, |p| p.line()),
+        cause,
+    }
 }
 
 /// Check every record; the first bad cell rejects the whole extract.

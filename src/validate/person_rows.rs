@@ -229,26 +229,10 @@ fn csv_rows(
     } else {
         b','
     };
-    let csv_error = |cause: csv::Error| ValidateError::Csv {
-        input: input.into(),
-        line: cause.position().map_or(1, |p| p.line()),
-        cause,
-    };
     let mut records = Records::new(body, delimiter, extract.length());
-    let headers: Vec<String> = match records.next().map_err(csv_error)? {
-        Some(header) => header.values().map(|h| text(h).into_owned()).collect(),
-        None => Vec::new(),
-    };
+    let headers = super::csv_header(&mut records, input)?;
     let index = map_headers(input, &headers)?;
-    while let Some(record) = records.next().map_err(csv_error)? {
-        if record.fields.len() != headers.len() {
-            return Err(ValidateError::Ragged {
-                input: input.into(),
-                line: record.line,
-                found: record.fields.len(),
-                expected: headers.len(),
-            });
-        }
+    while let Some(record) = super::next_csv_record(&mut records, input, headers.len())? {
         let place = Place::Line(record.line);
         // One UTF-8 check for the whole record (its fields lie end to end,
         // split at ASCII delimiters); Windows-1252 field by field only when
