@@ -247,8 +247,8 @@ impl Engine {
     /// anyway), and a filter pushed into a Parquet scan has the reader build
     /// a pruning predicate for each file it opens, to skip row groups that
     /// such small files do not have: callgrind of the council briefing's
-    /// trend query on the demo store counted a fifth of its instructions
-    /// there. (A table's own scan gives the reader no filter either when
+    /// trend query on the demo store counted over a third of its
+    /// instructions there. (A table's own scan gives the reader no filter either when
     /// the table is small: `files::SnapshotFiles`.)
     fn for_size(self, bytes: u64) -> Engine {
         if !self.workers.is_empty() || bytes >= SMALL_STORE_BYTES {
