@@ -298,11 +298,11 @@ fn municipality_counts(
 }
 
 /// The demo extract for one quarter, as the CSV that `validate::outcomes` reads.
-pub fn extract_csv(period: Period) -> String {
+pub fn extract_csv(period: Period) -> Vec<u8> {
     let areas = Areas::builtin();
-    let mut out = String::with_capacity(64 * areas.iter().count() * BenefitGroup::ALL.len());
-    out.push_str(&OUTCOME_COLUMNS.join(","));
-    out.push('\n');
+    let mut out = Vec::with_capacity(64 * areas.iter().count() * BenefitGroup::ALL.len());
+    out.extend_from_slice(OUTCOME_COLUMNS.join(",").as_bytes());
+    out.push(b'\n');
     let sizes: Vec<f64> = areas.municipalities().map(size_of).collect();
     let by_group: Vec<(BenefitGroup, Vec<(String, Counts)>)> = BenefitGroup::ALL
         .into_iter()
@@ -325,20 +325,20 @@ pub fn extract_csv(period: Period) -> String {
             });
             push_period(&mut out, period);
             for text in [&area.code, &area.name, group.code()] {
-                out.push(',');
-                out.push_str(text);
+                out.push(b',');
+                out.extend_from_slice(text.as_bytes());
             }
             for count in [counts.ended, counts.in_work] {
-                out.push(',');
+                out.push(b',');
                 push_signed(&mut out, count);
             }
-            out.push(',');
+            out.push(b',');
             if let Some(tenths) = counts.share_tenths() {
                 push_signed(&mut out, tenths / 10);
-                out.push('.');
+                out.push(b'.');
                 push_signed(&mut out, tenths % 10);
             }
-            out.push('\n');
+            out.push(b'\n');
         }
     }
     out
@@ -349,7 +349,8 @@ mod tests {
     use super::*;
 
     fn rows(period: Period) -> Vec<Vec<String>> {
-        extract_csv(period)
+        String::from_utf8(extract_csv(period))
+            .unwrap()
             .lines()
             .skip(1)
             .map(|l| l.split(',').map(str::to_string).collect())

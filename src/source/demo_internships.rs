@@ -110,11 +110,11 @@ fn danish_status(status: Status) -> &'static str {
 }
 
 /// `d` as a Danish export writes it: 31-12-2024.
-fn write_date(out: &mut String, d: NaiveDate) {
+fn write_date(out: &mut Vec<u8>, d: NaiveDate) {
     push_number(out, u64::from(d.day()), 2);
-    out.push('-');
+    out.push(b'-');
     push_number(out, u64::from(d.month()), 2);
-    out.push('-');
+    out.push(b'-');
     push_signed(out, i64::from(d.year()));
 }
 
@@ -123,7 +123,7 @@ const HOURS: [&str; 6] = ["15,0", "18,5", "20,0", "25,0", "30,0", "37,0"];
 
 /// One internship, the `index`th of its municipality and quarter, as a CSV
 /// line (without its line end) at the end of `out`.
-fn push_line(out: &mut String, area: &Area, period: Period, index: usize, people: usize) {
+fn push_line(out: &mut Vec<u8>, area: &Area, period: Period, index: usize, people: usize) {
     let mut rng = Seed::new()
         .part("internship")
         .part(&area.code)
@@ -163,45 +163,45 @@ fn push_line(out: &mut String, area: &Area, period: Period, index: usize, people
     let statuses = [0, 1, 2].map(|h| danish_status(status(&mut rng, kind, group, h)));
     let code = &area.code;
     // {code}-{period}-{index:05};P{code}-{person:06};{code};{group};{kind};
-    out.push_str(code);
-    out.push('-');
+    out.extend_from_slice(code.as_bytes());
+    out.push(b'-');
     push_period(out, period);
-    out.push('-');
+    out.push(b'-');
     push_number(out, index as u64, 5);
-    out.push_str(";P");
-    out.push_str(code);
-    out.push('-');
+    out.extend_from_slice(b";P");
+    out.extend_from_slice(code.as_bytes());
+    out.push(b'-');
     push_number(out, person as u64, 6);
     for text in [code, group.code(), kind.code()] {
-        out.push(';');
-        out.push_str(text);
+        out.push(b';');
+        out.extend_from_slice(text.as_bytes());
     }
-    out.push(';');
+    out.push(b';');
     write_date(out, start);
-    out.push(';');
+    out.push(b';');
     write_date(out, end);
     let industry = INDUSTRIES[rng.random_range(0..INDUSTRIES.len())];
     for text in [industry, hours, statuses[0], statuses[1], statuses[2]] {
-        out.push(';');
-        out.push_str(text);
+        out.push(b';');
+        out.extend_from_slice(text.as_bytes());
     }
 }
 
 /// The demo's person-level extract for one quarter.
-pub fn extract_csv(period: Period) -> String {
+pub fn extract_csv(period: Period) -> Vec<u8> {
     let counts: Vec<(&Area, usize)> = Areas::builtin()
         .municipalities()
         .map(|area| (area, count(area, period)))
         .collect();
     // A line is ~150 bytes; room for longer names.
     let lines: usize = counts.iter().map(|(_, n)| n).sum();
-    let mut out = String::with_capacity(HEADER.len() + 1 + 192 * lines);
-    out.push_str(HEADER);
-    out.push('\n');
+    let mut out = Vec::with_capacity(HEADER.len() + 1 + 192 * lines);
+    out.extend_from_slice(HEADER.as_bytes());
+    out.push(b'\n');
     for (area, n) in counts {
         for i in 0..n {
             push_line(&mut out, area, period, i, n * 3);
-            out.push('\n');
+            out.push(b'\n');
         }
     }
     out
@@ -221,15 +221,15 @@ pub fn generate_csv(rows: usize, out: &mut dyn Write) -> std::io::Result<()> {
     // Each cell gets its share of `rows`; the rounding remainder goes to the first cells.
     let scaled: Vec<usize> = cells.iter().map(|c| c.2 * rows / total.max(1)).collect();
     let mut remainder = rows - scaled.iter().sum::<usize>();
-    let mut line = String::new();
+    let mut line = Vec::new();
     for ((period, area, _), n) in cells.iter().zip(scaled) {
         let n = n + usize::from(remainder > 0);
         remainder = remainder.saturating_sub(1);
         for i in 0..n {
             line.clear();
             push_line(&mut line, area, *period, i, n * 3);
-            line.push('\n');
-            out.write_all(line.as_bytes())?;
+            line.push(b'\n');
+            out.write_all(&line)?;
         }
     }
     Ok(())
@@ -323,8 +323,8 @@ mod tests {
     #[test]
     fn is_deterministic_and_has_every_type() {
         let p = Period::new(2022, 2).unwrap();
-        let a = extract_csv(p);
-        assert_eq!(a, extract_csv(p));
+        let a = String::from_utf8(extract_csv(p)).unwrap();
+        assert_eq!(a.as_bytes(), extract_csv(p));
         for kind in InternshipType::ALL {
             assert!(a.contains(&format!(";{};", kind.code())));
         }

@@ -80,29 +80,28 @@ fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
 }
 
 /// `n` at the end of `out`, zero-padded to `width` digits: what
-/// `{n:0width$}` writes.
-pub(super) fn push_number(out: &mut String, n: u64, width: usize) {
+/// `{n:0width$}` writes. The demo's extracts are written as bytes (their
+/// text is ASCII but for the names), so a number is one copy of its digits,
+/// not a `char` pushed and encoded per digit.
+pub(super) fn push_number(out: &mut Vec<u8>, n: u64, width: usize) {
     let mut buf = [0; 20];
     let digits = decimal(n, &mut buf);
-    for _ in digits.len()..width {
-        out.push('0');
-    }
-    // ASCII digits, one char each (no UTF-8 check of the digits).
-    out.extend(digits.iter().map(|digit| char::from(*digit)));
+    out.resize(out.len() + width.saturating_sub(digits.len()), b'0');
+    out.extend_from_slice(digits);
 }
 
 /// `n` at the end of `out`: what `{n}` writes.
-pub(super) fn push_signed(out: &mut String, n: i64) {
+pub(super) fn push_signed(out: &mut Vec<u8>, n: i64) {
     if n < 0 {
-        out.push('-');
+        out.push(b'-');
     }
     push_number(out, n.unsigned_abs(), 0);
 }
 
 /// `period` at the end of `out`, as its `Display` writes it.
-pub(super) fn push_period(out: &mut String, period: Period) {
+pub(super) fn push_period(out: &mut Vec<u8>, period: Period) {
     push_number(out, u64::from(period.year()), 0);
-    out.push('Q');
+    out.push(b'Q');
     push_number(out, u64::from(period.quarter()), 0);
 }
 
@@ -115,12 +114,12 @@ mod tests {
     proptest! {
         #[test]
         fn numbers_are_written_as_format_writes_them(n: u64, width in 0usize..24, signed: i64) {
-            let mut out = String::from("x");
+            let mut out = b"x".to_vec();
             push_number(&mut out, n, width);
-            prop_assert_eq!(out, format!("x{n:0width$}"));
-            let mut out = String::new();
+            prop_assert_eq!(out, format!("x{n:0width$}").into_bytes());
+            let mut out = Vec::new();
             push_signed(&mut out, signed);
-            prop_assert_eq!(out, signed.to_string());
+            prop_assert_eq!(out, signed.to_string().into_bytes());
         }
 
         #[test]
@@ -129,9 +128,9 @@ mod tests {
             let made = Seed::new().part("cell").period(period).number(n);
             let written = Seed::new().part("cell").part(&period.to_string()).part(&n.to_string());
             prop_assert_eq!(made, written);
-            let mut out = String::new();
+            let mut out = Vec::new();
             push_period(&mut out, period);
-            prop_assert_eq!(out, period.to_string());
+            prop_assert_eq!(out, period.to_string().into_bytes());
         }
     }
 

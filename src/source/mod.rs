@@ -193,7 +193,7 @@ fn demo_quarter(period: Period) -> Vec<Extract> {
         "demo",
         format!("demo extract {period}"),
         Format::OutcomesCsv,
-        demo::extract_csv(period).into_bytes(),
+        demo::extract_csv(period),
         Some(period),
     )];
     let people = demo_internships::first_period()..=demo_internships::last_period();
@@ -202,7 +202,7 @@ fn demo_quarter(period: Period) -> Vec<Extract> {
             "demo",
             format!("demo person-level extract {period}"),
             Format::InternshipsCsv,
-            demo_internships::extract_csv(period).into_bytes(),
+            demo_internships::extract_csv(period),
             Some(period),
         ));
     }

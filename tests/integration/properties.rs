@@ -14,12 +14,15 @@ use proptest::test_runner::{Config, TestRunner};
 const CASES: u32 = 5_000;
 
 fn outcomes_csv() -> Vec<u8> {
-    praktik::source::demo::extract_csv("2019Q3".parse().unwrap())
-        .lines()
-        .take(12)
-        .map(|l| format!("{l}\n"))
-        .collect::<String>()
-        .into_bytes()
+    String::from_utf8(praktik::source::demo::extract_csv(
+        "2019Q3".parse().unwrap(),
+    ))
+    .unwrap()
+    .lines()
+    .take(12)
+    .map(|l| format!("{l}\n"))
+    .collect::<String>()
+    .into_bytes()
 }
 
 fn person_csv() -> Vec<u8> {

@@ -104,7 +104,7 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, u64)>) {
 
 /// The demo extract of `period`, as the demo source lands it.
 pub fn demo_csv(period: &str) -> String {
-    praktik::source::demo::extract_csv(period.parse().unwrap())
+    String::from_utf8(praktik::source::demo::extract_csv(period.parse().unwrap())).unwrap()
 }
 
 /// `csv` with the line for (area, group) replaced by `ended,in_work,share`.
