@@ -18,8 +18,8 @@ use super::{Place, ValidateError};
 use crate::extract::{Body, Extract};
 
 /// The columns of a person-level extract: our name, the names case systems
-/// use (compared in lower case, with spaces and dots as underscores), and
-/// whether the column must be there.
+/// use (as [`normalise`] writes them: in lower case, with spaces, dots and
+/// dashes as single underscores), and whether the column must be there.
 pub const COLUMNS: [(&str, &[&str], bool); 12] = [
     (
         "internship_id",
@@ -68,32 +68,17 @@ pub const COLUMNS: [(&str, &[&str], bool); 12] = [
     ),
     (
         "status_3m",
-        &[
-            "status_3m",
-            "status_3_mdr",
-            "status_3_mdr_",
-            "status_3_måneder",
-        ],
+        &["status_3m", "status_3_mdr", "status_3_måneder"],
         false,
     ),
     (
         "status_6m",
-        &[
-            "status_6m",
-            "status_6_mdr",
-            "status_6_mdr_",
-            "status_6_måneder",
-        ],
+        &["status_6m", "status_6_mdr", "status_6_måneder"],
         false,
     ),
     (
         "status_12m",
-        &[
-            "status_12m",
-            "status_12_mdr",
-            "status_12_mdr_",
-            "status_12_måneder",
-        ],
+        &["status_12m", "status_12_mdr", "status_12_måneder"],
         false,
     ),
 ];
@@ -117,11 +102,15 @@ fn normalise(header: &str) -> String {
         .join("_")
 }
 
+/// Which of [`COLUMNS`] `header` names, if any. Only the header is
+/// normalised: the names in [`COLUMNS`] are written normalised (a test
+/// holds them to it), so that a header costs one normalising, not one per
+/// name it is compared with.
 pub fn column_of(header: &str) -> Option<usize> {
     let wanted = normalise(header);
     COLUMNS
         .iter()
-        .position(|(_, aliases, _)| aliases.iter().any(|a| normalise(a) == wanted))
+        .position(|(_, aliases, _)| aliases.contains(&wanted.as_str()))
 }
 
 /// Which of [`COLUMNS`] each header is; unknown or missing columns are errors.
@@ -452,5 +441,16 @@ mod tests {
         assert_eq!(column_of("\u{feff}Praktik ID"), Some(0));
         assert_eq!(column_of("CPR-nr"), Some(1));
         assert_eq!(column_of("share"), None);
+        assert_eq!(column_of("Status 12 mdr."), Some(11));
+        assert_eq!(column_of(" Timer  pr. uge"), Some(8));
+        for (name, aliases, _) in COLUMNS {
+            for alias in aliases {
+                assert_eq!(
+                    normalise(alias),
+                    *alias,
+                    "{name}: {alias} is compared as written"
+                );
+            }
+        }
     }
 }
