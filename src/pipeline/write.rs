@@ -341,6 +341,8 @@ pub(super) fn only_periods(
 }
 
 /// Add an outcomes batch's rows and benefit groups per quarter to `incoming`.
+/// A quarter's text is parsed once per run of rows that repeat it, and a
+/// group is copied once per quarter, not once per row.
 pub(super) fn count_outcomes(batch: &RecordBatch, incoming: &mut Incoming) -> Result<(), Error> {
     use arrow::array::AsArray;
     let column = |name: &str| {
@@ -350,19 +352,98 @@ pub(super) fn count_outcomes(batch: &RecordBatch, incoming: &mut Incoming) -> Re
             .ok_or_else(|| Error::Internal(format!("a checked outcomes batch lacks `{name}`")))
     };
     let (periods, groups) = (column(crate::schema::PERIOD)?, column("benefit_group")?);
-    for (period, group) in periods
+    let mut seen: BTreeMap<Period, (usize, BTreeSet<&str>)> = BTreeMap::new();
+    let mut last: Option<(&str, Period)> = None;
+    for (text, group) in periods
         .as_string::<i32>()
         .iter()
         .zip(groups.as_string::<i32>().iter())
     {
-        if let (Some(Ok(period)), Some(group)) = (period.map(str::parse::<Period>), group) {
-            *incoming.rows.entry(period).or_default() += 1;
-            incoming
-                .groups
-                .entry(period)
-                .or_default()
-                .insert(group.to_string());
-        }
+        let (Some(text), Some(group)) = (text, group) else {
+            continue;
+        };
+        let period = match last {
+            Some((same, period)) if same == text => period,
+            _ => match text.parse::<Period>() {
+                Ok(period) => {
+                    last = Some((text, period));
+                    period
+                }
+                Err(_) => continue,
+            },
+        };
+        let (rows, in_quarter) = seen.entry(period).or_default();
+        *rows += 1;
+        in_quarter.insert(group);
+    }
+    for (period, (rows, in_quarter)) in seen {
+        *incoming.rows.entry(period).or_default() += rows;
+        let known = incoming.groups.entry(period).or_default();
+        known.extend(in_quarter.into_iter().map(str::to_string));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::array::StringArray;
+    use arrow::datatypes::{DataType, Field, Schema};
+
+    use super::*;
+
+    #[test]
+    fn outcomes_are_counted_per_quarter_with_their_groups() {
+        let column = |values: Vec<Option<&str>>| Arc::new(StringArray::from(values)) as _;
+        let schema = Schema::new(vec![
+            Field::new(crate::schema::PERIOD, DataType::Utf8, true),
+            Field::new("benefit_group", DataType::Utf8, true),
+        ]);
+        let batch = RecordBatch::try_new(
+            Arc::new(schema),
+            vec![
+                column(vec![
+                    Some("2024Q1"),
+                    Some("2024Q1"),
+                    Some("2024Q2"),
+                    Some("2024Q1"),
+                    None,
+                    Some("not a quarter"),
+                    Some("2024Q2"),
+                ]),
+                column(vec![
+                    Some("dagpenge"),
+                    Some("sygedagpenge"),
+                    Some("dagpenge"),
+                    Some("dagpenge"),
+                    Some("dagpenge"),
+                    Some("dagpenge"),
+                    None,
+                ]),
+            ],
+        )
+        .unwrap();
+        let mut incoming = Incoming::default();
+        incoming
+            .groups
+            .entry("2024Q2".parse().unwrap())
+            .or_default()
+            .insert("ressourceforloeb".to_string());
+        count_outcomes(&batch, &mut incoming).unwrap();
+        count_outcomes(&batch, &mut incoming).unwrap();
+        let q = |p: &str| p.parse::<Period>().unwrap();
+        assert_eq!(
+            incoming.rows,
+            BTreeMap::from([(q("2024Q1"), 6), (q("2024Q2"), 2)])
+        );
+        let groups = |names: &[&str]| names.iter().map(|n| n.to_string()).collect();
+        assert_eq!(
+            incoming.groups,
+            BTreeMap::from([
+                (q("2024Q1"), groups(&["dagpenge", "sygedagpenge"])),
+                (q("2024Q2"), groups(&["dagpenge", "ressourceforloeb"])),
+            ])
+        );
+    }
 }

@@ -502,8 +502,8 @@ pub(crate) fn provenance_columns(extract: &Landed, rows: usize) -> [ArrayRef; 3]
         TimestampMicrosecondArray::from(vec![extract.pulled_at.timestamp_micros(); rows])
             .with_timezone("UTC");
     [
-        Arc::new(StringArray::from(vec![extract.source.as_str(); rows])),
-        Arc::new(StringArray::from(vec![extract.sha256.as_str(); rows])),
+        Arc::new(StringArray::new_repeated(&extract.source, rows)),
+        Arc::new(StringArray::new_repeated(&extract.sha256, rows)),
         Arc::new(pulled_at),
     ]
 }
