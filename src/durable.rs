@@ -89,6 +89,32 @@ pub fn write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     persist(staged, path)
 }
 
+/// Write several files of `folder` as [`write`] writes one: readers see
+/// each old file or the whole new one. The new files are flushed side by
+/// side and the folder once for all of them, not one after the other. At a
+/// failure the error names the file; files before it in `files` may have
+/// their new content, the others keep their old.
+pub fn write_in_folder(
+    folder: &Path,
+    files: &[(PathBuf, &[u8])],
+) -> Result<(), (PathBuf, std::io::Error)> {
+    let mut staged = Vec::with_capacity(files.len());
+    for (path, bytes) in files {
+        let written = (|| {
+            let mut file = staging(folder)?;
+            fail::fail_point!("durable-write", |how| Err(injected(how)));
+            file.write_all(bytes)?;
+            Ok(file)
+        })();
+        staged.push((written.map_err(|e| (path.clone(), e))?, path.clone()));
+    }
+    let handles: Vec<&std::fs::File> = staged.iter().map(|(file, _)| file.as_file()).collect();
+    if let Err((at, cause)) = flush_staged(&handles) {
+        return Err((files[at].0.clone(), cause));
+    }
+    persist_synced(staged, folder).map_err(|unfinished| (unfinished.path, unfinished.cause))
+}
+
 /// Append `lines` (each without its end) to `path` in one write, durably.
 pub fn append_lines(path: &Path, lines: &[String]) -> std::io::Result<()> {
     if lines.is_empty() {
@@ -291,5 +317,34 @@ mod tests {
         let files: Vec<&std::fs::File> = staged.iter().map(|f| f.as_file()).collect();
         flush_staged(&files).expect("flushed");
         flush_staged(&[]).expect("nothing to flush");
+    }
+
+    #[test]
+    fn several_files_of_a_folder_are_written_whole_and_nothing_is_left_staged() {
+        let folder = tempfile::tempdir().expect("tempdir");
+        let old = folder.path().join("report.html");
+        std::fs::write(&old, "old").expect("old file");
+        let files: Vec<(PathBuf, &[u8])> = vec![
+            (old.clone(), b"new html"),
+            (folder.path().join("report.md"), b"markdown"),
+            (folder.path().join("chart.svg"), b"<svg/>"),
+        ];
+        write_in_folder(folder.path(), &files).expect("written");
+        for (path, bytes) in &files {
+            assert_eq!(std::fs::read(path).expect("read"), *bytes);
+        }
+        let names: Vec<String> = std::fs::read_dir(folder.path())
+            .expect("list")
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names.len(), 3, "{names:?}");
+
+        let elsewhere = folder.path().join("gone");
+        let err = write_in_folder(&elsewhere, &[(elsewhere.join("x.md"), b"x")])
+            .expect_err("no such folder");
+        assert_eq!(err.0, elsewhere.join("x.md"));
+        assert_eq!(err.1.kind(), std::io::ErrorKind::NotFound);
+        write_in_folder(folder.path(), &[]).expect("nothing to write");
     }
 }

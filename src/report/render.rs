@@ -1,6 +1,7 @@
 //! Render a report definition to files with the Tera templates in `templates/`
 //! (embedded in the binary). Templates ending in `.html` are auto-escaped.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use std::str::FromStr;
@@ -229,32 +230,38 @@ pub async fn render(
     } else {
         None
     };
+    // The report's files are written together once rendered (flushed side
+    // by side, their folder once), each still old or whole to a reader.
     let mut files = Vec::new();
+    let mut pending: Vec<(PathBuf, String)> = Vec::new();
     for format in &output.formats {
         let path = output_path(&output.dir, period, &stem, *format);
         if let (OutputFormat::Pdf, Some(chromium)) = (format, &chromium) {
-            // Chromium prints the HTML as written next to it.
             let html = output_path(&output.dir, period, &stem, OutputFormat::Html);
             if !files.contains(&html) {
-                write_atomically(
-                    &html,
-                    &render_text(tera, template, OutputFormat::Html, &context)?,
-                )?;
+                let text = render_text(tera, template, OutputFormat::Html, &context)?;
+                pending.push((html.clone(), text));
             }
+            // Chromium prints the HTML as written next to it.
+            write_all(&mut pending)?;
             pdf::print(chromium, &html, &path)?;
         } else {
             if *format == OutputFormat::Markdown {
                 // The Markdown links the charts it writes next to itself.
                 for chart in &charts {
                     let svg = path.with_file_name(&chart.file);
-                    write_atomically(&svg, &chart.svg)?;
+                    pending.push((svg.clone(), chart.svg.clone()));
                     files.push(svg);
                 }
             }
-            write_atomically(&path, &render_text(tera, template, *format, &context)?)?;
+            pending.push((
+                path.clone(),
+                render_text(tera, template, *format, &context)?,
+            ));
         }
         files.push(path);
     }
+    write_all(&mut pending)?;
     Ok(Rendered {
         name: definition.name.clone(),
         period,
@@ -277,15 +284,26 @@ fn render_text(
         })
 }
 
-fn write_atomically(path: &Path, text: &str) -> Result<(), ReportError> {
-    let failed = |cause| ReportError::Write {
-        path: path.to_path_buf(),
-        cause,
-    };
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(failed)?;
+/// Write the `pending` files durably, a folder's files together (see
+/// [`crate::durable::write_in_folder`]), and empty the list.
+fn write_all(pending: &mut Vec<(PathBuf, String)>) -> Result<(), ReportError> {
+    let mut by_folder: BTreeMap<&Path, Vec<(PathBuf, &[u8])>> = BTreeMap::new();
+    for (path, text) in pending.iter() {
+        by_folder
+            .entry(crate::durable::folder_of(path))
+            .or_default()
+            .push((path.clone(), text.as_bytes()));
     }
-    crate::durable::write(path, text.as_bytes()).map_err(failed)
+    for (folder, files) in by_folder {
+        std::fs::create_dir_all(folder).map_err(|cause| ReportError::Write {
+            path: folder.to_path_buf(),
+            cause,
+        })?;
+        crate::durable::write_in_folder(folder, &files)
+            .map_err(|(path, cause)| ReportError::Write { path, cause })?;
+    }
+    pending.clear();
+    Ok(())
 }
 
 #[cfg(test)]
