@@ -2,7 +2,8 @@
 
 use std::borrow::Cow;
 use std::fs::File;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
+use std::ops::Range;
 use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
@@ -75,6 +76,24 @@ impl Extract {
         Ok(match &self.body {
             Body::Bytes(bytes) => Box::new(bytes.as_slice()),
             Body::File(path) => Box::new(BufReader::with_capacity(1 << 20, File::open(path)?)),
+        })
+    }
+
+    /// The bytes `range` of the body (those of it there are) as a buffered
+    /// stream.
+    pub fn range_reader(&self, range: Range<u64>) -> std::io::Result<Box<dyn BufRead + Send + '_>> {
+        Ok(match &self.body {
+            Body::Bytes(bytes) => {
+                // As a file's, a read past the end ends there.
+                let at = |n: u64| usize::try_from(n).map_or(bytes.len(), |n| n.min(bytes.len()));
+                Box::new(&bytes[at(range.start)..at(range.end).max(at(range.start))])
+            }
+            Body::File(path) => {
+                let mut file = File::open(path)?;
+                file.seek(SeekFrom::Start(range.start))?;
+                let part = file.take(range.end.saturating_sub(range.start));
+                Box::new(BufReader::with_capacity(1 << 20, part))
+            }
         })
     }
 

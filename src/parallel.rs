@@ -84,9 +84,12 @@ where
 
 /// A thread per core, but no more threads than items.
 fn threads_for(items: usize) -> usize {
-    std::thread::available_parallelism()
-        .map_or(1, std::num::NonZero::get)
-        .min(items)
+    cores().min(items)
+}
+
+/// How many threads run at once here.
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
 }
 
 #[cfg(test)]

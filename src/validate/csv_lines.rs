@@ -83,13 +83,29 @@ impl<'a> Records<'a> {
         delimiter: u8,
         length: Option<u64>,
     ) -> Records<'a> {
+        Records::from_line(input, delimiter, length, 1)
+    }
+
+    /// The records of `input`, a part of a body whose first byte starts
+    /// line `line` (so that a record is named by its line in the body).
+    pub fn from_line(
+        input: Box<dyn BufRead + Send + 'a>,
+        delimiter: u8,
+        length: Option<u64>,
+        line: u64,
+    ) -> Records<'a> {
         let bytes = length
             .and_then(|n| usize::try_from(n.saturating_add(1)).ok())
             .map_or(BUFFER, |n| n.min(BUFFER));
-        Records::with_buffer(input, delimiter, bytes)
+        Records::with_buffer(input, delimiter, bytes, line)
     }
 
-    fn with_buffer(input: Box<dyn BufRead + Send + 'a>, delimiter: u8, bytes: usize) -> Self {
+    fn with_buffer(
+        input: Box<dyn BufRead + Send + 'a>,
+        delimiter: u8,
+        bytes: usize,
+        line: u64,
+    ) -> Self {
         Records {
             delimiter,
             split: Some(Lines {
@@ -98,7 +114,7 @@ impl<'a> Records<'a> {
                 start: 0,
                 end: 0,
                 eof: false,
-                line: 1,
+                line,
             }),
             rest: None,
             fields: Vec::new(),
@@ -267,7 +283,7 @@ mod tests {
     }
 
     fn split(body: &[u8], buffer: usize) -> Rows {
-        let mut records = Records::with_buffer(Box::new(body), b';', buffer);
+        let mut records = Records::with_buffer(Box::new(body), b';', buffer, 1);
         let mut rows = Vec::new();
         while let Some(record) = records.next().unwrap() {
             let fields = record.values().map(<[u8]>::to_vec).collect();

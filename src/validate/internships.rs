@@ -7,6 +7,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::ControlFlow;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use arrow::array::{ArrayRef, Date32Builder, Float64Builder, StringBuilder};
 use arrow::record_batch::RecordBatch;
@@ -14,7 +15,7 @@ use chrono::{Datelike, Months, NaiveDate};
 
 use super::Place;
 use super::ValidateError;
-use super::person_rows::{COLUMNS, Cells, Flow, for_each_row};
+use super::person_rows::{COLUMNS, Cells, CsvParts, Flow, MIN_PART_BYTES, csv_parts, for_each_row};
 use crate::area::{Area, AreaKind, Areas};
 use crate::benefit::BenefitGroup;
 use crate::internship::{InternshipType, Status};
@@ -382,17 +383,33 @@ impl Checker<'_> {
 /// is reproducible.
 const ID_HASH: ahash::RandomState = ahash::RandomState::with_seeds(1, 2, 3, 4);
 
-/// The first id that appears twice, if any: the hashes of all ids are
-/// sorted to find repeated hashes, and the rows holding those are read again
-/// to compare the ids themselves.
-fn check_unique_ids(extract: &Landed, mut hashes: Vec<u64>) -> Result<(), ValidateError> {
-    hashes.sort_unstable();
-    let mut repeated: HashSet<u64> = hashes
-        .windows(2)
-        .filter(|pair| pair[0] == pair[1])
-        .map(|pair| pair[0])
-        .collect();
-    drop(hashes);
+/// The hashes that stand more than once in `sorted` (each list sorted, as
+/// a part's thread leaves its ids' hashes), walked together in order.
+fn repeated(sorted: &[Vec<u64>]) -> HashSet<u64> {
+    let mut rests: Vec<&[u64]> = sorted.iter().map(Vec::as_slice).collect();
+    let mut repeated = HashSet::new();
+    let mut last = None;
+    while let Some((i, least)) = rests
+        .iter()
+        .enumerate()
+        .filter_map(|(i, rest)| Some((i, *rest.first()?)))
+        .min_by_key(|(_, value)| *value)
+    {
+        if last == Some(least) {
+            repeated.insert(least);
+        }
+        last = Some(least);
+        rests[i] = &rests[i][1..];
+    }
+    repeated
+}
+
+/// The first id that appears twice, if any: the hashes of all ids, sorted
+/// (see [`repeated`]), show the repeated hashes, and the rows holding those
+/// are read again to compare the ids themselves.
+fn check_unique_ids(extract: &Landed, sorted: Vec<Vec<u64>>) -> Result<(), ValidateError> {
+    let mut repeated = repeated(&sorted);
+    drop(sorted);
     if repeated.is_empty() {
         return Ok(());
     }
@@ -422,47 +439,91 @@ fn check_unique_ids(extract: &Landed, mut hashes: Vec<u64>) -> Result<(), Valida
     }
 }
 
-/// About how many rows a body holds (a row of a case system's export is
-/// seldom under 100 bytes), so that the id set is sized once.
-fn expected_rows(extract: &Landed) -> usize {
-    (extract.bytes / 128).min(1 << 26) as usize
+/// About how many rows `bytes` of a body hold (a row of a case system's
+/// export is seldom under 100 bytes), so that the id set is sized once.
+fn expected_rows(bytes: u64) -> usize {
+    (bytes / 128).min(1 << 26) as usize
 }
+
+/// The most parts a body is read in at once (each holds a batch being filled
+/// and one waiting for the writer).
+const MAX_PARTS: usize = 4;
 
 /// Check a person-level extract as it streams, handing `emit` a batch of
 /// checked rows every [`BATCH_ROWS`] rows. The first bad cell rejects the
 /// whole extract; `emit` returning `Break` stops the reading early (its
-/// caller knows why).
+/// caller knows why). A large CSV body is checked in parts side by side,
+/// a thread per core ([`validate_in_parts`]).
 pub fn validate(
     extract: &Landed,
     salt: Option<&str>,
     emit: &mut dyn FnMut(RecordBatch) -> Flow,
 ) -> Result<Summary, ValidateError> {
-    let mut checker = Checker {
-        extract,
-        salt,
-        as_of: extract.pulled_at.date_naive(),
-        as_of_days: days(extract.pulled_at.date_naive()),
-        areas: Areas::builtin(),
-        id_hashes: Vec::with_capacity(expected_rows(extract)),
-        municipalities: Memo::new(),
-        groups: Memo::new(),
-        kinds: Memo::new(),
-        statuses: Memo::new(),
-        labels: BTreeMap::new(),
-        summary: Summary::default(),
-        // Room for the rows the body's length suggests, at most a batch: a
-        // short extract does not take a whole batch's memory.
-        builders: Builders::new(expected_rows(extract)),
-    };
+    let wanted = crate::parallel::cores().min(MAX_PARTS);
+    match csv_parts(extract, wanted, MIN_PART_BYTES)? {
+        Some(parts) => validate_in_parts(extract, salt, &parts, emit),
+        None => validate_whole(extract, salt, emit),
+    }
+}
+
+impl<'a> Checker<'a> {
+    /// A checker for `bytes` of `extract`'s body.
+    fn new(extract: &'a Landed, salt: Option<&'a str>, bytes: u64) -> Checker<'a> {
+        Checker {
+            extract,
+            salt,
+            as_of: extract.pulled_at.date_naive(),
+            as_of_days: days(extract.pulled_at.date_naive()),
+            areas: Areas::builtin(),
+            id_hashes: Vec::with_capacity(expected_rows(bytes)),
+            municipalities: Memo::new(),
+            groups: Memo::new(),
+            kinds: Memo::new(),
+            statuses: Memo::new(),
+            labels: BTreeMap::new(),
+            summary: Summary::default(),
+            // Room for the rows the body's length suggests, at most a batch:
+            // a short extract does not take a whole batch's memory.
+            builders: Builders::new(expected_rows(bytes)),
+        }
+    }
+
+    /// Check a row, and the batch it fills, if it fills one.
+    fn take(
+        &mut self,
+        place: Place,
+        cells: &Cells<'_>,
+    ) -> Result<Option<RecordBatch>, ValidateError> {
+        self.row(place, cells)?;
+        if self.builders.rows == BATCH_ROWS {
+            return self.builders.finish(self.extract).map(Some);
+        }
+        Ok(None)
+    }
+
+    /// The rows checked but not yet in a batch, as one.
+    fn last(&mut self) -> Result<Option<RecordBatch>, ValidateError> {
+        if self.builders.rows == 0 {
+            return Ok(None);
+        }
+        self.builders.finish(self.extract).map(Some)
+    }
+}
+
+/// [`validate`] on the calling thread, from the first row to the last.
+fn validate_whole(
+    extract: &Landed,
+    salt: Option<&str>,
+    emit: &mut dyn FnMut(RecordBatch) -> Flow,
+) -> Result<Summary, ValidateError> {
+    let mut checker = Checker::new(extract, salt, extract.bytes);
     let mut stopped = false;
     for_each_row(extract, &mut |place, cells| {
-        checker.row(place, cells)?;
-        if checker.builders.rows == BATCH_ROWS {
-            let batch = checker.builders.finish(extract)?;
-            if emit(batch).is_break() {
-                stopped = true;
-                return Ok(ControlFlow::Break(()));
-            }
+        if let Some(batch) = checker.take(place, cells)?
+            && emit(batch).is_break()
+        {
+            stopped = true;
+            return Ok(ControlFlow::Break(()));
         }
         Ok(ControlFlow::Continue(()))
     })?;
@@ -474,12 +535,120 @@ pub fn validate(
     if stopped {
         return Ok(checker.summary);
     }
-    check_unique_ids(extract, std::mem::take(&mut checker.id_hashes))?;
-    if checker.builders.rows > 0 {
-        let batch = checker.builders.finish(extract)?;
+    let mut hashes = std::mem::take(&mut checker.id_hashes);
+    hashes.sort_unstable();
+    check_unique_ids(extract, vec![hashes])?;
+    if let Some(batch) = checker.last()? {
         let _ = emit(batch);
     }
     Ok(checker.summary)
+}
+
+/// What a part's thread hands back: what its rows held and their ids'
+/// hashes, sorted.
+type PartResult = Result<(Summary, Vec<u64>), ValidateError>;
+
+/// [`validate`] with each of `parts` checked on a thread of its own. Their
+/// batches reach `emit` in turn (a batch of the first part, one of the
+/// second, …), so that the writer takes them as fast as the slowest part
+/// checks and no part's rows wait in memory. The error is the first in the
+/// body: a part that fails stops the parts after it, while those before it
+/// read on, since one of them may hold an earlier bad row.
+fn validate_in_parts(
+    extract: &Landed,
+    salt: Option<&str>,
+    parts: &CsvParts,
+    emit: &mut dyn FnMut(RecordBatch) -> Flow,
+) -> Result<Summary, ValidateError> {
+    // The first part that failed, if any (`usize::MAX` while none has).
+    let failed = AtomicUsize::new(usize::MAX);
+    let (results, stopped) = std::thread::scope(|scope| {
+        let mut receivers = Vec::with_capacity(parts.count());
+        let mut workers = Vec::with_capacity(parts.count());
+        for k in 0..parts.count() {
+            // A part waits with its next batch until the writer takes it.
+            let (sender, receiver) = std::sync::mpsc::sync_channel::<RecordBatch>(0);
+            receivers.push(Some(receiver));
+            let failed = &failed;
+            workers.push(scope.spawn(move || -> PartResult {
+                let mut checker = Checker::new(extract, salt, parts.bytes(k));
+                let checked = parts.rows(extract, k, &mut |place, cells| {
+                    if let Some(batch) = checker.take(place, cells)? {
+                        // The reader stopped, or an earlier part failed.
+                        if sender.send(batch).is_err() || failed.load(Ordering::Relaxed) < k {
+                            return Ok(ControlFlow::Break(()));
+                        }
+                    }
+                    Ok(ControlFlow::Continue(()))
+                });
+                let last = checked.and_then(|()| checker.last());
+                match last {
+                    Ok(batch) => {
+                        if let Some(batch) = batch {
+                            let _ = sender.send(batch);
+                        }
+                        // Sorted here, side by side with the other parts.
+                        checker.id_hashes.sort_unstable();
+                        Ok((checker.summary, checker.id_hashes))
+                    }
+                    Err(e) => {
+                        failed.fetch_min(k, Ordering::Relaxed);
+                        Err(e)
+                    }
+                }
+            }));
+        }
+        let mut stopped = false;
+        'reading: while receivers.iter().any(Option::is_some) {
+            for slot in &mut receivers {
+                let Some(receiver) = slot else { continue };
+                match receiver.recv() {
+                    // Once a part failed the extract is rejected: its
+                    // batches are no longer written, only read off.
+                    Ok(batch) if failed.load(Ordering::Relaxed) == usize::MAX => {
+                        if emit(batch).is_break() {
+                            stopped = true;
+                            break 'reading;
+                        }
+                    }
+                    Ok(_) => {}
+                    // The part is done.
+                    Err(_) => *slot = None,
+                }
+            }
+        }
+        // A part still sending learns that no one reads on.
+        drop(receivers);
+        let results: Vec<PartResult> = workers
+            .into_iter()
+            .map(|worker| {
+                worker
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect();
+        (results, stopped)
+    });
+    let mut summary = Summary::default();
+    let mut id_hashes = Vec::with_capacity(results.len());
+    for result in results {
+        let (part, hashes) = result?;
+        summary.rows += part.rows;
+        for (period, rows) in part.rows_by_period {
+            *summary.rows_by_period.entry(period).or_default() += rows;
+        }
+        id_hashes.push(hashes);
+    }
+    if summary.rows == 0 {
+        return Err(ValidateError::Empty {
+            input: extract.input.clone(),
+        });
+    }
+    if stopped {
+        return Ok(summary);
+    }
+    check_unique_ids(extract, id_hashes)?;
+    Ok(summary)
 }
 
 #[cfg(test)]
@@ -518,6 +687,252 @@ mod tests {
             );
             assert!(!refused.to_string().contains("070391"), "{refused}");
         }
+    }
+
+    const HEADER: &str = "Praktik_id;Person;Kommune;Ydelsesgruppe;Praktiktype;Startdato;Slutdato;Branche;Timer pr. uge;Status 3 mdr;Status 6 mdr;Status 12 mdr";
+
+    /// Row `n` of a body: an id of its own, one of four quarters, one of
+    /// three municipalities.
+    fn row(n: usize) -> String {
+        let municipality = ["101", "147", "Aarhus"][n % 3];
+        let end = ["15-12-2019", "2020-03-31", "30-06-2020", "2020-09-01"][n % 4];
+        format!(
+            "id-{n};P-{n};{municipality};kontanthjaelp_jobparat;udviklingspraktik;01-10-2019;{end};Hotel og restauration;25,0;På ydelse;Fleksjob;Uddannelse"
+        )
+    }
+
+    fn landed(dir: &std::path::Path, body: Vec<u8>, in_file: bool) -> Landed {
+        use crate::extract::{Body, Extract, Format};
+        let body = if in_file {
+            let (mut file, path) = tempfile::Builder::new()
+                .suffix(".csv")
+                .tempfile_in(dir)
+                .unwrap()
+                .keep()
+                .unwrap();
+            std::io::Write::write_all(&mut file, &body).unwrap();
+            Body::File(path)
+        } else {
+            Body::Bytes(body)
+        };
+        let extract =
+            Extract::with_body("file", "x.csv".into(), Format::InternshipsCsv, body, None);
+        crate::land::land(&dir.join("raw"), extract, Some("salt")).unwrap()
+    }
+
+    /// Every row of `batches`, each as text, sorted.
+    fn rows_of(batches: &[RecordBatch]) -> Vec<String> {
+        use arrow::util::display::{ArrayFormatter, FormatOptions};
+        let mut rows = Vec::new();
+        for batch in batches {
+            let options = FormatOptions::default();
+            let columns: Vec<ArrayFormatter<'_>> = batch
+                .columns()
+                .iter()
+                .map(|c| ArrayFormatter::try_new(c.as_ref(), &options).unwrap())
+                .collect();
+            for r in 0..batch.num_rows() {
+                let cells: Vec<String> = columns.iter().map(|c| c.value(r).to_string()).collect();
+                rows.push(cells.join("|"));
+            }
+        }
+        rows.sort();
+        rows
+    }
+
+    /// The outcome of checking `landed` whole and in `parts` parts (each of
+    /// at least one byte): the summary or error, and the rows emitted.
+    fn both_ways(landed: &Landed, parts: usize) -> [(String, Vec<String>); 2] {
+        let outcome = |checked: Result<Summary, ValidateError>, batches: Vec<RecordBatch>| {
+            let said = match checked {
+                Ok(summary) => format!("{} rows: {:?}", summary.rows, summary.rows_by_period),
+                Err(e) => format!("error: {e}"),
+            };
+            (said, rows_of(&batches))
+        };
+        let mut whole = Vec::new();
+        let checked = validate_whole(landed, Some("salt"), &mut |b| {
+            whole.push(b);
+            Flow::Continue(())
+        });
+        let whole = outcome(checked, whole);
+        let split = csv_parts(landed, parts, 1)
+            .unwrap()
+            .expect("the body is cut");
+        assert!(split.count() >= 2);
+        let mut in_parts = Vec::new();
+        let checked = validate_in_parts(landed, Some("salt"), &split, &mut |b| {
+            in_parts.push(b);
+            Flow::Continue(())
+        });
+        [whole, outcome(checked, in_parts)]
+    }
+
+    #[test]
+    fn a_body_checked_in_parts_gives_what_it_gives_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let rows: Vec<String> = (0..2_000).map(row).collect();
+        for in_file in [false, true] {
+            for crlf in ["\n", "\r\n"] {
+                let body = format!("{HEADER}{crlf}{}{crlf}", rows.join(crlf));
+                let landed = landed(dir.path(), body.into_bytes(), in_file);
+                for parts in [2, 3, 4] {
+                    let [whole, split] = both_ways(&landed, parts);
+                    assert_eq!(whole.0, split.0);
+                    assert!(whole.0.starts_with("2000 rows"), "{}", whole.0);
+                    assert_eq!(whole.1.len(), 2_000);
+                    assert_eq!(whole.1, split.1);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_first_bad_row_of_the_body_is_named_whichever_part_holds_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut rows: Vec<String> = (0..3_000).map(row).collect();
+        // Line 2,702 (in the last part) and line 1,602 (in the second).
+        rows[2_700] = rows[2_700].replace(";101;", ";999;");
+        let late = landed(
+            dir.path(),
+            format!("{HEADER}\n{}\n", rows.join("\n")).into_bytes(),
+            true,
+        );
+        rows[1_600] = rows[1_600].replace(";147;", ";998;");
+        let early = landed(
+            dir.path(),
+            format!("{HEADER}\n{}\n", rows.join("\n")).into_bytes(),
+            true,
+        );
+        for (landed, line, value) in [(&late, 2_702, "999"), (&early, 1_602, "998")] {
+            let [whole, split] = both_ways(landed, 3);
+            assert_eq!(whole.0, split.0);
+            assert!(split.0.contains(&format!("line {line}")), "{}", split.0);
+            assert!(split.0.contains(value), "{}", split.0);
+        }
+        // An id that repeats in another part.
+        rows[1_600] = row(1_600);
+        rows[2_700] = row(5);
+        let repeated = landed(
+            dir.path(),
+            format!("{HEADER}\n{}\n", rows.join("\n")).into_bytes(),
+            false,
+        );
+        let [whole, split] = both_ways(&repeated, 4);
+        assert_eq!(whole.0, split.0);
+        assert!(
+            split.0.contains("line 2702") && split.0.contains("line 7"),
+            "{}",
+            split.0
+        );
+    }
+
+    #[test]
+    fn a_body_with_a_quote_or_a_lone_carriage_return_is_read_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let rows: Vec<String> = (0..1_000).map(row).collect();
+        let plain = format!("{HEADER}\n{}\n", rows.join("\n"));
+        assert!(
+            csv_parts(&landed(dir.path(), plain.clone().into_bytes(), false), 2, 1)
+                .unwrap()
+                .is_some()
+        );
+        let odd = [
+            // A quoted field may hold a line feed: the csv crate reads it.
+            plain.replace("id-700;", "\"id\n700\";"),
+            plain.replace(
+                "Hotel og restauration;25,0;På ydelse;Fleksjob;Uddannelse\nid-900",
+                "Hotel og restauration;25,0;På ydelse;Fleksjob;Uddannelse\rid-900",
+            ),
+        ];
+        for body in odd {
+            let landed = landed(dir.path(), body.into_bytes(), true);
+            assert!(csv_parts(&landed, 2, 1).unwrap().is_none());
+            // Read whole, as before.
+            assert!(validate(&landed, Some("salt"), &mut |_| Flow::Continue(())).is_ok());
+        }
+        // A blank first line (the landing turns such a body away): the
+        // header is on the next line, and the body is not cut.
+        let blank_first = crate::extract::Extract::new(
+            "file",
+            "x.csv".into(),
+            crate::extract::Format::InternshipsCsv,
+            format!("\n{plain}").into_bytes(),
+            None,
+        );
+        assert!(csv_parts(&blank_first, 2, 1).unwrap().is_none());
+        // Too short for parts of the size asked.
+        let landed = landed(dir.path(), plain.into_bytes(), false);
+        assert!(csv_parts(&landed, 2, landed.bytes).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_writer_that_stops_stops_every_part() {
+        let dir = tempfile::tempdir().unwrap();
+        let rows: Vec<String> = (0..(BATCH_ROWS * 5)).map(row).collect();
+        let landed = landed(
+            dir.path(),
+            format!("{HEADER}\n{}\n", rows.join("\n")).into_bytes(),
+            false,
+        );
+        let parts = csv_parts(&landed, 2, 1).unwrap().unwrap();
+        let mut emitted = 0;
+        let summary = validate_in_parts(&landed, Some("salt"), &parts, &mut |_| {
+            emitted += 1;
+            Flow::Break(())
+        })
+        .unwrap();
+        assert_eq!(emitted, 1);
+        // Each part stopped at its next batch, before its end.
+        assert!(summary.rows <= BATCH_ROWS * 4, "{}", summary.rows);
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+        #[test]
+        fn any_plain_body_checked_in_parts_gives_what_it_gives_whole(
+            lines in proptest::collection::vec(0u8..8, 8..120),
+            parts in 2usize..5,
+        ) {
+            let body: Vec<String> = lines
+                .iter()
+                .enumerate()
+                .map(|(n, kind)| match kind {
+                    0 => String::new(),
+                    1 => row(n).replace(";101;", ";999;"),
+                    2 => row(0),
+                    3 => row(n).replace(";Fleksjob", ""),
+                    4 => format!("{}\r", row(n)),
+                    _ => row(n),
+                })
+                .collect();
+            let mut bytes = format!("{HEADER}\n{}\n", body.join("\n")).into_bytes();
+            // A Windows-1252 letter (æ) in one industry.
+            if let Some(at) = bytes.windows(5).position(|w| w == b"Hotel") {
+                bytes[at] = 0xe6;
+            }
+            let dir = tempfile::tempdir().unwrap();
+            let landed = landed(dir.path(), bytes, lines.len() % 2 == 0);
+            let [whole, split] = both_ways(&landed, parts);
+            proptest::prop_assert_eq!(&whole.0, &split.0);
+            // A rejected body's rows are thrown away, however many were
+            // checked before its bad row was met.
+            if !whole.0.starts_with("error") {
+                proptest::prop_assert_eq!(whole.1, split.1);
+            }
+        }
+    }
+
+    #[test]
+    fn hashes_repeated_within_a_part_or_across_parts_are_found() {
+        let set = |values: &[u64]| values.iter().copied().collect::<HashSet<u64>>();
+        assert_eq!(repeated(&[vec![1, 2, 2, 5]]), set(&[2]));
+        assert_eq!(
+            repeated(&[vec![1, 4, 9], vec![2, 4], vec![], vec![9, 9, 10]]),
+            set(&[4, 9])
+        );
+        assert_eq!(repeated(&[vec![1, 3], vec![2, 4]]), set(&[]));
+        assert_eq!(repeated(&[]), set(&[]));
     }
 
     #[test]
