@@ -548,6 +548,42 @@ fn validate_whole(
 /// hashes, sorted.
 type PartResult = Result<(Summary, Vec<u64>), ValidateError>;
 
+/// Check part `k` of `parts`, handing its batches to `sender`; stops when
+/// no one reads on or an earlier part failed, and says so in `failed` if
+/// it fails itself.
+fn check_part(
+    extract: &Landed,
+    salt: Option<&str>,
+    parts: &CsvParts,
+    k: usize,
+    sender: &std::sync::mpsc::SyncSender<RecordBatch>,
+    failed: &AtomicUsize,
+) -> PartResult {
+    let mut checker = Checker::new(extract, salt, parts.bytes(k));
+    let checked = parts.rows(extract, k, &mut |place, cells| {
+        if let Some(batch) = checker.take(place, cells)?
+            && (sender.send(batch).is_err() || failed.load(Ordering::Relaxed) < k)
+        {
+            return Ok(ControlFlow::Break(()));
+        }
+        Ok(ControlFlow::Continue(()))
+    });
+    match checked.and_then(|()| checker.last()) {
+        Ok(batch) => {
+            if let Some(batch) = batch {
+                let _ = sender.send(batch);
+            }
+            // Sorted here, side by side with the other parts.
+            checker.id_hashes.sort_unstable();
+            Ok((checker.summary, checker.id_hashes))
+        }
+        Err(e) => {
+            failed.fetch_min(k, Ordering::Relaxed);
+            Err(e)
+        }
+    }
+}
+
 /// [`validate`] with each of `parts` checked on a thread of its own. Their
 /// batches reach `emit` in turn (a batch of the first part, one of the
 /// second, …), so that the writer takes them as fast as the slowest part
@@ -570,33 +606,7 @@ fn validate_in_parts(
             let (sender, receiver) = std::sync::mpsc::sync_channel::<RecordBatch>(0);
             receivers.push(Some(receiver));
             let failed = &failed;
-            workers.push(scope.spawn(move || -> PartResult {
-                let mut checker = Checker::new(extract, salt, parts.bytes(k));
-                let checked = parts.rows(extract, k, &mut |place, cells| {
-                    if let Some(batch) = checker.take(place, cells)? {
-                        // The reader stopped, or an earlier part failed.
-                        if sender.send(batch).is_err() || failed.load(Ordering::Relaxed) < k {
-                            return Ok(ControlFlow::Break(()));
-                        }
-                    }
-                    Ok(ControlFlow::Continue(()))
-                });
-                let last = checked.and_then(|()| checker.last());
-                match last {
-                    Ok(batch) => {
-                        if let Some(batch) = batch {
-                            let _ = sender.send(batch);
-                        }
-                        // Sorted here, side by side with the other parts.
-                        checker.id_hashes.sort_unstable();
-                        Ok((checker.summary, checker.id_hashes))
-                    }
-                    Err(e) => {
-                        failed.fetch_min(k, Ordering::Relaxed);
-                        Err(e)
-                    }
-                }
-            }));
+            workers.push(scope.spawn(move || check_part(extract, salt, parts, k, &sender, failed)));
         }
         let mut stopped = false;
         'reading: while receivers.iter().any(Option::is_some) {

@@ -214,9 +214,18 @@ fn csv_rows(
     let first = body.fill_buf().map_err(|e| read_error(extract, e))?;
     let delimiter = delimiter_of(first.split(|b| *b == b'\n').next().unwrap_or_default());
     let mut records = Records::new(body, delimiter, extract.length());
-    let headers = super::csv_header(&mut records, input)?;
-    let index = map_headers(input, &headers)?;
-    csv_records(&mut records, input, headers.len(), &index, each)
+    let (width, index) = csv_columns(&mut records, input)?;
+    csv_records(&mut records, input, width, &index, each)
+}
+
+/// The header of a CSV body, read from `records`: how many fields it has
+/// and where each of [`COLUMNS`] stands.
+fn csv_columns(
+    records: &mut Records<'_>,
+    input: &str,
+) -> Result<(usize, [Option<usize>; 12]), ValidateError> {
+    let headers = super::csv_header(records, input)?;
+    Ok((headers.len(), map_headers(input, &headers)?))
 }
 
 /// `;` or `,`, whichever the header line holds more of.
@@ -319,26 +328,32 @@ pub fn csv_parts(
         return Ok(None);
     }
     let read = |e| read_error(extract, e);
-    let Some(header_end) = line_end_after(extract, 0).map_err(read)? else {
+    let first = window(extract, 0).map_err(read)?;
+    let Some(header_line) = first
+        .iter()
+        .position(|b| *b == b'\n')
+        .and_then(|end| first.get(..=end))
+    else {
         return Ok(None);
     };
-    let mut header_line = Vec::new();
-    extract
-        .range_reader(0..header_end)
-        .and_then(|mut r| r.read_to_end(&mut header_line))
-        .map_err(read)?;
     // A blank first line is skipped, and the header is on a later one: read
     // such a body from the start.
     let blank = header_line.iter().all(|b| matches!(b, b'\r' | b'\n'));
-    if blank || !scan(&header_line, &mut false).plain {
+    if blank || !scan(header_line, &mut false).plain {
         return Ok(None);
     }
+    let header_end = header_line.len() as u64;
+    let delimiter = delimiter_of(header_line);
+    let mut records = Records::new(Box::new(header_line), delimiter, Some(header_end));
+    let (width, index) = csv_columns(&mut records, &extract.input)?;
     let mut starts = vec![header_end];
+    let mut last = header_end;
     for k in 1..count as u64 {
         let target = header_end + (length - header_end) / count as u64 * k;
-        match line_end_after(extract, target.max(*starts.last().unwrap_or(&0))).map_err(read)? {
-            Some(start) if start < length && start > *starts.last().unwrap_or(&0) => {
+        match line_end_after(extract, target.max(last)).map_err(read)? {
+            Some(start) if start < length && start > last => {
                 starts.push(start);
+                last = start;
             }
             _ => return Ok(None),
         }
@@ -360,31 +375,27 @@ pub fn csv_parts(
         parts.push((range, line));
         line += scanned.line_feeds;
     }
-    let input = extract.input.as_str();
-    let delimiter = delimiter_of(&header_line);
-    let mut records = Records::new(
-        Box::new(header_line.as_slice()),
-        delimiter,
-        Some(header_end),
-    );
-    let headers = super::csv_header(&mut records, input)?;
-    let index = map_headers(input, &headers)?;
     Ok(Some(CsvParts {
         delimiter,
-        width: headers.len(),
+        width,
         index,
         parts,
     }))
 }
 
-/// Where the line that holds byte `at` of the body ends (just past its line
-/// feed), or `None` if no line feed follows in the next 1 MiB.
-fn line_end_after(extract: &Extract, at: u64) -> std::io::Result<Option<u64>> {
+/// Up to 1 MiB of the body from byte `at`.
+fn window(extract: &Extract, at: u64) -> std::io::Result<Vec<u8>> {
     let mut window = Vec::new();
     extract
         .range_reader(at..at.saturating_add(1 << 20))?
         .read_to_end(&mut window)?;
-    Ok(memchr::memchr(b'\n', &window).map(|p| at + p as u64 + 1))
+    Ok(window)
+}
+
+/// Where the line that holds byte `at` of the body ends (just past its line
+/// feed), or `None` if no line feed follows in the next 1 MiB.
+fn line_end_after(extract: &Extract, at: u64) -> std::io::Result<Option<u64>> {
+    Ok(memchr::memchr(b'\n', &window(extract, at)?).map(|p| at + p as u64 + 1))
 }
 
 /// Read a part of the body through [`scan`].
