@@ -18,16 +18,30 @@ fn provenance_fields() -> [Field; 3] {
     ]
 }
 
-/// Name of the aggregate outcomes table.
 /// Text columns whose values are (nearly) all different: ids and keys. The
 /// store writes them without a Parquet dictionary (building one is wasted
 /// work), and the engine reads them as plain strings, not views (a view of a
 /// long value is 16 bytes more and is compared out of place anyway).
 pub const DISTINCT_TEXT: [&str; 2] = ["internship_id", PERSON_KEY];
 
+/// Text columns whose values come from a short list of labels (a benefit
+/// group, an internship type, an industry, a status), nearly all of which
+/// every row group holds: a group's minimum and maximum of them seldom
+/// exclude what a filter asks for, so the store writes them without (see
+/// `store::writer_properties`).
+pub const LABEL_TEXT: [&str; 6] = [
+    "benefit_group",
+    "internship_type",
+    "industry",
+    "status_3m",
+    "status_6m",
+    "status_12m",
+];
+
 /// The pseudonymous key of a person in `internships`.
 pub const PERSON_KEY: &str = "person_key";
 
+/// Name of the aggregate outcomes table.
 pub const OUTCOMES: &str = "outcomes";
 
 /// The partition column of every table.

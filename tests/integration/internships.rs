@@ -560,12 +560,22 @@ fn a_bad_row_after_many_good_ones_leaves_the_table_as_it_was() {
     assert_eq!(count.lines().nth(1), Some((lines - 1).to_string().as_str()));
 }
 
-/// The person key is written without a minimum and maximum (random keys:
-/// a range skips nothing); the other columns keep theirs, and a lookup of
-/// one person still finds them.
+/// The person key and the label columns are written without statistics
+/// (random keys, and labels every row group holds: a range skips nothing);
+/// the other columns keep theirs, a lookup of one person still finds them,
+/// and a filter on a label still finds every row that holds it.
 #[test]
-fn the_person_key_has_no_range_statistics_and_is_still_found() {
+fn keys_and_labels_have_no_range_statistics_and_are_still_found() {
     use parquet::file::reader::{FileReader, SerializedFileReader};
+    const UNRANGED: [&str; 7] = [
+        "person_key",
+        "benefit_group",
+        "internship_type",
+        "industry",
+        "status_3m",
+        "status_6m",
+        "status_12m",
+    ];
     let work = Workdir::new();
     work.ok(&["run"]);
     let files: Vec<String> = work
@@ -586,7 +596,7 @@ fn the_person_key_has_no_range_statistics_and_is_still_found() {
                 let ranged = chunk
                     .statistics()
                     .is_some_and(|s| s.min_bytes_opt().is_some());
-                assert_eq!(ranged, name != "person_key", "{path} {name}");
+                assert_eq!(ranged, !UNRANGED.contains(&name.as_str()), "{path} {name}");
             }
         }
     }
@@ -605,6 +615,25 @@ fn the_person_key_has_no_range_statistics_and_is_still_found() {
     ]);
     let n: u64 = found.lines().nth(1).unwrap().parse().unwrap();
     assert!(n >= 1, "{found}");
+    // A filter on each label finds as many rows as counting them all does.
+    let (found, _) = work.ok(&[
+        "query",
+        "SELECT (SELECT count(*) FROM internships WHERE status_12m = 'ordinary_job') AS filtered, \
+         (SELECT sum(CASE WHEN status_12m = 'ordinary_job' THEN 1 ELSE 0 END) FROM internships) AS counted, \
+         (SELECT count(*) FROM internships WHERE internship_type = 'jobpraktik') AS typed, \
+         (SELECT sum(CASE WHEN internship_type = 'jobpraktik' THEN 1 ELSE 0 END) FROM internships) AS all_typed",
+        "--format",
+        "csv",
+    ]);
+    let counts: Vec<u64> = found
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .map(|n| n.parse().unwrap())
+        .collect();
+    assert!(counts[0] > 0 && counts[2] > 0, "{found}");
+    assert_eq!((counts[0], counts[2]), (counts[1], counts[3]), "{found}");
 }
 
 /// Every row of an extract longer than one batch carries the extract's
