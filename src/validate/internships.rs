@@ -46,8 +46,7 @@ impl Summary {
 }
 
 /// `2024-05-31` or `31-05-2024`.
-fn date(text: &str) -> Option<NaiveDate> {
-    let b = text.as_bytes();
+fn date(b: &[u8]) -> Option<NaiveDate> {
     if b.len() != 10 {
         return None;
     }
@@ -67,10 +66,9 @@ fn date(text: &str) -> Option<NaiveDate> {
 }
 
 /// Hours per week, `18,5` or `18.5`, between 0 and 80.
-fn hours(text: &str) -> Option<f64> {
+fn hours(bytes: &[u8]) -> Option<f64> {
     // A decimal comma becomes a point in a buffer on the stack.
     let mut buffer = [0u8; 24];
-    let bytes = text.as_bytes();
     let copy = buffer.get_mut(..bytes.len())?;
     for (to, from) in copy.iter_mut().zip(bytes) {
         *to = if *from == b',' { b'.' } else { *from };
@@ -82,6 +80,14 @@ fn hours(text: &str) -> Option<f64> {
         .filter(|h| (0.0..=80.0).contains(h))
 }
 
+/// Cell `i` of `cells` parsed by `parse` (a date, a number of hours): from
+/// its bytes as read when they parse alone (then they are ASCII without
+/// spaces, the same bytes as its text trimmed), else from its text decoded
+/// and trimmed.
+fn parsed<T>(cells: &Cells<'_>, i: usize, parse: fn(&[u8]) -> Option<T>) -> Option<T> {
+    parse(cells.bytes(i)).or_else(|| parse(cells.text(i).as_bytes()))
+}
+
 /// Days since 1970-01-01 (Arrow's `Date32`): the date's day number since
 /// the start of the common era, less 1970-01-01's (cheaper than
 /// subtracting dates, on the checking thread's path for every row).
@@ -91,10 +97,10 @@ fn days(d: NaiveDate) -> i32 {
     d.num_days_from_ce() - UNIX_EPOCH_FROM_CE
 }
 
-/// Parsed values by their text: a column such as the benefit group holds a
-/// handful of distinct values, so each is parsed once.
+/// Parsed values by their cell's bytes: a column such as the benefit group
+/// holds a handful of distinct values, so each is decoded and parsed once.
 struct Memo<T> {
-    seen: HashMap<Box<str>, T, ahash::RandomState>,
+    seen: HashMap<Box<[u8]>, T, ahash::RandomState>,
 }
 
 impl<T: Copy> Memo<T> {
@@ -104,14 +110,21 @@ impl<T: Copy> Memo<T> {
         }
     }
 
-    fn get<E>(&mut self, text: &str, parse: impl FnOnce(&str) -> Result<T, E>) -> Result<T, E> {
-        if let Some(value) = self.seen.get(text) {
+    /// The value of cell `i` of `cells`, parsed from its text by `parse`.
+    fn get<E>(
+        &mut self,
+        cells: &Cells<'_>,
+        i: usize,
+        parse: impl FnOnce(&str) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let bytes = cells.bytes(i);
+        if let Some(value) = self.seen.get(bytes) {
             return Ok(*value);
         }
-        let value = parse(text)?;
+        let value = parse(&cells.text(i))?;
         // Bounded: a column of many distinct values is parsed every time.
         if self.seen.len() < 4096 {
-            self.seen.insert(text.into(), value);
+            self.seen.insert(bytes.into(), value);
         }
         Ok(value)
     }
@@ -229,22 +242,24 @@ impl Checker<'_> {
         // person: an error names their line and column, never their value.
         // A cell that fails its check because it holds a CPR number says so.
         let bad = |i: usize, expected: String| {
-            if i != 1 && contains_cpr(cells[i]) {
+            let cell = cells.text(i);
+            if i != 1 && contains_cpr(cell.as_bytes()) {
                 return cpr(i);
             }
             ValidateError::Cell {
                 input: input.into(),
                 place: place.to_string(),
                 column: COLUMNS[i].0,
-                value: if matches!(i, 0 | 1 | 7) && !cells[i].is_empty() {
+                value: if matches!(i, 0 | 1 | 7) && !cell.is_empty() {
                     "(not shown)".into()
                 } else {
-                    cells[i].to_string()
+                    cell.into_owned()
                 },
                 expected,
             }
         };
-        let id = cells[0];
+        let id = cells.text(0);
+        let industry = cells.text(7);
         if id.is_empty() {
             return Err(bad(0, "every internship needs an id".into()));
         }
@@ -252,15 +267,16 @@ impl Checker<'_> {
         // cell becomes a code from a closed list, a date or a number of
         // hours up to 80, so a CPR number there fails its check (and `bad`
         // names it); the person column is screened below.
-        for i in [0, 7] {
-            if contains_cpr(cells[i]) {
+        for (i, cell) in [(0, &id), (7, &industry)] {
+            if contains_cpr(cell.as_bytes()) {
                 return Err(cpr(i));
             }
         }
-        self.id_hashes.push(ID_HASH.hash_one(id));
-        let person = cells[1];
+        self.id_hashes.push(ID_HASH.hash_one(&*id));
+        let person = cells.text(1);
         let pseudonymous;
-        let person = if is_cpr(person) || (contains_cpr(person) && !is_pseudonym(person.as_bytes()))
+        let person = if is_cpr(person.as_bytes())
+            || (contains_cpr(person.as_bytes()) && !is_pseudonym(person.as_bytes()))
         {
             let salt = self
                 .salt
@@ -276,12 +292,12 @@ impl Checker<'_> {
         } else if person.is_empty() {
             return Err(bad(1, "every internship needs a person key".into()));
         } else {
-            person
+            &person
         };
         let areas = self.areas;
         let municipality = self
             .municipalities
-            .get(cells[2], |text| {
+            .get(cells, 2, |text| {
                 areas
                     .find(text)
                     .filter(|a| a.kind == AreaKind::Kommune)
@@ -290,15 +306,15 @@ impl Checker<'_> {
             .map_err(|()| bad(2, "a municipality code such as 101, or its name".into()))?;
         let group = self
             .groups
-            .get(cells[3], str::parse::<BenefitGroup>)
+            .get(cells, 3, str::parse::<BenefitGroup>)
             .map_err(|e| bad(3, e.to_string()))?;
         let kind = self
             .kinds
-            .get(cells[4], str::parse::<InternshipType>)
+            .get(cells, 4, str::parse::<InternshipType>)
             .map_err(|e| bad(4, e.to_string()))?;
-        let start = date(cells[5])
+        let start = parsed(cells, 5, date)
             .ok_or_else(|| bad(5, "a date such as 2024-05-31 or 31-05-2024".into()))?;
-        let end = date(cells[6])
+        let end = parsed(cells, 6, date)
             .ok_or_else(|| bad(6, "a date such as 2024-05-31 or 31-05-2024".into()))?;
         if end < start {
             return Err(bad(
@@ -316,20 +332,21 @@ impl Checker<'_> {
                 format!("the extract was pulled for {asked}, and this ended in {period}"),
             ));
         }
-        let hours = match cells[8] {
-            "" => None,
-            text => Some(hours(text).ok_or_else(|| {
+        let hours = if cells.is_empty(8) {
+            None
+        } else {
+            Some(parsed(cells, 8, hours).ok_or_else(|| {
                 bad(
                     8,
                     "hours per week between 0 and 80, such as 15 or 18,5".into(),
                 )
-            })?),
+            })?)
         };
         let end_days = days(end);
         let mut status: [Option<&'static str>; 3] = [None; 3];
         for (k, months) in [3u32, 6, 12].into_iter().enumerate() {
             let i = 9 + k;
-            if cells[i].is_empty() {
+            if cells.is_empty(i) {
                 continue;
             }
             // Adding `months` adds at most 31 days a month: most internships
@@ -348,7 +365,7 @@ impl Checker<'_> {
             }
             let value = self
                 .statuses
-                .get(cells[i], str::parse::<Status>)
+                .get(cells, i, str::parse::<Status>)
                 .map_err(|e| bad(i, e.to_string()))?;
             status[k] = Some(value.code());
         }
@@ -361,7 +378,7 @@ impl Checker<'_> {
             .or_insert_with(|| period.to_string());
         let b = &mut self.builders;
         b.period.append_value(label);
-        b.id.append_value(id);
+        b.id.append_value(&*id);
         b.person.append_value(person);
         b.municipality.append_value(&municipality.code);
         b.group.append_value(group.code());
@@ -369,7 +386,7 @@ impl Checker<'_> {
         b.start.append_value(days(start));
         b.end.append_value(end_days);
         b.industry
-            .append_option(Some(cells[7]).filter(|s| !s.is_empty()));
+            .append_option(Some(&*industry).filter(|s| !s.is_empty()));
         b.hours.append_option(hours);
         for (column, value) in b.status.iter_mut().zip(status) {
             column.append_option(value);
@@ -416,11 +433,11 @@ fn check_unique_ids(extract: &Landed, sorted: Vec<Vec<u64>>) -> Result<(), Valid
     let mut first: HashMap<String, Place> = HashMap::new();
     let mut found = None;
     for_each_row(extract, &mut |place, cells| {
-        let id = cells[0];
-        if !repeated.contains(&ID_HASH.hash_one(id)) {
+        let id = cells.text(0);
+        if !repeated.contains(&ID_HASH.hash_one(&*id)) {
             return Ok(ControlFlow::Continue(()));
         }
-        if let Some(earlier) = first.get(id) {
+        if let Some(earlier) = first.get(&*id) {
             found = Some((place, *earlier));
             return Ok(ControlFlow::Break(()));
         }
@@ -797,6 +814,59 @@ mod tests {
         }
     }
 
+    /// A label is looked up by its cell's bytes, so the same status in
+    /// UTF-8, in Windows-1252 and with spaces around it is learnt three
+    /// times, and each time gives the same code; a bad label met after a
+    /// good one is still named by its line.
+    #[test]
+    fn a_label_in_any_spelling_gives_its_code() {
+        let dir = tempfile::tempdir().unwrap();
+        let line = |n: usize, status: &[u8]| {
+            let mut line = format!(
+                "{n};P{n};101;dagpenge;jobpraktik;01-10-2019;15-12-2019;Hotel og restauration;25,0;"
+            )
+            .into_bytes();
+            line.extend_from_slice(status);
+            line.extend_from_slice(b";;\n");
+            line
+        };
+        let mut body = format!("{HEADER}\n").into_bytes();
+        for (n, status) in [
+            "På ydelse".as_bytes(),
+            b"P\xe5 ydelse",
+            " På ydelse\u{a0}".as_bytes(),
+            b" P\xe5 ydelse ",
+            "På ydelse".as_bytes(),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            body.extend(line(n, status));
+        }
+        let mut batches = Vec::new();
+        let good = landed(dir.path(), body.clone(), false);
+        let summary = validate_whole(&good, Some("salt"), &mut |b| {
+            batches.push(b);
+            Flow::Continue(())
+        })
+        .unwrap();
+        assert_eq!(summary.rows, 5);
+        let statuses: Vec<String> = rows_of(&batches)
+            .iter()
+            .map(|row| row.split('|').nth(10).unwrap().to_string())
+            .collect();
+        assert_eq!(statuses, ["on_benefit"; 5]);
+        body.extend(line(5, b"P\xe5 ferie"));
+        let bad = landed(dir.path(), body, false);
+        let error = validate_whole(&bad, Some("salt"), &mut |_| Flow::Continue(()))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("line 7") && error.contains("På ferie"),
+            "{error}"
+        );
+    }
+
     #[test]
     fn the_first_bad_row_of_the_body_is_named_whichever_part_holds_it() {
         let dir = tempfile::tempdir().unwrap();
@@ -963,22 +1033,22 @@ mod tests {
 
     #[test]
     fn hours_with_a_comma_or_a_point() {
-        assert_eq!(hours("18,5"), Some(18.5));
-        assert_eq!(hours("18.5"), Some(18.5));
-        assert_eq!(hours("37"), Some(37.0));
-        assert_eq!(hours("0,1"), "0.1".parse().ok());
+        assert_eq!(hours(b"18,5"), Some(18.5));
+        assert_eq!(hours(b"18.5"), Some(18.5));
+        assert_eq!(hours(b"37"), Some(37.0));
+        assert_eq!(hours(b"0,1"), "0.1".parse().ok());
         for bad in ["80,5", "-1", "x", "1,2,3", "123456789012345678901234567"] {
-            assert_eq!(hours(bad), None, "{bad}");
+            assert_eq!(hours(bad.as_bytes()), None, "{bad}");
         }
     }
 
     #[test]
     fn dates_in_both_orders() {
         let d = NaiveDate::from_ymd_opt(2024, 5, 31);
-        assert_eq!(date("2024-05-31"), d);
-        assert_eq!(date("31-05-2024"), d);
+        assert_eq!(date(b"2024-05-31"), d);
+        assert_eq!(date(b"31-05-2024"), d);
         for bad in ["31-02-2024", "2024/05/31", "2024-5-31", "31.05.2024", ""] {
-            assert_eq!(date(bad), None, "{bad}");
+            assert_eq!(date(bad.as_bytes()), None, "{bad}");
         }
     }
 }

@@ -84,8 +84,58 @@ pub const COLUMNS: [(&str, &[&str], bool); 12] = [
     ),
 ];
 
-/// One row's cells, trimmed, in the order of [`COLUMNS`]; a missing cell is "".
-pub type Cells<'a> = [&'a str; 12];
+/// One row's cells in the order of [`COLUMNS`]; a missing cell is empty.
+/// A CSV row's cells are its bytes as read, decoded only when asked for as
+/// text: most of a row's bytes are labels (a status, a benefit group) that
+/// the check looks up by their bytes and never needs to decode, so the
+/// labels' Danish letters are not checked for UTF-8 on every row.
+pub struct Cells<'a> {
+    /// Each cell's bytes: as read from a CSV line (untrimmed, UTF-8 or
+    /// Windows-1252), or the trimmed text of a Parquet or JSON value.
+    raw: [&'a [u8]; 12],
+}
+
+impl<'a> Cells<'a> {
+    /// Cells read as bytes from a CSV line.
+    pub(super) fn of_bytes(raw: [&'a [u8]; 12]) -> Cells<'a> {
+        Cells { raw }
+    }
+
+    /// Cells that are text already (each trimmed here).
+    pub(super) fn of_text(text: [&'a str; 12]) -> Cells<'a> {
+        Cells {
+            raw: text.map(|cell| trimmed(cell).as_bytes()),
+        }
+    }
+
+    /// Cell `i`'s bytes as read: the same bytes are always the same text,
+    /// so they key what was learnt from that text.
+    pub fn bytes(&self, i: usize) -> &'a [u8] {
+        self.raw.get(i).copied().unwrap_or_default()
+    }
+
+    /// Cell `i` as text, trimmed as `str::trim` trims it: UTF-8, or else
+    /// Windows-1252 (what Danish Excel writes).
+    pub fn text(&self, i: usize) -> Cow<'a, str> {
+        match text(self.bytes(i)) {
+            Cow::Borrowed(cell) => Cow::Borrowed(trimmed(cell)),
+            Cow::Owned(cell) => Cow::Owned(trimmed(&cell).to_string()),
+        }
+    }
+
+    /// Whether cell `i` is empty once trimmed.
+    pub fn is_empty(&self, i: usize) -> bool {
+        match self.bytes(i) {
+            [] => true,
+            [first, .., last] | [first @ last]
+                if first.is_ascii_graphic() && last.is_ascii_graphic() =>
+            {
+                false
+            }
+            _ => self.text(i).is_empty(),
+        }
+    }
+}
 
 /// What to do after a row: read on, or stop.
 pub type Flow = std::ops::ControlFlow<()>;
@@ -249,28 +299,10 @@ fn csv_records(
 ) -> Result<(), ValidateError> {
     while let Some(record) = super::next_csv_record(records, input, width)? {
         let place = Place::Line(record.line);
-        // One UTF-8 check for the whole record (its fields lie end to end,
-        // split at ASCII delimiters); Windows-1252 field by field only when
-        // it fails.
-        let flow = match std::str::from_utf8(record.bytes) {
-            Ok(all) => {
-                let cells: Cells<'_> = std::array::from_fn(|i| {
-                    index[i]
-                        .and_then(|p| record.fields.get(p))
-                        .and_then(|r| all.get(r.clone()))
-                        .map_or("", trimmed)
-                });
-                each(place, &cells)?
-            }
-            Err(_) => {
-                let cells: [Cow<'_, str>; 12] = std::array::from_fn(|i| {
-                    index[i]
-                        .and_then(|p| record.field(p))
-                        .map_or(Cow::Borrowed(""), text)
-                });
-                each(place, &cells.each_ref().map(|c| trimmed(c)))?
-            }
-        };
+        let cells = Cells::of_bytes(std::array::from_fn(|i| {
+            index[i].and_then(|p| record.field(p)).unwrap_or_default()
+        }));
+        let flow = each(place, &cells)?;
         if flow.is_break() {
             break;
         }
@@ -534,7 +566,12 @@ fn jsonl_rows(
                 other => Cow::Owned(other.to_string()),
             };
         }
-        if each(Place::Line(number), &cells.each_ref().map(|c| trimmed(c)))?.is_break() {
+        if each(
+            Place::Line(number),
+            &Cells::of_text(cells.each_ref().map(|c| &**c)),
+        )?
+        .is_break()
+        {
             break;
         }
     }
@@ -570,12 +607,12 @@ fn parquet_rows(
             .collect();
         for i in 0..batch.num_rows() {
             row += 1;
-            let cells: Cells<'_> = std::array::from_fn(|k| {
+            let cells = Cells::of_text(std::array::from_fn(|k| {
                 index[k]
                     .and_then(|p| texts.get(p))
                     .filter(|c| !c.is_null(i))
-                    .map_or("", |c| trimmed(c.value(i)))
-            });
+                    .map_or("", |c| c.value(i))
+            }));
             if each(Place::Row(row), &cells)?.is_break() {
                 return Ok(());
             }
@@ -592,6 +629,32 @@ mod tests {
     fn windows_1252_is_read_as_such() {
         assert_eq!(text(b"R\xe5stof og \xf8l"), "Råstof og øl");
         assert_eq!(text("æøå".as_bytes()), "æøå");
+    }
+
+    /// A CSV cell is decoded only when asked for as text, as UTF-8 or else
+    /// Windows-1252, and trimmed as `str::trim` trims (a no-break space
+    /// too); its bytes stay as read.
+    #[test]
+    fn cells_are_decoded_and_trimmed_when_asked_for() {
+        let mut raw: [&[u8]; 12] = [b""; 12];
+        raw[0] = b" P\xe5 ydelse\xa0";
+        raw[1] = " På ydelse\u{a0}".as_bytes();
+        raw[2] = b"\xa0";
+        raw[3] = b" \t";
+        raw[4] = b"x";
+        raw[5] = b"Fleksjob";
+        let cells = Cells::of_bytes(raw);
+        assert_eq!(cells.text(0), "På ydelse");
+        assert_eq!(cells.text(1), "På ydelse");
+        assert_eq!(cells.bytes(0), b" P\xe5 ydelse\xa0");
+        let empty: Vec<bool> = (0..7).map(|i| cells.is_empty(i)).collect();
+        assert_eq!(empty, [false, false, true, true, false, false, true]);
+        assert_eq!(cells.bytes(12), b"");
+        let mut text = [""; 12];
+        text[0] = " Fleksjob ";
+        let cells = Cells::of_text(text);
+        assert_eq!(cells.bytes(0), b"Fleksjob");
+        assert_eq!(cells.text(0), "Fleksjob");
     }
 
     #[test]
@@ -615,7 +678,7 @@ mod tests {
             );
             let mut lines = Vec::new();
             let error = for_each_row(&extract, &mut |place, cells| {
-                lines.push((place, cells[0].to_string()));
+                lines.push((place, cells.text(0).to_string()));
                 Ok(Flow::Continue(()))
             })
             .unwrap_err();
