@@ -190,19 +190,93 @@ fn screened(
     Ok((hex::encode(out.hasher.finalize()), out.bytes, replaced))
 }
 
-/// The first read of a body: its SHA-256 and length as it will be kept, and
-/// how many CPR numbers screening replaces. A text file is scanned and
-/// hashed on two threads at once; only if the scan replaces something is
-/// the screened text hashed again.
+/// What the first read of a file did beside its hash, on the thread that
+/// screened it, once the screen let it through: while the hash still runs
+/// (SHA-256 is the slowest of the three), a file landed before is compared
+/// with its kept copy, and a new one is copied to a staging file under
+/// `raw/`. A text file is never copied before the screen has passed it.
+enum Beside {
+    Nothing,
+    /// The file holds the same bytes as the body kept at this path.
+    Kept(PathBuf),
+    /// The file copied to a staging file (waited for when dropped, so that
+    /// no half copy is left behind).
+    Copying(StagedCopy),
+}
+
+/// A copy to a staging file under way on a thread of its own.
+struct StagedCopy {
+    staged: PathBuf,
+    thread: Option<std::thread::JoinHandle<Result<tempfile::NamedTempFile, LandError>>>,
+}
+
+impl StagedCopy {
+    fn start(extract: &Extract, source: &Path, raw_dir: &Path) -> Result<StagedCopy, LandError> {
+        let staged = staging(extract, raw_dir)?;
+        let path = staged.path().to_path_buf();
+        let (input, source) = (extract.input.clone(), source.to_path_buf());
+        let thread = std::thread::spawn(move || copy_to(&source, staged, &input));
+        Ok(StagedCopy {
+            staged: path,
+            thread: Some(thread),
+        })
+    }
+
+    /// The staging file, once the copy is done.
+    fn finish(mut self, input: &str) -> Result<tempfile::NamedTempFile, LandError> {
+        match self.thread.take().map(std::thread::JoinHandle::join) {
+            Some(Ok(copied)) => copied,
+            _ => Err(LandError::Write {
+                input: input.to_string(),
+                path: self.staged.clone(),
+                cause: std::io::Error::other("the copying thread stopped"),
+            }),
+        }
+    }
+}
+
+impl Drop for StagedCopy {
+    fn drop(&mut self) {
+        if let Some(copying) = self.thread.take() {
+            let _ = copying.join();
+        }
+    }
+}
+
+/// Copy the file `source` to `staged` (within the kernel where it can:
+/// `copy_file_range`).
+fn copy_to(
+    source: &Path,
+    mut staged: tempfile::NamedTempFile,
+    input: &str,
+) -> Result<tempfile::NamedTempFile, LandError> {
+    let fail = |path: &Path, cause| LandError::Write {
+        input: input.to_string(),
+        path: path.to_path_buf(),
+        cause,
+    };
+    let mut from = std::fs::File::open(source).map_err(|e| fail(source, e))?;
+    std::io::copy(&mut from, staged.as_file_mut()).map_err(|e| fail(staged.path(), e))?;
+    Ok(staged)
+}
+
+/// The first read of a body: its SHA-256 and length as it will be kept,
+/// how many CPR numbers screening replaces, and what was done beside. A
+/// text file is scanned and hashed on two threads at once; only if the scan
+/// replaces something is the screened text hashed again.
 fn first_read(
     extract: &Extract,
     layout: Layout,
     salt: Option<&str>,
     raw_dir: &Path,
-) -> Result<(String, u64, usize), LandError> {
+) -> Result<(String, u64, usize, Beside), LandError> {
     let path = match &extract.body {
         Body::File(path) if layout != Layout::Parquet => path,
-        _ => return screened(extract, layout, salt, &mut std::io::sink(), raw_dir),
+        _ => {
+            let (sha256, bytes, replaced) =
+                screened(extract, layout, salt, &mut std::io::sink(), raw_dir)?;
+            return Ok((sha256, bytes, replaced, Beside::Nothing));
+        }
     };
     let file = path.clone();
     let hashing = std::thread::spawn(move || hash_file(&file));
@@ -217,15 +291,44 @@ fn first_read(
         &mut std::io::sink(),
         raw_dir,
     );
+    let beside = match replaced {
+        Ok(0) => match kept_before(raw_dir, extract, path) {
+            Some(kept) if same_bytes(&kept, extract).unwrap_or(false) => Beside::Kept(kept),
+            _ => StagedCopy::start(extract, path, raw_dir).map_or(Beside::Nothing, Beside::Copying),
+        },
+        _ => Beside::Nothing,
+    };
     let hashed = hashing
         .join()
         .unwrap_or_else(|_| Err(std::io::Error::other("the hashing thread stopped")));
     let replaced = replaced?;
     if replaced > 0 {
-        return screened(extract, layout, salt, &mut std::io::sink(), raw_dir);
+        let (sha256, bytes, replaced) =
+            screened(extract, layout, salt, &mut std::io::sink(), raw_dir)?;
+        return Ok((sha256, bytes, replaced, Beside::Nothing));
     }
     let (sha256, bytes) = hashed.map_err(|cause| read_error(extract, cause))?;
-    Ok((sha256, bytes, 0))
+    Ok((sha256, bytes, 0, beside))
+}
+
+/// The body kept under `raw/` that an earlier pull of the same input
+/// landed with the same length as the file at `source` now has, if the
+/// index names one: most likely the same bytes pulled again.
+fn kept_before(raw_dir: &Path, extract: &Extract, source: &Path) -> Option<PathBuf> {
+    #[derive(serde::Deserialize)]
+    struct Line {
+        file: String,
+        input: String,
+        bytes: u64,
+    }
+    let length = std::fs::metadata(source).ok()?.len();
+    let index = std::fs::read(raw_dir.join(INDEX)).ok()?;
+    index
+        .split(|b| *b == b'\n')
+        .rev()
+        .filter_map(|line| serde_json::from_slice::<Line>(line).ok())
+        .find(|line| line.input == extract.input && line.bytes == length)
+        .map(|line| raw_dir.join(line.file))
 }
 
 /// How the body is laid out, checked against the format its source gave.
@@ -299,7 +402,7 @@ fn land_rewritten_parquet(
     let (sha256, bytes) =
         hash_file(staged.path()).map_err(|e| write_error(&extract, staged.path(), e))?;
     let path = raw_dir.join(format!("{sha256}.{}", extract.format.extension()));
-    let new = !intact(&path, &sha256, bytes);
+    let new = !intact(&path, &sha256, bytes, None);
     let kept = if new {
         Some(Entry::of(&extract, &sha256, &path, bytes).staged(staged))
     } else {
@@ -476,8 +579,11 @@ fn staging(extract: &Extract, raw_dir: &Path) -> Result<tempfile::NamedTempFile,
 }
 
 /// Whether the body kept at `path` has the length and SHA-256 it is named
-/// by; a damaged one is landed again.
-fn intact(path: &Path, sha256: &str, bytes: u64) -> bool {
+/// by; a damaged one is landed again. `same_as` is the extract just hashed
+/// to `sha256`, when its bytes are the ones to keep: the kept file is then
+/// compared with it byte by byte, which costs a fraction of hashing the file
+/// again (a re-pull of an unchanged extract is its hash and little more).
+fn intact(path: &Path, sha256: &str, bytes: u64, same_as: Option<&Extract>) -> bool {
     let Ok(meta) = std::fs::metadata(path) else {
         return false;
     };
@@ -485,11 +591,32 @@ fn intact(path: &Path, sha256: &str, bytes: u64) -> bool {
         tracing::warn!(path = %path.display(), "a kept body has the wrong length; it is landed again");
         return false;
     }
-    let same = hash_file(path).is_ok_and(|(hash, _)| hash == sha256);
+    let same = match same_as {
+        Some(extract) => same_bytes(path, extract).unwrap_or(false),
+        None => hash_file(path).is_ok_and(|(hash, _)| hash == sha256),
+    };
     if !same {
         tracing::warn!(path = %path.display(), "a kept body does not match its SHA-256; it is landed again");
     }
     same
+}
+
+/// Whether the file at `path` holds the bytes of `extract`'s body.
+fn same_bytes(path: &Path, extract: &Extract) -> std::io::Result<bool> {
+    let mut kept = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(path)?);
+    let mut body = extract.reader()?;
+    loop {
+        let (a, b) = (kept.fill_buf()?, body.fill_buf()?);
+        let n = a.len().min(b.len());
+        if n == 0 {
+            return Ok(a.is_empty() && b.is_empty());
+        }
+        if a[..n] != b[..n] {
+            return Ok(false);
+        }
+        kept.consume(n);
+        body.consume(n);
+    }
 }
 
 /// Keep the body under `raw_dir/<sha256>.<ext>` (if not already there),
@@ -499,9 +626,11 @@ fn intact(path: &Path, sha256: &str, bytes: u64) -> bool {
 ///
 /// The body is first read once to screen and hash it. If screening changed
 /// nothing, the bytes to keep are the body's own: a file is then copied on a
-/// thread of its own while the caller checks it ([`Landed::finish`] waits
-/// for the copy). Otherwise the screened body is written, and read from
-/// `raw/` from then on.
+/// thread of its own, from the moment the screen has passed it while the
+/// hash still runs, and kept while the caller checks it ([`Landed::finish`]
+/// waits for the copy); a file pulled before is compared with its kept copy
+/// instead. Otherwise the screened body is written, and read from `raw/`
+/// from then on.
 pub fn land(raw_dir: &Path, extract: Extract, salt: Option<&str>) -> Result<Landed, LandError> {
     let (landed, staged) = stage(raw_dir, extract, salt)?;
     keep_all(raw_dir, staged.into_iter().collect())?;
@@ -586,9 +715,12 @@ fn stage(
         }
     }
     let before = source_state(&extract);
-    let (sha256, bytes, replaced) = first_read(&extract, layout, salt, raw_dir)?;
+    let (sha256, bytes, replaced, beside) = first_read(&extract, layout, salt, raw_dir)?;
     let path = raw_dir.join(format!("{sha256}.{}", extract.format.extension()));
-    let new = !intact(&path, &sha256, bytes);
+    let new = match &beside {
+        Beside::Kept(kept) if *kept == path => false,
+        _ => !intact(&path, &sha256, bytes, (replaced == 0).then_some(&extract)),
+    };
     let entry = Entry::of(&extract, &sha256, &path, bytes);
     let mut copying = Copying::default();
     let mut kept = None;
@@ -608,9 +740,9 @@ fn stage(
         Some(Body::File(path.clone()))
     } else {
         if new {
-            let staged = staging(&extract, raw_dir)?;
             match &extract.body {
                 Body::Bytes(body) => {
+                    let staged = staging(&extract, raw_dir)?;
                     staged
                         .as_file()
                         .write_all(body)
@@ -618,9 +750,13 @@ fn stage(
                     kept = Some(entry.staged(staged));
                 }
                 Body::File(source) => {
+                    let copy = match beside {
+                        Beside::Copying(copy) => copy,
+                        _ => StagedCopy::start(&extract, source, raw_dir)?,
+                    };
                     let (source, raw_dir) = (source.clone(), raw_dir.to_path_buf());
                     copying.0 = Some(std::thread::spawn(move || {
-                        copy_file(&source, staged, &raw_dir, entry, before)
+                        copy_file(&source, copy, &raw_dir, entry, before)
                     }));
                 }
             }
@@ -653,31 +789,27 @@ fn source_state(extract: &Extract) -> Option<(u64, std::time::SystemTime)> {
     }
 }
 
+/// Finish `copy` of the file `source`, check that the file did not change
+/// since `before`, and keep it as `entry`.
 fn copy_file(
     source: &Path,
-    mut staged: tempfile::NamedTempFile,
+    copy: StagedCopy,
     raw_dir: &Path,
     entry: Entry,
     before: Option<(u64, std::time::SystemTime)>,
 ) -> Result<(), LandError> {
-    let fail = |path: &Path, cause| LandError::Write {
-        input: entry.input.clone(),
-        path: path.to_path_buf(),
-        cause,
-    };
-    let mut from = std::fs::File::open(source).map_err(|e| fail(source, e))?;
-    // Within the kernel where it can (copy_file_range).
-    std::io::copy(&mut from, staged.as_file_mut()).map_err(|e| fail(staged.path(), e))?;
+    let staged = copy.finish(&entry.input)?;
     let after = std::fs::metadata(source)
         .ok()
         .and_then(|m| Some((m.len(), m.modified().ok()?)));
     if after != before {
-        return Err(fail(
-            source,
-            std::io::Error::other(
+        return Err(LandError::Write {
+            input: entry.input.clone(),
+            path: source.to_path_buf(),
+            cause: std::io::Error::other(
                 "the file changed while it was being pulled; pull it again once it is written",
             ),
-        ));
+        });
     }
     keep_all(raw_dir, vec![entry.staged(staged)])
 }
@@ -740,6 +872,95 @@ mod tests {
             .map(|e| e.file_name())
             .collect();
         assert_eq!(names.len(), 2, "no staging file is left: {names:?}");
+    }
+
+    /// A kept body damaged in place (its length the same) is found when the
+    /// same extract is pulled again, from memory or from a file, and is
+    /// landed again whole.
+    #[test]
+    fn a_damaged_kept_body_is_landed_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let body = b"period,area_code,area_name,benefit_group,ended,in_work_or_education,share_pct\n2019Q3,101,K,dagpenge,10,3,30.0\n".to_vec();
+        let source = dir.path().join("extract.csv");
+        std::fs::write(&source, &body).unwrap();
+        let raw = dir.path().join("raw");
+        let in_memory = || {
+            Extract::new(
+                "file",
+                "x.csv".into(),
+                Format::OutcomesCsv,
+                body.clone(),
+                None,
+            )
+        };
+        let from_file = || Extract {
+            body: Body::File(source.clone()),
+            ..in_memory()
+        };
+        let extracts: [&dyn Fn() -> Extract; 2] = [&in_memory, &from_file];
+        for extract in extracts {
+            let first = land(&raw, extract(), None).unwrap();
+            first.finish().unwrap();
+            let mut damaged = body.clone();
+            *damaged.last_mut().unwrap() = b'9';
+            std::fs::write(&first.path, &damaged).unwrap();
+            let again = land(&raw, extract(), None).unwrap();
+            again.finish().unwrap();
+            assert!(again.new, "the damaged body is landed again");
+            assert_eq!(std::fs::read(&again.path).unwrap(), body);
+            let intact = land(&raw, extract(), None).unwrap();
+            assert!(!intact.new, "the repaired body is kept as it is");
+            std::fs::remove_dir_all(&raw).unwrap();
+        }
+    }
+
+    /// A file pulled again with the same length but other bytes is a new
+    /// body: the copy kept from its last pull is not taken for it.
+    #[test]
+    fn a_file_rewritten_at_the_same_length_is_a_new_body() {
+        let dir = tempfile::tempdir().unwrap();
+        let source = dir.path().join("extract.csv");
+        let raw = dir.path().join("raw");
+        let body = |share: &str| {
+            format!(
+                "period,area_code,area_name,benefit_group,ended,in_work_or_education,share_pct\n2019Q3,101,K,dagpenge,10,3,{share}\n"
+            )
+        };
+        let pull = |text: String| {
+            std::fs::write(&source, &text).unwrap();
+            let extract = Extract {
+                body: Body::File(source.clone()),
+                ..Extract::new(
+                    "file",
+                    "x.csv".into(),
+                    Format::OutcomesCsv,
+                    Vec::new(),
+                    None,
+                )
+            };
+            let landed = land(&raw, extract, None).unwrap();
+            landed.finish().unwrap();
+            assert_eq!(std::fs::read(&landed.path).unwrap(), text.as_bytes());
+            landed
+        };
+        let first = pull(body("30.0"));
+        let again = pull(body("30.0"));
+        assert!(first.new && !again.new);
+        assert_eq!(first.path, again.path);
+        let changed = pull(body("31.0"));
+        assert!(changed.new);
+        assert_ne!(changed.sha256, first.sha256);
+        assert_eq!(std::fs::read(&first.path).unwrap(), body("30.0").as_bytes());
+        let names: Vec<_> = std::fs::read_dir(&raw)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            names.len(),
+            3,
+            "two bodies and the index, no staging file: {names:?}"
+        );
     }
 
     /// The bodies of a pull are kept in their order, the same bytes once,
