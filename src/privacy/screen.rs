@@ -34,7 +34,7 @@ impl Screen<'_> {
             if buffer.is_empty() {
                 break;
             }
-            let (chunk, gathered): (&[u8], bool) = match buffer.iter().rposition(|b| *b == b'\n') {
+            let (chunk, gathered): (&[u8], bool) = match memchr::memrchr(b'\n', buffer) {
                 Some(last) => (&buffer[..=last], false),
                 None => {
                     long.clear();
@@ -60,7 +60,9 @@ impl Screen<'_> {
             } else {
                 replaced += self.lines_with_runs(chunk, &runs, lines_before, &header, out)?;
             }
-            lines_before += chunk.iter().filter(|b| **b == b'\n').count();
+            // memchr's count is vectorised; a plain filter and count took
+            // twice as long as the scan for CPR numbers itself.
+            lines_before += memchr::memchr_iter(b'\n', chunk).count();
             let taken = chunk.len();
             if !gathered {
                 input.consume(taken);
@@ -96,7 +98,7 @@ impl Screen<'_> {
                 in_line.push(next.start - start..next.end - start);
             }
             let line_number =
-                lines_before + chunk[..start].iter().filter(|b| **b == b'\n').count() + 1;
+                lines_before + memchr::memchr_iter(b'\n', &chunk[..start]).count() + 1;
             out.write_all(&chunk[copied..start])
                 .map_err(ScreenError::Write)?;
             let line = &chunk[start..end];
