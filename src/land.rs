@@ -264,6 +264,11 @@ fn copy_to(
 /// how many CPR numbers screening replaces, and what was done beside. A
 /// text file is scanned and hashed on two threads at once; only if the scan
 /// replaces something is the screened text hashed again.
+///
+/// A file that holds the same bytes as the body an earlier pull of it kept
+/// is not screened again: what is kept passed the screen when it was
+/// landed (or is the screen's output). That holds once the hash shows the
+/// kept copy is what its name says; if not, the file is screened after all.
 fn first_read(
     extract: &Extract,
     layout: Layout,
@@ -280,28 +285,33 @@ fn first_read(
     };
     let file = path.clone();
     let hashing = std::thread::spawn(move || hash_file(&file));
-    let mut input = extract
-        .reader()
-        .map_err(|cause| read_error(extract, cause))?;
-    let replaced = screen(
-        extract,
-        layout,
-        salt,
-        &mut input,
-        &mut std::io::sink(),
-        raw_dir,
-    );
-    let beside = match replaced {
-        Ok(0) => match kept_before(raw_dir, extract, path) {
-            Some(kept) if same_bytes(&kept, extract).unwrap_or(false) => Beside::Kept(kept),
-            _ => StagedCopy::start(extract, path, raw_dir).map_or(Beside::Nothing, Beside::Copying),
-        },
+    let kept = kept_before(raw_dir, extract, path)
+        .filter(|kept| same_bytes(kept, extract).unwrap_or(false));
+    let scanned = kept.is_none().then(|| scan(extract, layout, salt, raw_dir));
+    let beside = match (kept, &scanned) {
+        (Some(kept), _) => Beside::Kept(kept),
+        (None, Some(Ok(0))) => {
+            StagedCopy::start(extract, path, raw_dir).map_or(Beside::Nothing, Beside::Copying)
+        }
         _ => Beside::Nothing,
     };
     let hashed = hashing
         .join()
         .unwrap_or_else(|_| Err(std::io::Error::other("the hashing thread stopped")));
-    let replaced = replaced?;
+    let replaced = match scanned {
+        Some(replaced) => replaced?,
+        None => {
+            let named = |kept: &Path| {
+                hashed.as_ref().is_ok_and(|(sha256, _)| {
+                    *kept == raw_dir.join(format!("{sha256}.{}", extract.format.extension()))
+                })
+            };
+            match &beside {
+                Beside::Kept(kept) if named(kept) => 0,
+                _ => scan(extract, layout, salt, raw_dir)?,
+            }
+        }
+    };
     if replaced > 0 {
         let (sha256, bytes, replaced) =
             screened(extract, layout, salt, &mut std::io::sink(), raw_dir)?;
@@ -309,6 +319,27 @@ fn first_read(
     }
     let (sha256, bytes) = hashed.map_err(|cause| read_error(extract, cause))?;
     Ok((sha256, bytes, 0, beside))
+}
+
+/// Screen the body without keeping the screened text: how many CPR numbers
+/// the screen would replace.
+fn scan(
+    extract: &Extract,
+    layout: Layout,
+    salt: Option<&str>,
+    raw_dir: &Path,
+) -> Result<usize, LandError> {
+    let mut input = extract
+        .reader()
+        .map_err(|cause| read_error(extract, cause))?;
+    screen(
+        extract,
+        layout,
+        salt,
+        &mut input,
+        &mut std::io::sink(),
+        raw_dir,
+    )
 }
 
 /// The body kept under `raw/` that an earlier pull of the same input
@@ -961,6 +992,43 @@ mod tests {
             3,
             "two bodies and the index, no staging file: {names:?}"
         );
+    }
+
+    /// A file equal to its kept copy is not screened again, but only if the
+    /// kept copy is what its name says: one changed in place to the same
+    /// length, holding a CPR number, with the file changed to match it, is
+    /// screened and turned away.
+    #[test]
+    fn a_kept_copy_that_is_not_what_its_name_says_does_not_spare_the_screen() {
+        let dir = tempfile::tempdir().unwrap();
+        let source = dir.path().join("extract.csv");
+        let raw = dir.path().join("raw");
+        let header = "Praktik_id;Person;Kommune;Ydelsesgruppe;Praktiktype;Startdato;Slutdato\n";
+        let body = |person: &str| {
+            format!("{header}K1;{person};101;dagpenge;jobpraktik;2024-01-01;2024-02-01\n")
+        };
+        let pull = |text: &str| {
+            std::fs::write(&source, text).unwrap();
+            let extract = Extract {
+                body: Body::File(source.clone()),
+                ..Extract::new(
+                    "file",
+                    "x.csv".into(),
+                    Format::InternshipsCsv,
+                    Vec::new(),
+                    None,
+                )
+            };
+            land(&raw, extract, None)
+        };
+        let first = pull(&body("P0000000001")).unwrap();
+        first.finish().unwrap();
+        assert!(!pull(&body("P0000000001")).unwrap().new, "the same bytes");
+        let cpr = body("010190-1234");
+        assert_eq!(cpr.len(), body("P0000000001").len());
+        std::fs::write(&first.path, &cpr).unwrap();
+        let error = pull(&cpr).unwrap_err();
+        assert!(matches!(error, LandError::Screened { .. }), "{error}");
     }
 
     /// The bodies of a pull are kept in their order, the same bytes once,
