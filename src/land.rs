@@ -874,19 +874,38 @@ mod tests {
     use super::*;
     use crate::extract::Format;
 
+    /// An outcomes CSV of one row with this share.
+    fn outcomes(share: &str) -> Vec<u8> {
+        format!("period,area_code,area_name,benefit_group,ended,in_work_or_education,share_pct\n2019Q3,101,K,dagpenge,10,3,{share}\n").into_bytes()
+    }
+
+    /// A person-level CSV of one internship of this person.
+    fn internship(person: &str) -> String {
+        let header = "Praktik_id;Person;Kommune;Ydelsesgruppe;Praktiktype;Startdato;Slutdato\n";
+        format!("{header}K1;{person};101;dagpenge;jobpraktik;2024-01-01;2024-02-01\n")
+    }
+
+    /// The extract `x.csv` in `format`, in memory.
+    fn in_memory(format: Format, body: Vec<u8>) -> Extract {
+        Extract::new("file", "x.csv".into(), format, body, None)
+    }
+
+    /// The extract `x.csv` in `format`, read from the file at `path`.
+    fn from_file(format: Format, path: &Path) -> Extract {
+        Extract::with_body(
+            "file",
+            "x.csv".into(),
+            format,
+            Body::File(path.to_path_buf()),
+            None,
+        )
+    }
+
     #[test]
     fn keeps_the_body_by_hash_once() {
         let dir = tempfile::tempdir().unwrap();
-        let body = b"period,area_code,area_name,benefit_group,ended,in_work_or_education,share_pct\n2019Q3,101,K,dagpenge,10,3,30.0\n".to_vec();
-        let extract = || {
-            Extract::new(
-                "file",
-                "x.csv".into(),
-                Format::OutcomesCsv,
-                body.clone(),
-                None,
-            )
-        };
+        let body = outcomes("30.0");
+        let extract = || in_memory(Format::OutcomesCsv, body.clone());
         let first = land(dir.path(), extract(), None).unwrap();
         assert!(first.new);
         assert_eq!(std::fs::read(&first.path).unwrap(), body);
@@ -911,23 +930,12 @@ mod tests {
     #[test]
     fn a_damaged_kept_body_is_landed_again() {
         let dir = tempfile::tempdir().unwrap();
-        let body = b"period,area_code,area_name,benefit_group,ended,in_work_or_education,share_pct\n2019Q3,101,K,dagpenge,10,3,30.0\n".to_vec();
+        let body = outcomes("30.0");
         let source = dir.path().join("extract.csv");
         std::fs::write(&source, &body).unwrap();
         let raw = dir.path().join("raw");
-        let in_memory = || {
-            Extract::new(
-                "file",
-                "x.csv".into(),
-                Format::OutcomesCsv,
-                body.clone(),
-                None,
-            )
-        };
-        let from_file = || Extract {
-            body: Body::File(source.clone()),
-            ..in_memory()
-        };
+        let in_memory = || in_memory(Format::OutcomesCsv, body.clone());
+        let from_file = || from_file(Format::OutcomesCsv, &source);
         let extracts: [&dyn Fn() -> Extract; 2] = [&in_memory, &from_file];
         for extract in extracts {
             let first = land(&raw, extract(), None).unwrap();
@@ -952,36 +960,21 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let source = dir.path().join("extract.csv");
         let raw = dir.path().join("raw");
-        let body = |share: &str| {
-            format!(
-                "period,area_code,area_name,benefit_group,ended,in_work_or_education,share_pct\n2019Q3,101,K,dagpenge,10,3,{share}\n"
-            )
-        };
-        let pull = |text: String| {
+        let pull = |text: Vec<u8>| {
             std::fs::write(&source, &text).unwrap();
-            let extract = Extract {
-                body: Body::File(source.clone()),
-                ..Extract::new(
-                    "file",
-                    "x.csv".into(),
-                    Format::OutcomesCsv,
-                    Vec::new(),
-                    None,
-                )
-            };
-            let landed = land(&raw, extract, None).unwrap();
+            let landed = land(&raw, from_file(Format::OutcomesCsv, &source), None).unwrap();
             landed.finish().unwrap();
-            assert_eq!(std::fs::read(&landed.path).unwrap(), text.as_bytes());
+            assert_eq!(std::fs::read(&landed.path).unwrap(), text);
             landed
         };
-        let first = pull(body("30.0"));
-        let again = pull(body("30.0"));
+        let first = pull(outcomes("30.0"));
+        let again = pull(outcomes("30.0"));
         assert!(first.new && !again.new);
         assert_eq!(first.path, again.path);
-        let changed = pull(body("31.0"));
+        let changed = pull(outcomes("31.0"));
         assert!(changed.new);
         assert_ne!(changed.sha256, first.sha256);
-        assert_eq!(std::fs::read(&first.path).unwrap(), body("30.0").as_bytes());
+        assert_eq!(std::fs::read(&first.path).unwrap(), outcomes("30.0"));
         let names: Vec<_> = std::fs::read_dir(&raw)
             .unwrap()
             .flatten()
@@ -1003,29 +996,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let source = dir.path().join("extract.csv");
         let raw = dir.path().join("raw");
-        let header = "Praktik_id;Person;Kommune;Ydelsesgruppe;Praktiktype;Startdato;Slutdato\n";
-        let body = |person: &str| {
-            format!("{header}K1;{person};101;dagpenge;jobpraktik;2024-01-01;2024-02-01\n")
-        };
         let pull = |text: &str| {
             std::fs::write(&source, text).unwrap();
-            let extract = Extract {
-                body: Body::File(source.clone()),
-                ..Extract::new(
-                    "file",
-                    "x.csv".into(),
-                    Format::InternshipsCsv,
-                    Vec::new(),
-                    None,
-                )
-            };
-            land(&raw, extract, None)
+            land(&raw, from_file(Format::InternshipsCsv, &source), None)
         };
-        let first = pull(&body("P0000000001")).unwrap();
+        let first = pull(&internship("P0000000001")).unwrap();
         first.finish().unwrap();
-        assert!(!pull(&body("P0000000001")).unwrap().new, "the same bytes");
-        let cpr = body("010190-1234");
-        assert_eq!(cpr.len(), body("P0000000001").len());
+        assert!(
+            !pull(&internship("P0000000001")).unwrap().new,
+            "the same bytes"
+        );
+        let cpr = internship("010190-1234");
+        assert_eq!(cpr.len(), internship("P0000000001").len());
         std::fs::write(&first.path, &cpr).unwrap();
         let error = pull(&cpr).unwrap_err();
         assert!(matches!(error, LandError::Screened { .. }), "{error}");
@@ -1037,10 +1019,7 @@ mod tests {
     #[test]
     fn a_pulls_bodies_are_kept_in_order_up_to_the_first_turned_away() {
         let dir = tempfile::tempdir().unwrap();
-        let header = "Praktik_id;Person;Kommune;Ydelsesgruppe;Praktiktype;Startdato;Slutdato\n";
-        let body = |person: &str| {
-            format!("{header}K1;{person};101;dagpenge;jobpraktik;2024-01-01;2024-02-01\n")
-        };
+        let body = internship;
         let extract = |name: &str, text: String| {
             Extract::new(
                 "file",
@@ -1132,18 +1111,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let raw = dir.path().join("raw");
         let source = dir.path().join("people.csv");
-        let header = "Praktik_id;Person;Kommune;Ydelsesgruppe;Praktiktype;Startdato;Slutdato\n";
-        let clean = format!("{header}K1;P1;101;dagpenge;jobpraktik;2024-01-01;2024-02-01\n");
+        let clean = internship("P1");
         std::fs::write(&source, &clean).unwrap();
-        let from_file = |format| {
-            Extract::with_body(
-                "file",
-                "people.csv".into(),
-                format,
-                Body::File(source.clone()),
-                None,
-            )
-        };
+        let from_file = |format| from_file(format, &source);
         let landed = land(&raw, from_file(Format::InternshipsCsv), None).unwrap();
         landed.finish().unwrap();
         assert!(landed.new);
@@ -1152,11 +1122,7 @@ mod tests {
         // Nothing replaced: the checker reads the file where it is.
         assert!(matches!(&landed.body, Body::File(p) if *p == source));
 
-        std::fs::write(
-            &source,
-            format!("{header}K1;010190-1234;101;dagpenge;jobpraktik;2024-01-01;2024-02-01\n"),
-        )
-        .unwrap();
+        std::fs::write(&source, internship("010190-1234")).unwrap();
         let rejected = land(&raw, from_file(Format::InternshipsCsv), None);
         assert!(
             matches!(rejected, Err(LandError::Screened { .. })),
