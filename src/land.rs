@@ -302,9 +302,9 @@ fn first_read(
         Some(replaced) => replaced?,
         None => {
             let named = |kept: &Path| {
-                hashed.as_ref().is_ok_and(|(sha256, _)| {
-                    *kept == raw_dir.join(format!("{sha256}.{}", extract.format.extension()))
-                })
+                hashed
+                    .as_ref()
+                    .is_ok_and(|(sha256, _)| *kept == kept_path(raw_dir, extract, sha256))
             };
             match &beside {
                 Beside::Kept(kept) if named(kept) => 0,
@@ -319,6 +319,12 @@ fn first_read(
     }
     let (sha256, bytes) = hashed.map_err(|cause| read_error(extract, cause))?;
     Ok((sha256, bytes, 0, beside))
+}
+
+/// Where `raw_dir` keeps a body of `extract`'s format whose SHA-256 is
+/// `sha256`.
+fn kept_path(raw_dir: &Path, extract: &Extract, sha256: &str) -> PathBuf {
+    raw_dir.join(format!("{sha256}.{}", extract.format.extension()))
 }
 
 /// Screen the body without keeping the screened text: how many CPR numbers
@@ -432,7 +438,7 @@ fn land_rewritten_parquet(
     screen_parquet(&extract, salt, Some(file))?;
     let (sha256, bytes) =
         hash_file(staged.path()).map_err(|e| write_error(&extract, staged.path(), e))?;
-    let path = raw_dir.join(format!("{sha256}.{}", extract.format.extension()));
+    let path = kept_path(raw_dir, &extract, &sha256);
     let new = !intact(&path, &sha256, bytes, None);
     let kept = if new {
         Some(Entry::of(&extract, &sha256, &path, bytes).staged(staged))
@@ -747,7 +753,7 @@ fn stage(
     }
     let before = source_state(&extract);
     let (sha256, bytes, replaced, beside) = first_read(&extract, layout, salt, raw_dir)?;
-    let path = raw_dir.join(format!("{sha256}.{}", extract.format.extension()));
+    let path = kept_path(raw_dir, &extract, &sha256);
     let new = match &beside {
         Beside::Kept(kept) if *kept == path => false,
         _ => !intact(&path, &sha256, bytes, (replaced == 0).then_some(&extract)),
