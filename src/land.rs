@@ -411,6 +411,11 @@ fn screen_parquet(
     screened.map_err(|e| screen_error(extract, Path::new(""), e))
 }
 
+/// The buffer of a read beside the hash: small enough that what is read
+/// into it is still in the core's cache when it is hashed or compared (with
+/// 1 MiB, hashing 1.5 GB took 1.10 s; with 128 KiB, 1.05 s).
+const READ_BUFFER: usize = 128 << 10;
+
 /// The SHA-256 and length of a file.
 pub fn hash_file(path: &Path) -> std::io::Result<(String, u64)> {
     let mut out = Hashing {
@@ -418,7 +423,7 @@ pub fn hash_file(path: &Path) -> std::io::Result<(String, u64)> {
         hasher: Sha256::new(),
         bytes: 0,
     };
-    let mut file = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(path)?);
+    let mut file = std::io::BufReader::with_capacity(READ_BUFFER, std::fs::File::open(path)?);
     std::io::copy(&mut file, &mut out)?;
     Ok((hex::encode(out.hasher.finalize()), out.bytes))
 }
@@ -640,8 +645,14 @@ fn intact(path: &Path, sha256: &str, bytes: u64, same_as: Option<&Extract>) -> b
 
 /// Whether the file at `path` holds the bytes of `extract`'s body.
 fn same_bytes(path: &Path, extract: &Extract) -> std::io::Result<bool> {
-    let mut kept = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(path)?);
-    let mut body = extract.reader()?;
+    let open = |path: &Path| {
+        std::fs::File::open(path).map(|f| std::io::BufReader::with_capacity(READ_BUFFER, f))
+    };
+    let mut kept = open(path)?;
+    let mut body: Box<dyn BufRead> = match &extract.body {
+        Body::File(source) => Box::new(open(source)?),
+        Body::Bytes(bytes) => Box::new(bytes.as_slice()),
+    };
     loop {
         let (a, b) = (kept.fill_buf()?, body.fill_buf()?);
         let n = a.len().min(b.len());
