@@ -127,30 +127,53 @@ async fn pull_unrecorded(
 ) -> Result<PullReport, Error> {
     let store = Store::open_for(config)?;
     let _lock = store.lock(options.lock_wait).await?;
-    let stored = Stored::read(&store).await?;
     let demo = *source == Source::Demo;
-    let real = stored.real_sources();
-    if demo && !real.is_empty() {
-        return Err(Error::DemoOnRealStore {
-            sources: real.into_iter().collect::<Vec<_>>().join(", "),
-        });
-    }
-    // A real source fetches the quarters only the demo holds, too.
-    let held: BTreeSet<Period> = stored
-        .periods
-        .get(OUTCOMES)
-        .into_iter()
-        .flatten()
-        .filter(|(_, p)| demo || p.source != DEMO)
-        .map(|(period, _)| *period)
-        .collect();
-    let extracts = source.pull(wanted, &held, &config.jobindsats).await?;
     let context = Context {
         jobindsats: &config.jobindsats,
         person_salt: config.person_salt.as_ref().map(Secret::expose),
     };
-    let count = extracts.len();
-    let landed = land_all(&store.raw_dir(), extracts, context.person_salt)?;
+    let (stored, count, landed, mut cuts) = match source {
+        // A folder's files do not depend on what the store holds: they are
+        // landed (hashed, screened, kept) while the store is read, so that
+        // pulling an unchanged file again costs little more than its hash,
+        // and cut for their checks beside the hash (`write::cut_beside`).
+        Source::File(_) => {
+            let extracts = source
+                .pull(wanted, &BTreeSet::new(), &config.jobindsats)
+                .await?;
+            let count = extracts.len();
+            let (raw_dir, salt) = (store.raw_dir(), context.person_salt.map(str::to_string));
+            let landing = tokio::task::spawn_blocking(move || {
+                let cutting: Vec<_> = extracts.iter().map(write::cut_beside).collect();
+                let landed = land_all(&raw_dir, extracts, salt.as_deref());
+                // Every cut is waited for, whether the landing failed or not.
+                let cuts: Vec<_> = cutting
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, cutting)| {
+                        let body = landed.as_ref().ok().and_then(|l| l.get(i));
+                        cutting.and_then(|c| c.parts_of(body))
+                    })
+                    .collect();
+                Ok::<_, Error>((landed?, cuts))
+            });
+            let stored = Stored::read(&store).await;
+            let landed = landing
+                .await
+                .map_err(|e| Error::Internal(format!("landing the files stopped: {e}")))?;
+            let stored = stored?;
+            let (landed, cuts) = landed?;
+            (stored, count, landed, cuts)
+        }
+        _ => {
+            let stored = Stored::read(&store).await?;
+            let extracts = pull_wanted(config, source, wanted, &stored).await?;
+            let count = extracts.len();
+            let landed = land_all(&store.raw_dir(), extracts, context.person_salt)?;
+            let cuts = landed.iter().map(|_| None).collect();
+            (stored, count, landed, cuts)
+        }
+    };
     for kept in landed.iter() {
         info!(input = %kept.input, sha256 = %kept.sha256, bytes = kept.bytes, "landed");
     }
@@ -201,7 +224,7 @@ async fn pull_unrecorded(
     let mut pending: BTreeMap<&'static str, Pending> = BTreeMap::new();
     let mut unchanged = Vec::new();
     let mut stored_again = Vec::new();
-    for ((extract, only), checked) in landed.iter().zip(&owned).zip(ahead) {
+    for (((extract, only), checked), cut) in landed.iter().zip(&owned).zip(ahead).zip(&mut cuts) {
         let table = extract.format.table();
         let held = stored.hashes(table);
         if only.as_ref().is_some_and(BTreeSet::is_empty) {
@@ -243,7 +266,7 @@ async fn pull_unrecorded(
             .map_err(|_| Error::Internal(format!("the check of {} stopped", extract.input)))?;
         let written = match checked {
             Some(checked) => write_checked(checked?, table_write, only.as_ref()).await?,
-            None => write_extract(extract, context, table_write, only.as_ref()).await?,
+            None => write_extract(extract, context, table_write, only.as_ref(), cut.take()).await?,
         };
         if only.is_none() {
             let held = &table_write.received[before..];
@@ -351,6 +374,33 @@ async fn pull_unrecorded(
         unchanged,
         commits,
     })
+}
+
+/// What `source` offers of the `wanted` quarters that the store lacks; the
+/// demo is refused on a store that holds real figures.
+async fn pull_wanted(
+    config: &Config,
+    source: &Source,
+    wanted: &Wanted,
+    stored: &Stored,
+) -> Result<Vec<crate::extract::Extract>, Error> {
+    let demo = *source == Source::Demo;
+    let real = stored.real_sources();
+    if demo && !real.is_empty() {
+        return Err(Error::DemoOnRealStore {
+            sources: real.into_iter().collect::<Vec<_>>().join(", "),
+        });
+    }
+    // A real source fetches the quarters only the demo holds, too.
+    let held: BTreeSet<Period> = stored
+        .periods
+        .get(OUTCOMES)
+        .into_iter()
+        .flatten()
+        .filter(|(_, p)| demo || p.source != DEMO)
+        .map(|(period, _)| *period)
+        .collect();
+    Ok(source.pull(wanted, &held, &config.jobindsats).await?)
 }
 
 /// Finish the Parquet files of every table's write, each table on a task

@@ -15,9 +15,12 @@ use chrono::{Datelike, Months, NaiveDate};
 
 use super::Place;
 use super::ValidateError;
-use super::person_rows::{COLUMNS, Cells, CsvParts, Flow, MIN_PART_BYTES, csv_parts, for_each_row};
+use super::person_rows::{
+    COLUMNS, Cells, CsvParts, Flow, MIN_PART_BYTES, Scan, csv_parts, for_each_row,
+};
 use crate::area::{Area, AreaKind, Areas};
 use crate::benefit::BenefitGroup;
+use crate::extract::Extract;
 use crate::internship::{InternshipType, Status};
 use crate::land::Landed;
 use crate::period::Period;
@@ -476,9 +479,29 @@ pub fn validate(
     salt: Option<&str>,
     emit: &mut dyn FnMut(RecordBatch) -> Flow,
 ) -> Result<Summary, ValidateError> {
+    let parts = cut(extract, Scan::SideBySide)?;
+    validate_cut(extract, salt, parts.as_ref(), emit)
+}
+
+/// Where a CSV body is cut into parts to check side by side, a part per
+/// core; `None` where it is read whole. It reads the whole body (see
+/// [`csv_parts`]) and needs nothing of its landing: a file is cut while it
+/// is landed, on the core its hash leaves free (see `pipeline`).
+pub fn cut(extract: &Extract, scan: Scan) -> Result<Option<CsvParts>, ValidateError> {
     let wanted = crate::parallel::cores().min(MAX_PARTS);
-    match csv_parts(extract, wanted, MIN_PART_BYTES)? {
-        Some(parts) => validate_in_parts(extract, salt, &parts, emit),
+    csv_parts(extract, wanted, MIN_PART_BYTES, scan)
+}
+
+/// [`validate`] of a body cut already ([`cut`]): in `parts` if any, else
+/// whole.
+pub fn validate_cut(
+    extract: &Landed,
+    salt: Option<&str>,
+    parts: Option<&CsvParts>,
+    emit: &mut dyn FnMut(RecordBatch) -> Flow,
+) -> Result<Summary, ValidateError> {
+    match parts {
+        Some(parts) => validate_in_parts(extract, salt, parts, emit),
         None => validate_whole(extract, salt, emit),
     }
 }
@@ -783,7 +806,7 @@ mod tests {
             Flow::Continue(())
         });
         let whole = outcome(checked, whole);
-        let split = csv_parts(landed, parts, 1)
+        let split = csv_parts(landed, parts, 1, Scan::SideBySide)
             .unwrap()
             .expect("the body is cut");
         assert!(split.count() >= 2);
@@ -913,9 +936,14 @@ mod tests {
         let rows: Vec<String> = (0..1_000).map(row).collect();
         let plain = format!("{HEADER}\n{}\n", rows.join("\n"));
         assert!(
-            csv_parts(&landed(dir.path(), plain.clone().into_bytes(), false), 2, 1)
-                .unwrap()
-                .is_some()
+            csv_parts(
+                &landed(dir.path(), plain.clone().into_bytes(), false),
+                2,
+                1,
+                Scan::SideBySide
+            )
+            .unwrap()
+            .is_some()
         );
         let odd = [
             // A quoted field may hold a line feed: the csv crate reads it.
@@ -927,7 +955,11 @@ mod tests {
         ];
         for body in odd {
             let landed = landed(dir.path(), body.into_bytes(), true);
-            assert!(csv_parts(&landed, 2, 1).unwrap().is_none());
+            assert!(
+                csv_parts(&landed, 2, 1, Scan::SideBySide)
+                    .unwrap()
+                    .is_none()
+            );
             // Read whole, as before.
             assert!(validate(&landed, Some("salt"), &mut |_| Flow::Continue(())).is_ok());
         }
@@ -940,10 +972,18 @@ mod tests {
             format!("\n{plain}").into_bytes(),
             None,
         );
-        assert!(csv_parts(&blank_first, 2, 1).unwrap().is_none());
+        assert!(
+            csv_parts(&blank_first, 2, 1, Scan::SideBySide)
+                .unwrap()
+                .is_none()
+        );
         // Too short for parts of the size asked.
         let landed = landed(dir.path(), plain.into_bytes(), false);
-        assert!(csv_parts(&landed, 2, landed.bytes).unwrap().is_none());
+        assert!(
+            csv_parts(&landed, 2, landed.bytes, Scan::SideBySide)
+                .unwrap()
+                .is_none()
+        );
     }
 
     #[test]
@@ -955,7 +995,7 @@ mod tests {
             format!("{HEADER}\n{}\n", rows.join("\n")).into_bytes(),
             false,
         );
-        let parts = csv_parts(&landed, 2, 1).unwrap().unwrap();
+        let parts = csv_parts(&landed, 2, 1, Scan::SideBySide).unwrap().unwrap();
         let mut emitted = 0;
         let summary = validate_in_parts(&landed, Some("salt"), &parts, &mut |_| {
             emitted += 1;

@@ -333,6 +333,16 @@ struct Scanned {
     line_feeds: u64,
 }
 
+/// How [`csv_parts`] reads the parts it cuts, to see that they can be cut.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scan {
+    /// A thread per part: the check waits for the cut.
+    SideBySide,
+    /// One after another on the calling thread: the cut runs beside other
+    /// work (a landing's hash), on the core that work leaves free.
+    InTurn,
+}
+
 /// Cut a CSV body into (at most) `wanted` parts of at least `min_bytes`
 /// each, or `None` where it cannot be cut safely: a body that is not CSV,
 /// is too short, or holds a quote or a lone carriage return anywhere (a
@@ -342,6 +352,7 @@ pub fn csv_parts(
     extract: &Extract,
     wanted: usize,
     min_bytes: u64,
+    reading: Scan,
 ) -> Result<Option<CsvParts>, ValidateError> {
     use crate::extract::Format;
     if matches!(
@@ -395,7 +406,15 @@ pub fn csv_parts(
         .zip(starts.iter().skip(1).chain([&length]))
         .map(|(from, to)| *from..*to)
         .collect();
-    let scanned = crate::parallel::map_in_order(ranges.clone(), |range| scan_part(extract, range));
+    let scanned = match reading {
+        Scan::SideBySide => {
+            crate::parallel::map_in_order(ranges.clone(), |range| scan_part(extract, range))
+        }
+        Scan::InTurn => ranges
+            .iter()
+            .map(|range| scan_part(extract, range.clone()))
+            .collect(),
+    };
     let mut parts = Vec::with_capacity(ranges.len());
     // The header is line 1; its line feed ends it.
     let mut line = 2;

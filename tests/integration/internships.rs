@@ -414,6 +414,56 @@ fn no_cpr_number_reaches_the_store() {
     }
 }
 
+/// A file large enough to be checked in parts is cut while it is landed;
+/// when the CPR screen rewrites it (each CPR number becomes a longer key),
+/// the rows are read from the screened copy, which the file's cut does not
+/// fit: it is cut again, and every row arrives whole.
+#[test]
+fn a_large_file_the_screen_rewrote_is_checked_from_its_screened_copy() {
+    let work = Workdir::new();
+    work.ok(&["demo", "generate", "--rows", "70000", "--out", "x.csv"]);
+    let text = work.read("x.csv");
+    assert!(text.len() > 8 << 20, "two parts of at least 4 MiB");
+    let mut replaced = 0;
+    let lines: Vec<String> = text
+        .lines()
+        .enumerate()
+        .map(|(i, line)| {
+            let mut cells: Vec<&str> = line.split(';').collect();
+            let cpr = format!("{:02}0190-{:04}", 1 + i % 28, i % 10_000);
+            if i > 0 && i % 500 == 0 {
+                cells[1] = &cpr;
+                replaced += 1;
+            }
+            cells.join(";")
+        })
+        .collect();
+    work.write("x.csv", lines.join("\n") + "\n");
+    let output = work
+        .praktik()
+        .env("PRAKTIK_PERSON_SALT", "a-long-secret")
+        .args(["pull", "--source", "file:x.csv"])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let (found, _) = work.ok(&[
+        "query",
+        "SELECT count(*) AS n, sum(CASE WHEN length(person_key) = 64 THEN 1 ELSE 0 END) AS keyed \
+         FROM internships",
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(
+        found.lines().nth(1).unwrap(),
+        format!("70000,{replaced}"),
+        "{found}"
+    );
+}
+
 #[test]
 fn the_type_report_shows_what_the_query_and_duckdb_compute() {
     let work = Workdir::new();
