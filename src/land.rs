@@ -351,7 +351,7 @@ fn scan(
 /// The body kept under `raw/` that an earlier pull of the same input
 /// landed with the same length as the file at `source` now has, if the
 /// index names one: most likely the same bytes pulled again.
-fn kept_before(raw_dir: &Path, extract: &Extract, source: &Path) -> Option<PathBuf> {
+pub(crate) fn kept_before(raw_dir: &Path, extract: &Extract, source: &Path) -> Option<PathBuf> {
     #[derive(serde::Deserialize)]
     struct Line {
         file: String,

@@ -144,7 +144,10 @@ async fn pull_unrecorded(
             let count = extracts.len();
             let (raw_dir, salt) = (store.raw_dir(), context.person_salt.map(str::to_string));
             let landing = tokio::task::spawn_blocking(move || {
-                let cutting: Vec<_> = extracts.iter().map(write::cut_beside).collect();
+                let cutting: Vec<_> = extracts
+                    .iter()
+                    .map(|extract| write::cut_beside(extract, &raw_dir))
+                    .collect();
                 let landed = land_all(&raw_dir, extracts, salt.as_deref());
                 // Every cut is waited for, whether the landing failed or not.
                 let cuts: Vec<_> = cutting

@@ -175,14 +175,19 @@ pub(super) fn check_only(extract: &Landed, context: Context<'_>) -> Result<Vec<P
 }
 
 /// A person-level file being cut for its check ([`internships::cut`]) on a
-/// thread of its own, so that it is cut while it is landed: the cut reads
-/// the whole file, and the hash leaves a core free for it. `None` for any
-/// other body.
-pub(super) fn cut_beside(extract: &Extract) -> Option<Cutting> {
+/// thread of its own, so that it is cut while it is landed under `raw_dir`:
+/// the cut reads the whole file, and the hash leaves a core free for it.
+/// `None` for any other body, and for a file that is most likely pulled
+/// again unchanged (its input landed before at its length): it will not be
+/// checked, and its cut would only take from the hash (if it did change,
+/// it is cut when its check starts).
+pub(super) fn cut_beside(extract: &Extract, raw_dir: &Path) -> Option<Cutting> {
     let Body::File(path) = &extract.body else {
         return None;
     };
-    if extract.format != Format::InternshipsCsv {
+    if extract.format != Format::InternshipsCsv
+        || crate::land::kept_before(raw_dir, extract, path).is_some()
+    {
         return None;
     }
     let file = extract.clone();
