@@ -31,6 +31,21 @@ fn danish_csv() -> String {
     text
 }
 
+/// Pull `file` with a salt for CPR numbers; it must pass.
+fn pull_with_salt(work: &Workdir, file: &str) {
+    let output = work
+        .praktik()
+        .env("PRAKTIK_PERSON_SALT", "a-long-secret")
+        .args(["pull", "--source", &format!("file:{file}")])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 fn rows(work: &Workdir) -> String {
     work.ok(&[
         "query",
@@ -380,17 +395,7 @@ fn no_cpr_number_reaches_the_store() {
         "nothing was landed"
     );
 
-    let output = work
-        .praktik()
-        .env("PRAKTIK_PERSON_SALT", "a-long-secret")
-        .args(["pull", "--source", "file:cpr.csv"])
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    pull_with_salt(&work, "cpr.csv");
     let keys = rows(&work);
     assert_eq!(keys.lines().count(), 41);
     let mut files = Vec::new();
@@ -439,17 +444,7 @@ fn a_large_file_the_screen_rewrote_is_checked_from_its_screened_copy() {
         })
         .collect();
     work.write("x.csv", lines.join("\n") + "\n");
-    let output = work
-        .praktik()
-        .env("PRAKTIK_PERSON_SALT", "a-long-secret")
-        .args(["pull", "--source", "file:x.csv"])
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    pull_with_salt(&work, "x.csv");
     let (found, _) = work.ok(&[
         "query",
         "SELECT count(*) AS n, sum(CASE WHEN length(person_key) = 64 THEN 1 ELSE 0 END) AS keyed \
