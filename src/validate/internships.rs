@@ -4,6 +4,7 @@
 //! stored (the landing screen replaced it, and a value that still looks like
 //! one becomes an HMAC-SHA-256 with the secret salt, or rejects the extract).
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::ControlFlow;
 use std::sync::Arc;
@@ -83,7 +84,7 @@ fn hours(bytes: &[u8]) -> Option<f64> {
         .filter(|h| (0.0..=80.0).contains(h))
 }
 
-/// Cell `i` of `cells` parsed by `parse` (a date, a number of hours): from
+/// Cell `i` of `cells` parsed by `parse` (a date): from
 /// its bytes as read when they parse alone (then they are ASCII without
 /// spaces, the same bytes as its text trimmed), else from its text decoded
 /// and trimmed.
@@ -126,12 +127,51 @@ impl<T: Copy> Memo<T> {
         }
         let value = parse(&cells.text(i))?;
         // Bounded: a column of many distinct values is parsed every time.
-        if self.seen.len() < 4096 {
+        if self.seen.len() < MEMO_LIMIT {
             self.seen.insert(bytes.into(), value);
         }
         Ok(value)
     }
 }
+
+/// Free text by its cell's bytes: a column such as the industry holds a
+/// handful of values, so each is decoded, trimmed and screened for a CPR
+/// number once.
+struct Texts {
+    index: HashMap<Box<[u8]>, usize, ahash::RandomState>,
+    texts: Vec<Box<str>>,
+}
+
+impl Texts {
+    fn new() -> Texts {
+        Texts {
+            index: HashMap::default(),
+            texts: Vec::new(),
+        }
+    }
+
+    /// Cell `i` of `cells` as text, or `None` if a CPR number stands in it.
+    fn get<'s>(&'s mut self, cells: &Cells<'s>, i: usize) -> Option<Cow<'s, str>> {
+        let bytes = cells.bytes(i);
+        if let Some(&k) = self.index.get(bytes) {
+            return self.texts.get(k).map(|text| Cow::Borrowed(&**text));
+        }
+        let text = cells.text(i);
+        if contains_cpr(text.as_bytes()) {
+            return None;
+        }
+        // Bounded, as `Memo` is: many distinct values are decoded each time.
+        if self.texts.len() >= MEMO_LIMIT {
+            return Some(text);
+        }
+        self.index.insert(bytes.into(), self.texts.len());
+        self.texts.push(text.into());
+        self.texts.last().map(|text| Cow::Borrowed(&**text))
+    }
+}
+
+/// The most values a memo of a column keeps.
+const MEMO_LIMIT: usize = 4096;
 
 /// The `internships` columns being filled for the next batch.
 struct Builders {
@@ -174,11 +214,37 @@ impl Builders {
         }
     }
 
+    /// Empty builders with the room these took: the next batch starts with
+    /// a full batch's room again when this one was full (a builder is left
+    /// with none by `finish`, and growing it back by doubling would copy
+    /// every cell once more), each text column with the bytes it took here
+    /// and a little more (ids and keys are longer than a label).
+    fn like(&self) -> Builders {
+        let rows = self.rows;
+        let text = |like: &StringBuilder| {
+            let bytes = like.values_slice().len();
+            StringBuilder::with_capacity(rows, bytes + bytes / 16)
+        };
+        Builders {
+            period: text(&self.period),
+            id: text(&self.id),
+            person: text(&self.person),
+            municipality: text(&self.municipality),
+            group: text(&self.group),
+            kind: text(&self.kind),
+            start: Date32Builder::with_capacity(rows),
+            end: Date32Builder::with_capacity(rows),
+            industry: text(&self.industry),
+            hours: Float64Builder::with_capacity(rows),
+            status: std::array::from_fn(|k| text(&self.status[k])),
+            rows: 0,
+            provenance: None,
+        }
+    }
+
     fn finish(&mut self, extract: &Landed) -> Result<RecordBatch, ValidateError> {
-        // The next batch starts with a full batch's room again (a builder
-        // is left with none by `finish`, and growing it back by doubling
-        // would copy every cell once more) when this one was full.
-        let mut full = std::mem::replace(self, Builders::new(self.rows));
+        let next = self.like();
+        let mut full = std::mem::replace(self, next);
         self.provenance = full.provenance.take();
         let rows = full.rows;
         let [s3, s6, s12] = &mut full.status;
@@ -211,6 +277,50 @@ impl Builders {
     }
 }
 
+/// The quarters of the rows checked, each with its label and how many
+/// rows it got. A case system's export comes sorted by quarter, so a row's
+/// quarter is most often the one before's, found without a look-up.
+#[derive(Default)]
+struct Quarters {
+    seen: Vec<(Period, String, usize)>,
+    /// Where in `seen` the last row's quarter is.
+    last: usize,
+}
+
+impl Quarters {
+    /// Count a row of `period`; its label.
+    fn count(&mut self, period: Period) -> &str {
+        let k = match self.seen.get(self.last) {
+            Some((last, ..)) if *last == period => self.last,
+            _ => self
+                .seen
+                .iter()
+                .position(|(seen, ..)| *seen == period)
+                .unwrap_or_else(|| {
+                    self.seen.push((period, period.to_string(), 0));
+                    self.seen.len() - 1
+                }),
+        };
+        self.last = k;
+        let (_, label, rows) = &mut self.seen[k];
+        *rows += 1;
+        label
+    }
+
+    /// What the rows counted held.
+    fn summary(&self) -> Summary {
+        let rows_by_period: BTreeMap<Period, usize> = self
+            .seen
+            .iter()
+            .map(|(period, _, rows)| (*period, *rows))
+            .collect();
+        Summary {
+            rows: rows_by_period.values().sum(),
+            rows_by_period,
+        }
+    }
+}
+
 /// Checks one row after another and fills the builders.
 struct Checker<'a> {
     extract: &'a Landed,
@@ -227,8 +337,9 @@ struct Checker<'a> {
     groups: Memo<BenefitGroup>,
     kinds: Memo<InternshipType>,
     statuses: Memo<Status>,
-    labels: BTreeMap<Period, String>,
-    summary: Summary,
+    industries: Texts,
+    hours: Memo<f64>,
+    quarters: Quarters,
     builders: Builders,
 }
 
@@ -262,7 +373,6 @@ impl Checker<'_> {
             }
         };
         let id = cells.text(0);
-        let industry = cells.text(7);
         if id.is_empty() {
             return Err(bad(0, "every internship needs an id".into()));
         }
@@ -270,11 +380,10 @@ impl Checker<'_> {
         // cell becomes a code from a closed list, a date or a number of
         // hours up to 80, so a CPR number there fails its check (and `bad`
         // names it); the person column is screened below.
-        for (i, cell) in [(0, &id), (7, &industry)] {
-            if contains_cpr(cell.as_bytes()) {
-                return Err(cpr(i));
-            }
+        if contains_cpr(id.as_bytes()) {
+            return Err(cpr(0));
         }
+        let industry = self.industries.get(cells, 7).ok_or_else(|| cpr(7))?;
         self.id_hashes.push(ID_HASH.hash_one(&*id));
         let person = cells.text(1);
         let pseudonymous;
@@ -338,12 +447,16 @@ impl Checker<'_> {
         let hours = if cells.is_empty(8) {
             None
         } else {
-            Some(parsed(cells, 8, hours).ok_or_else(|| {
-                bad(
-                    8,
-                    "hours per week between 0 and 80, such as 15 or 18,5".into(),
-                )
-            })?)
+            Some(
+                self.hours
+                    .get(cells, 8, |text| hours(text.as_bytes()).ok_or(()))
+                    .map_err(|()| {
+                        bad(
+                            8,
+                            "hours per week between 0 and 80, such as 15 or 18,5".into(),
+                        )
+                    })?,
+            )
         };
         let end_days = days(end);
         let mut status: [Option<&'static str>; 3] = [None; 3];
@@ -373,12 +486,7 @@ impl Checker<'_> {
             status[k] = Some(value.code());
         }
 
-        *self.summary.rows_by_period.entry(period).or_default() += 1;
-        self.summary.rows += 1;
-        let label = self
-            .labels
-            .entry(period)
-            .or_insert_with(|| period.to_string());
+        let label = self.quarters.count(period);
         let b = &mut self.builders;
         b.period.append_value(label);
         b.id.append_value(&*id);
@@ -404,22 +512,27 @@ impl Checker<'_> {
 const ID_HASH: ahash::RandomState = ahash::RandomState::with_seeds(1, 2, 3, 4);
 
 /// The hashes that stand more than once in `sorted` (each list sorted, as
-/// a part's thread leaves its ids' hashes), walked together in order.
+/// a part's thread leaves its ids' hashes): next to each other within a
+/// list, or in two lists, found by walking each pair of lists together.
 fn repeated(sorted: &[Vec<u64>]) -> HashSet<u64> {
-    let mut rests: Vec<&[u64]> = sorted.iter().map(Vec::as_slice).collect();
     let mut repeated = HashSet::new();
-    let mut last = None;
-    while let Some((i, least)) = rests
-        .iter()
-        .enumerate()
-        .filter_map(|(i, rest)| Some((i, *rest.first()?)))
-        .min_by_key(|(_, value)| *value)
-    {
-        if last == Some(least) {
-            repeated.insert(least);
+    for (i, list) in sorted.iter().enumerate() {
+        repeated.extend(
+            list.windows(2)
+                .filter(|pair| pair[0] == pair[1])
+                .map(|pair| pair[0]),
+        );
+        for other in &sorted[i + 1..] {
+            let (mut a, mut b) = (0, 0);
+            while let (Some(&x), Some(&y)) = (list.get(a), other.get(b)) {
+                if x == y {
+                    repeated.insert(x);
+                }
+                // The smaller steps on; both do when they are equal.
+                a += usize::from(x <= y);
+                b += usize::from(y <= x);
+            }
         }
-        last = Some(least);
-        rests[i] = &rests[i][1..];
     }
     repeated
 }
@@ -520,8 +633,9 @@ impl<'a> Checker<'a> {
             groups: Memo::new(),
             kinds: Memo::new(),
             statuses: Memo::new(),
-            labels: BTreeMap::new(),
-            summary: Summary::default(),
+            industries: Texts::new(),
+            hours: Memo::new(),
+            quarters: Quarters::default(),
             // Room for the rows the body's length suggests, at most a batch:
             // a short extract does not take a whole batch's memory.
             builders: Builders::new(expected_rows(bytes)),
@@ -567,13 +681,14 @@ fn validate_whole(
         }
         Ok(ControlFlow::Continue(()))
     })?;
-    if checker.summary.rows == 0 {
+    let summary = checker.quarters.summary();
+    if summary.rows == 0 {
         return Err(ValidateError::Empty {
             input: extract.input.clone(),
         });
     }
     if stopped {
-        return Ok(checker.summary);
+        return Ok(summary);
     }
     let mut hashes = std::mem::take(&mut checker.id_hashes);
     hashes.sort_unstable();
@@ -581,7 +696,7 @@ fn validate_whole(
     if let Some(batch) = checker.last()? {
         let _ = emit(batch);
     }
-    Ok(checker.summary)
+    Ok(summary)
 }
 
 /// What a part's thread hands back: what its rows held and their ids'
@@ -615,7 +730,7 @@ fn check_part(
             }
             // Sorted here, side by side with the other parts.
             checker.id_hashes.sort_unstable();
-            Ok((checker.summary, checker.id_hashes))
+            Ok((checker.quarters.summary(), checker.id_hashes))
         }
         Err(e) => {
             failed.fetch_min(k, Ordering::Relaxed);
@@ -1010,6 +1125,29 @@ mod tests {
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
         #[test]
+        fn the_repeated_hashes_are_those_that_stand_more_than_once(
+            lists in proptest::collection::vec(proptest::collection::vec(0u64..40, 0..30), 0..5),
+        ) {
+            let sorted: Vec<Vec<u64>> = lists
+                .into_iter()
+                .map(|mut list| {
+                    list.sort_unstable();
+                    list
+                })
+                .collect();
+            let mut counts: HashMap<u64, usize> = HashMap::new();
+            for value in sorted.iter().flatten() {
+                *counts.entry(*value).or_default() += 1;
+            }
+            let expected: HashSet<u64> = counts
+                .into_iter()
+                .filter(|(_, n)| *n > 1)
+                .map(|(value, _)| value)
+                .collect();
+            proptest::prop_assert_eq!(repeated(&sorted), expected);
+        }
+
+        #[test]
         fn any_plain_body_checked_in_parts_gives_what_it_gives_whole(
             lines in proptest::collection::vec(0u8..8, 8..120),
             parts in 2usize..5,
@@ -1041,6 +1179,27 @@ mod tests {
                 proptest::prop_assert_eq!(whole.1, split.1);
             }
         }
+    }
+
+    #[test]
+    fn free_text_is_screened_when_learnt_and_each_time_once_the_memo_is_full() {
+        let mut texts = Texts::new();
+        let mut text_of = |industry: &[u8]| {
+            let mut raw: [&[u8]; 12] = [b""; 12];
+            raw[7] = industry;
+            texts.get(&Cells::of_bytes(raw), 7).map(Cow::into_owned)
+        };
+        for k in 0..MEMO_LIMIT + 10 {
+            let value = format!(" Branche {k} ");
+            assert_eq!(text_of(value.as_bytes()).as_deref(), Some(value.trim()));
+        }
+        assert_eq!(text_of(b" Branche 3 ").as_deref(), Some("Branche 3"));
+        assert_eq!(
+            text_of(b"Bygge og anl\xe6g").as_deref(),
+            Some("Bygge og anl\u{e6}g")
+        );
+        assert_eq!(text_of(b"Branche 010190-1234"), None);
+        assert_eq!(text_of(b"Branche 010190-1234"), None);
     }
 
     #[test]
