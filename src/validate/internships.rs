@@ -283,6 +283,9 @@ impl Builders {
 #[derive(Default)]
 struct Quarters {
     seen: Vec<(Period, String, usize)>,
+    /// Where in `seen` each quarter is (looked up when the quarter changes:
+    /// an export in no order may hold a few hundred).
+    index: BTreeMap<Period, usize>,
     /// Where in `seen` the last row's quarter is.
     last: usize,
 }
@@ -292,14 +295,10 @@ impl Quarters {
     fn count(&mut self, period: Period) -> &str {
         let k = match self.seen.get(self.last) {
             Some((last, ..)) if *last == period => self.last,
-            _ => self
-                .seen
-                .iter()
-                .position(|(seen, ..)| *seen == period)
-                .unwrap_or_else(|| {
-                    self.seen.push((period, period.to_string(), 0));
-                    self.seen.len() - 1
-                }),
+            _ => *self.index.entry(period).or_insert_with(|| {
+                self.seen.push((period, period.to_string(), 0));
+                self.seen.len() - 1
+            }),
         };
         self.last = k;
         let (_, label, rows) = &mut self.seen[k];
