@@ -196,22 +196,7 @@ impl Builders {
     /// Builders with room for `rows` rows (at most a batch).
     fn new(rows: usize) -> Builders {
         let rows = rows.clamp(1, BATCH_ROWS);
-        let text = || StringBuilder::with_capacity(rows, rows * 8);
-        Builders {
-            period: text(),
-            id: text(),
-            person: text(),
-            municipality: text(),
-            group: text(),
-            kind: text(),
-            start: Date32Builder::with_capacity(rows),
-            end: Date32Builder::with_capacity(rows),
-            industry: text(),
-            hours: Float64Builder::with_capacity(rows),
-            status: std::array::from_fn(|_| text()),
-            rows: 0,
-            provenance: None,
-        }
+        Builders::with_room(rows, [rows * 8; 10])
     }
 
     /// Empty builders with the room these took: the next batch starts with
@@ -220,23 +205,55 @@ impl Builders {
     /// every cell once more), each text column with the bytes it took here
     /// and a little more (ids and keys are longer than a label).
     fn like(&self) -> Builders {
-        let rows = self.rows;
-        let text = |like: &StringBuilder| {
-            let bytes = like.values_slice().len();
-            StringBuilder::with_capacity(rows, bytes + bytes / 16)
-        };
+        let took = self.texts().map(|text| text.values_slice().len());
+        Builders::with_room(self.rows, took.map(|bytes| bytes + bytes / 16))
+    }
+
+    /// The text columns, in the order [`Builders::with_room`] takes their
+    /// bytes.
+    fn texts(&self) -> [&StringBuilder; 10] {
+        let [s3, s6, s12] = &self.status;
+        [
+            &self.period,
+            &self.id,
+            &self.person,
+            &self.municipality,
+            &self.group,
+            &self.kind,
+            &self.industry,
+            s3,
+            s6,
+            s12,
+        ]
+    }
+
+    /// Empty builders for `rows` rows, each text column with room for its
+    /// `bytes` (in the order of [`Builders::texts`]).
+    fn with_room(rows: usize, bytes: [usize; 10]) -> Builders {
+        let [
+            period,
+            id,
+            person,
+            municipality,
+            group,
+            kind,
+            industry,
+            s3,
+            s6,
+            s12,
+        ] = bytes.map(|bytes| StringBuilder::with_capacity(rows, bytes));
         Builders {
-            period: text(&self.period),
-            id: text(&self.id),
-            person: text(&self.person),
-            municipality: text(&self.municipality),
-            group: text(&self.group),
-            kind: text(&self.kind),
+            period,
+            id,
+            person,
+            municipality,
+            group,
+            kind,
             start: Date32Builder::with_capacity(rows),
             end: Date32Builder::with_capacity(rows),
-            industry: text(&self.industry),
+            industry,
             hours: Float64Builder::with_capacity(rows),
-            status: std::array::from_fn(|k| text(&self.status[k])),
+            status: [s3, s6, s12],
             rows: 0,
             provenance: None,
         }
