@@ -129,6 +129,14 @@ pub struct Commit {
     pub bodies: BTreeMap<String, String>,
 }
 
+/// Whether `name` (in a table's `_delta_log`) is a log entry: a version's
+/// commit (`00000000000000000003.json`) or a checkpoint of one.
+fn is_log_entry(name: &str) -> bool {
+    let version = name.split('.').next().unwrap_or_default();
+    let committed = name == format!("{version}.json") || name.contains(".checkpoint.");
+    version.len() == 20 && version.bytes().all(|b| b.is_ascii_digit()) && committed
+}
+
 /// The store, in a folder or a bucket.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -288,12 +296,33 @@ impl Store {
         }
     }
 
-    /// Whether `table` has a log, that is, has been written.
+    /// Whether `table` has a log entry, that is, has been written. A first
+    /// write killed before its entry was named (deltalake writes it under a
+    /// temporary name first) leaves a log folder without one, or an empty
+    /// one once `store vacuum` removed the unfinished entry: the table was
+    /// never written, and the next pull creates it.
     pub(crate) async fn exists(&self, table: &str) -> Result<bool, StoreError> {
-        match &self.place {
-            Place::Folder(root) => Ok(root.join(table).join("_delta_log").is_dir()),
-            Place::Bucket(objects) => objects.any_below(&format!("{table}/_delta_log")).await,
-        }
+        let log = format!("{table}/_delta_log");
+        let names: Vec<String> = match &self.place {
+            Place::Folder(root) => match std::fs::read_dir(root.join(&log)) {
+                Ok(entries) => entries
+                    .map(|entry| entry.map(|e| e.file_name().to_string_lossy().into_owned()))
+                    .collect::<std::io::Result<_>>(),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+                Err(e) => Err(e),
+            }
+            .map_err(|cause| StoreError::Upkeep {
+                path: root.join(&log).display().to_string(),
+                cause: cause.to_string(),
+            })?,
+            Place::Bucket(objects) => objects
+                .below(&format!("{log}/"))
+                .await?
+                .iter()
+                .filter_map(|key| key.filename().map(str::to_string))
+                .collect(),
+        };
+        Ok(names.iter().any(|name| is_log_entry(name)))
     }
 
     /// The table (not loaded), reaching the store with its options.

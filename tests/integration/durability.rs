@@ -996,3 +996,34 @@ fn every_file_a_commit_names_is_flushed_to_the_disk_before_the_commit() {
     assert_eq!(tables, 2, "both tables written: {calls}");
     flushed(&store);
 }
+
+/// A first write killed before its log entry was named leaves the table's
+/// log folder without an entry (empty once `store vacuum` removed the
+/// unfinished one): the table was never written, and the next pull
+/// creates it rather than failing to open it.
+#[test]
+fn a_log_folder_without_an_entry_is_a_table_not_yet_written() {
+    for leftover in [None, Some("_commit_7c1f.json.tmp")] {
+        let work = Workdir::new();
+        let log = work.path().join("store/internships/_delta_log");
+        std::fs::create_dir_all(&log).unwrap();
+        if let Some(name) = leftover {
+            std::fs::write(log.join(name), "{\"commitInfo\":{}}\n").unwrap();
+            work.ok(&["store", "vacuum"]);
+        }
+        work.ok(&["store", "check"]);
+        let people = work.path().join("people.csv");
+        work.ok(&[
+            "demo",
+            "generate",
+            "--rows",
+            "1000",
+            "--out",
+            people.to_str().unwrap(),
+        ]);
+        work.ok(&["pull", "--source", "file:people.csv"]);
+        let (status, _) = work.ok(&["status"]);
+        assert!(status.contains("internships"), "{status}");
+        work.ok(&["store", "check"]);
+    }
+}
