@@ -16,6 +16,7 @@ use crate::durable;
 use crate::extract::{Body, Extract};
 use crate::privacy::screen::Screen;
 use crate::privacy::{self, Layout, ScreenError};
+use crate::validate::csv_parts::LineStarts;
 use crate::validate::person_rows::column_of;
 
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +59,9 @@ pub struct Landed {
     /// False when the same bytes were already there.
     pub new: bool,
     pub bytes: u64,
+    /// Where the body's lines start, if its landing read them (a text file
+    /// the screen passed unchanged): the check cuts a large CSV at them.
+    pub line_starts: Option<Arc<LineStarts>>,
     /// The keeping under `raw/` still under way, if any (shared by the
     /// bodies kept together).
     copying: Arc<Mutex<Copying>>,
@@ -143,14 +147,15 @@ fn screen_error(extract: &Extract, staging: &Path, error: ScreenError) -> LandEr
 }
 
 /// Screen `input` into `out`, with a screen for `layout`; how many CPR
-/// numbers it replaced.
+/// numbers it replaced. `note` is handed each run of lines as it is read
+/// (see [`Screen::run_noting`]).
 fn screen(
     extract: &Extract,
     layout: Layout,
     salt: Option<&str>,
-    input: &mut dyn BufRead,
-    out: &mut dyn Write,
+    (input, out): (&mut dyn BufRead, &mut dyn Write),
     staging: &Path,
+    note: &mut dyn FnMut(&[u8], usize),
 ) -> Result<usize, LandError> {
     let screen = Screen {
         layout,
@@ -158,7 +163,7 @@ fn screen(
         salt,
     };
     screen
-        .run(input, out)
+        .run_noting(input, out, note)
         .map_err(|e| screen_error(extract, staging, e))
 }
 
@@ -184,7 +189,14 @@ fn screened(
         copy(extract, &mut input, &mut out, staging)?;
         0
     } else {
-        screen(extract, layout, salt, &mut input, &mut out, staging)?
+        screen(
+            extract,
+            layout,
+            salt,
+            (&mut input, &mut out),
+            staging,
+            &mut |_, _| {},
+        )?
     };
     out.flush().map_err(|e| write_error(extract, staging, e))?;
     Ok((hex::encode(out.hasher.finalize()), out.bytes, replaced))
@@ -260,6 +272,20 @@ fn copy_to(
     Ok(staged)
 }
 
+/// What the first read of a body found.
+struct FirstRead {
+    /// SHA-256 and length of the body as it will be kept.
+    sha256: String,
+    bytes: u64,
+    /// How many CPR numbers screening replaces.
+    replaced: usize,
+    beside: Beside,
+    /// Where the lines of a file the screen passed unchanged start, noted
+    /// on the screen's way through it (for the check's cut, see
+    /// [`LineStarts`]).
+    line_starts: Option<LineStarts>,
+}
+
 /// The first read of a body: its SHA-256 and length as it will be kept,
 /// how many CPR numbers screening replaces, and what was done beside. A
 /// text file is scanned and hashed on two threads at once; only if the scan
@@ -274,14 +300,21 @@ fn first_read(
     layout: Layout,
     salt: Option<&str>,
     raw_dir: &Path,
-) -> Result<(String, u64, usize, Beside), LandError> {
+) -> Result<FirstRead, LandError> {
+    let screened_whole = || {
+        let (sha256, bytes, replaced) =
+            screened(extract, layout, salt, &mut std::io::sink(), raw_dir)?;
+        Ok(FirstRead {
+            sha256,
+            bytes,
+            replaced,
+            beside: Beside::Nothing,
+            line_starts: None,
+        })
+    };
     let path = match &extract.body {
         Body::File(path) if layout != Layout::Parquet => path,
-        _ => {
-            let (sha256, bytes, replaced) =
-                screened(extract, layout, salt, &mut std::io::sink(), raw_dir)?;
-            return Ok((sha256, bytes, replaced, Beside::Nothing));
-        }
+        _ => return screened_whole(),
     };
     let file = path.clone();
     let hashing = std::thread::spawn(move || hash_file(&file));
@@ -290,7 +323,7 @@ fn first_read(
     let scanned = kept.is_none().then(|| scan(extract, layout, salt, raw_dir));
     let beside = match (kept, &scanned) {
         (Some(kept), _) => Beside::Kept(kept),
-        (None, Some(Ok(0))) => {
+        (None, Some(Ok((0, _)))) => {
             StagedCopy::start(extract, path, raw_dir).map_or(Beside::Nothing, Beside::Copying)
         }
         _ => Beside::Nothing,
@@ -298,8 +331,8 @@ fn first_read(
     let hashed = hashing
         .join()
         .unwrap_or_else(|_| Err(std::io::Error::other("the hashing thread stopped")));
-    let replaced = match scanned {
-        Some(replaced) => replaced?,
+    let (replaced, line_starts) = match scanned {
+        Some(scanned) => scanned.map(|(replaced, starts)| (replaced, Some(starts)))?,
         None => {
             let named = |kept: &Path| {
                 hashed
@@ -307,18 +340,22 @@ fn first_read(
                     .is_ok_and(|(sha256, _)| *kept == kept_path(raw_dir, extract, sha256))
             };
             match &beside {
-                Beside::Kept(kept) if named(kept) => 0,
-                _ => scan(extract, layout, salt, raw_dir)?,
+                Beside::Kept(kept) if named(kept) => (0, None),
+                _ => scan(extract, layout, salt, raw_dir).map(|(r, starts)| (r, Some(starts)))?,
             }
         }
     };
     if replaced > 0 {
-        let (sha256, bytes, replaced) =
-            screened(extract, layout, salt, &mut std::io::sink(), raw_dir)?;
-        return Ok((sha256, bytes, replaced, Beside::Nothing));
+        return screened_whole();
     }
     let (sha256, bytes) = hashed.map_err(|cause| read_error(extract, cause))?;
-    Ok((sha256, bytes, 0, beside))
+    Ok(FirstRead {
+        sha256,
+        bytes,
+        replaced: 0,
+        beside,
+        line_starts,
+    })
 }
 
 /// Where `raw_dir` keeps a body of `extract`'s format whose SHA-256 is
@@ -328,24 +365,26 @@ fn kept_path(raw_dir: &Path, extract: &Extract, sha256: &str) -> PathBuf {
 }
 
 /// Screen the body without keeping the screened text: how many CPR numbers
-/// the screen would replace.
+/// the screen would replace, and where the body's lines start.
 fn scan(
     extract: &Extract,
     layout: Layout,
     salt: Option<&str>,
     raw_dir: &Path,
-) -> Result<usize, LandError> {
+) -> Result<(usize, LineStarts), LandError> {
     let mut input = extract
         .reader()
         .map_err(|cause| read_error(extract, cause))?;
-    screen(
+    let mut starts = LineStarts::default();
+    let replaced = screen(
         extract,
         layout,
         salt,
-        &mut input,
-        &mut std::io::sink(),
+        (&mut input, &mut std::io::sink()),
         raw_dir,
-    )
+        &mut |run, line_feeds| starts.note(run, line_feeds),
+    )?;
+    Ok((replaced, starts))
 }
 
 /// The body kept under `raw/` that an earlier pull of the same input
@@ -460,6 +499,7 @@ fn land_rewritten_parquet(
         path,
         new,
         bytes,
+        line_starts: None,
         copying: Arc::new(Mutex::new(Copying::default())),
     };
     Ok((landed, kept))
@@ -763,7 +803,13 @@ fn stage(
         }
     }
     let before = source_state(&extract);
-    let (sha256, bytes, replaced, beside) = first_read(&extract, layout, salt, raw_dir)?;
+    let FirstRead {
+        sha256,
+        bytes,
+        replaced,
+        beside,
+        line_starts,
+    } = first_read(&extract, layout, salt, raw_dir)?;
     let path = kept_path(raw_dir, &extract, &sha256);
     let new = match &beside {
         Beside::Kept(kept) if *kept == path => false,
@@ -812,6 +858,10 @@ fn stage(
         None
     };
     let landed = Landed {
+        // The lines noted are those of the body read: not of a replacement.
+        line_starts: line_starts
+            .filter(|_| screened_body.is_none())
+            .map(Arc::new),
         extract: match screened_body {
             Some(body) => Extract { body, ..extract },
             None => extract,

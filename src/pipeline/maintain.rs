@@ -121,7 +121,7 @@ pub async fn rebuild(config: &Config, options: &WriteOptions) -> Result<RebuildR
             if owned.is_empty() {
                 continue;
             }
-            write_extract(body, context, &mut pending, Some(&owned), None).await?;
+            write_extract(body, context, &mut pending, Some(&owned)).await?;
             all.extend(owned);
         }
         // A table the store had stays, if empty.

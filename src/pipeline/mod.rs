@@ -132,49 +132,30 @@ async fn pull_unrecorded(
         jobindsats: &config.jobindsats,
         person_salt: config.person_salt.as_ref().map(Secret::expose),
     };
-    let (stored, count, landed, mut cuts) = match source {
+    let (stored, count, landed) = match source {
         // A folder's files do not depend on what the store holds: they are
         // landed (hashed, screened, kept) while the store is read, so that
-        // pulling an unchanged file again costs little more than its hash,
-        // and cut for their checks beside the hash (`write::cut_beside`).
+        // pulling an unchanged file again costs little more than its hash.
         Source::File(_) => {
             let extracts = source
                 .pull(wanted, &BTreeSet::new(), &config.jobindsats)
                 .await?;
             let count = extracts.len();
             let (raw_dir, salt) = (store.raw_dir(), context.person_salt.map(str::to_string));
-            let landing = tokio::task::spawn_blocking(move || {
-                let cutting: Vec<_> = extracts
-                    .iter()
-                    .map(|extract| write::cut_beside(extract, &raw_dir))
-                    .collect();
-                let landed = land_all(&raw_dir, extracts, salt.as_deref());
-                // Every cut is waited for, whether the landing failed or not.
-                let cuts: Vec<_> = cutting
-                    .into_iter()
-                    .enumerate()
-                    .map(|(i, cutting)| {
-                        let body = landed.as_ref().ok().and_then(|l| l.get(i));
-                        cutting.and_then(|c| c.parts_of(body))
-                    })
-                    .collect();
-                Ok::<_, Error>((landed?, cuts))
-            });
+            let landing =
+                tokio::task::spawn_blocking(move || land_all(&raw_dir, extracts, salt.as_deref()));
             let stored = Stored::read(&store).await;
             let landed = landing
                 .await
                 .map_err(|e| Error::Internal(format!("landing the files stopped: {e}")))?;
-            let stored = stored?;
-            let (landed, cuts) = landed?;
-            (stored, count, landed, cuts)
+            (stored?, count, landed?)
         }
         _ => {
             let stored = Stored::read(&store).await?;
             let extracts = pull_wanted(config, source, wanted, &stored).await?;
             let count = extracts.len();
             let landed = land_all(&store.raw_dir(), extracts, context.person_salt)?;
-            let cuts = landed.iter().map(|_| None).collect();
-            (stored, count, landed, cuts)
+            (stored, count, landed)
         }
     };
     for kept in landed.iter() {
@@ -227,7 +208,7 @@ async fn pull_unrecorded(
     let mut pending: BTreeMap<&'static str, Pending> = BTreeMap::new();
     let mut unchanged = Vec::new();
     let mut stored_again = Vec::new();
-    for (((extract, only), checked), cut) in landed.iter().zip(&owned).zip(ahead).zip(&mut cuts) {
+    for ((extract, only), checked) in landed.iter().zip(&owned).zip(ahead) {
         let table = extract.format.table();
         let held = stored.hashes(table);
         if only.as_ref().is_some_and(BTreeSet::is_empty) {
@@ -269,7 +250,7 @@ async fn pull_unrecorded(
             .map_err(|_| Error::Internal(format!("the check of {} stopped", extract.input)))?;
         let written = match checked {
             Some(checked) => write_checked(checked?, table_write, only.as_ref()).await?,
-            None => write_extract(extract, context, table_write, only.as_ref(), cut.take()).await?,
+            None => write_extract(extract, context, table_write, only.as_ref()).await?,
         };
         if only.is_none() {
             let held = &table_write.received[before..];

@@ -2,12 +2,12 @@
 //! pull and a rebuild share.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use arrow::record_batch::RecordBatch;
 
 use crate::Error;
-use crate::extract::{Body, Extract, Format};
+use crate::extract::{Body, Format};
 use crate::guard::Incoming;
 use crate::land::{Landed, land};
 use crate::period::Period;
@@ -16,7 +16,7 @@ use crate::source::jobindsats;
 use crate::store::TableWrite;
 use crate::validate;
 use crate::validate::internships;
-use crate::validate::person_rows::{CsvParts, Flow, Scan};
+use crate::validate::person_rows::Flow;
 
 /// A table's write under way: the quarters it replaces and what it brings.
 pub(super) struct Pending {
@@ -174,56 +174,14 @@ pub(super) fn check_only(extract: &Landed, context: Context<'_>) -> Result<Vec<P
     Ok(periods.into_iter().collect())
 }
 
-/// A person-level file being cut for its check ([`internships::cut`]) on a
-/// thread of its own, so that it is cut while it is landed under `raw_dir`:
-/// the cut reads the whole file, and the hash leaves a core free for it.
-/// `None` for any other body, and for a file that is most likely pulled
-/// again unchanged (its input landed before at its length): it will not be
-/// checked, and its cut would only take from the hash (if it did change,
-/// it is cut when its check starts).
-pub(super) fn cut_beside(extract: &Extract, raw_dir: &Path) -> Option<Cutting> {
-    let Body::File(path) = &extract.body else {
-        return None;
-    };
-    if extract.format != Format::InternshipsCsv
-        || crate::land::kept_before(raw_dir, extract, path).is_some()
-    {
-        return None;
-    }
-    let file = extract.clone();
-    Some(Cutting {
-        path: path.clone(),
-        thread: std::thread::spawn(move || internships::cut(&file, Scan::InTurn).ok().flatten()),
-    })
-}
-
-/// A file's cut under way ([`cut_beside`]).
-pub(super) struct Cutting {
-    path: PathBuf,
-    thread: std::thread::JoinHandle<Option<CsvParts>>,
-}
-
-impl Cutting {
-    /// Wait for the cut; the parts, if the file could be cut and was
-    /// `landed` reading the same file (not a copy the CPR screen rewrote);
-    /// `None` if it must be cut when its check starts.
-    pub(super) fn parts_of(self, landed: Option<&Landed>) -> Option<CsvParts> {
-        let parts = self.thread.join().ok().flatten()?;
-        let same = landed.is_some_and(|l| matches!(&l.body, Body::File(p) if *p == self.path));
-        same.then_some(parts)
-    }
-}
-
 /// Check an extract and stream its rows into the pending write; how many
 /// rows it wrote. Person-level rows are checked on a thread of their own
-/// while the previous batch is encoded; `parts` is the body's cut, if it
-/// was cut beside its landing ([`cut_beside`]).
+/// while the previous batch is encoded.
 pub(super) async fn write_extract(
     extract: &Landed,
     context: Context<'_>,
     pending: &mut Pending,
     only: Option<&BTreeSet<Period>>,
-    parts: Option<CsvParts>,
 ) -> Result<usize, Error> {
     if extract.format.table() != INTERNSHIPS {
         return write_outcomes(outcomes(extract, context)?, pending, only).await;
@@ -237,12 +195,7 @@ pub(super) async fn write_extract(
             // The writer failed and says why below.
             Err(_) => Flow::Break(()),
         };
-        match parts {
-            Some(parts) => {
-                internships::validate_cut(&checked, salt.as_deref(), Some(&parts), &mut emit)
-            }
-            None => internships::validate(&checked, salt.as_deref(), &mut emit),
-        }
+        internships::validate(&checked, salt.as_deref(), &mut emit)
     });
     let mut failed = None;
     let mut batches = 0usize;

@@ -22,6 +22,19 @@ impl Screen<'_> {
     /// Copy `input` to `out` with every CPR number in the person column
     /// replaced; how many were replaced.
     pub fn run(&self, input: &mut dyn BufRead, out: &mut dyn Write) -> Result<usize, ScreenError> {
+        self.run_noting(input, out, &mut |_, _| {})
+    }
+
+    /// [`Screen::run`], handing `note` each run of whole lines of `input`
+    /// as it is read, in order (the last line may lack its line feed), with
+    /// how many line feeds it holds: what the landing learns of a body's
+    /// lines on its way through the screen.
+    pub fn run_noting(
+        &self,
+        input: &mut dyn BufRead,
+        out: &mut dyn Write,
+        note: &mut dyn FnMut(&[u8], usize),
+    ) -> Result<usize, ScreenError> {
         let write =
             |out: &mut dyn Write, bytes: &[u8]| out.write_all(bytes).map_err(ScreenError::Write);
         let mut lines_before = 0usize;
@@ -62,7 +75,9 @@ impl Screen<'_> {
             }
             // memchr's count is vectorised; a plain filter and count took
             // twice as long as the scan for CPR numbers itself.
-            lines_before += memchr::memchr_iter(b'\n', chunk).count();
+            let line_feeds = memchr::memchr_iter(b'\n', chunk).count();
+            note(chunk, line_feeds);
+            lines_before += line_feeds;
             let taken = chunk.len();
             if !gathered {
                 input.consume(taken);

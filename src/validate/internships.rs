@@ -16,12 +16,10 @@ use chrono::{Datelike, Months, NaiveDate};
 
 use super::Place;
 use super::ValidateError;
-use super::person_rows::{
-    COLUMNS, Cells, CsvParts, Flow, MIN_PART_BYTES, Scan, csv_parts, for_each_row,
-};
+use super::csv_parts::{CsvParts, MIN_PART_BYTES, csv_parts};
+use super::person_rows::{COLUMNS, Cells, Flow, for_each_row};
 use crate::area::{Area, AreaKind, Areas};
 use crate::benefit::BenefitGroup;
-use crate::extract::Extract;
 use crate::internship::{InternshipType, Status};
 use crate::land::Landed;
 use crate::period::Period;
@@ -608,29 +606,10 @@ pub fn validate(
     salt: Option<&str>,
     emit: &mut dyn FnMut(RecordBatch) -> Flow,
 ) -> Result<Summary, ValidateError> {
-    let parts = cut(extract, Scan::SideBySide)?;
-    validate_cut(extract, salt, parts.as_ref(), emit)
-}
-
-/// Where a CSV body is cut into parts to check side by side, a part per
-/// core; `None` where it is read whole. It reads the whole body (see
-/// [`csv_parts`]) and needs nothing of its landing: a file is cut while it
-/// is landed, on the core its hash leaves free (see `pipeline`).
-pub fn cut(extract: &Extract, scan: Scan) -> Result<Option<CsvParts>, ValidateError> {
     let wanted = crate::parallel::cores().min(MAX_PARTS);
-    csv_parts(extract, wanted, MIN_PART_BYTES, scan)
-}
-
-/// [`validate`] of a body cut already ([`cut`]): in `parts` if any, else
-/// whole.
-pub fn validate_cut(
-    extract: &Landed,
-    salt: Option<&str>,
-    parts: Option<&CsvParts>,
-    emit: &mut dyn FnMut(RecordBatch) -> Flow,
-) -> Result<Summary, ValidateError> {
-    match parts {
-        Some(parts) => validate_in_parts(extract, salt, parts, emit),
+    let noted = extract.line_starts.as_deref();
+    match csv_parts(extract, wanted, MIN_PART_BYTES, noted)? {
+        Some(parts) => validate_in_parts(extract, salt, &parts, emit),
         None => validate_whole(extract, salt, emit),
     }
 }
@@ -835,6 +814,7 @@ fn validate_in_parts(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::validate::csv_parts::LineStarts;
 
     #[test]
     fn a_cpr_number_that_slips_past_the_screen_is_refused_in_every_column() {
@@ -921,32 +901,69 @@ mod tests {
         rows
     }
 
-    /// The outcome of checking `landed` whole and in `parts` parts (each of
-    /// at least one byte): the summary or error, and the rows emitted.
-    fn both_ways(landed: &Landed, parts: usize) -> [(String, Vec<String>); 2] {
-        let outcome = |checked: Result<Summary, ValidateError>, batches: Vec<RecordBatch>| {
-            let said = match checked {
-                Ok(summary) => format!("{} rows: {:?}", summary.rows, summary.rows_by_period),
-                Err(e) => format!("error: {e}"),
-            };
-            (said, rows_of(&batches))
+    /// The summary or error of a check, and the rows it emitted.
+    fn outcome(
+        checked: Result<Summary, ValidateError>,
+        batches: &[RecordBatch],
+    ) -> (String, Vec<String>) {
+        let said = match checked {
+            Ok(summary) => format!("{} rows: {:?}", summary.rows, summary.rows_by_period),
+            Err(e) => format!("error: {e}"),
         };
+        (said, rows_of(batches))
+    }
+
+    /// The outcome of checking `landed` in `parts`.
+    fn in_parts(landed: &Landed, parts: &CsvParts) -> (String, Vec<String>) {
+        assert!(parts.count() >= 2);
+        let mut batches = Vec::new();
+        let checked = validate_in_parts(landed, Some("salt"), parts, &mut |b| {
+            batches.push(b);
+            Flow::Continue(())
+        });
+        outcome(checked, &batches)
+    }
+
+    /// Where the lines of `landed`'s body start, noted a line at a time (a
+    /// landing notes runs of many lines; a line each lets a short body be
+    /// cut anywhere).
+    fn noted_by_line(landed: &Landed) -> LineStarts {
+        let mut body = Vec::new();
+        std::io::Read::read_to_end(&mut landed.reader().unwrap(), &mut body).unwrap();
+        let mut starts = LineStarts::default();
+        for line in body.split_inclusive(|b| *b == b'\n') {
+            starts.note(line, usize::from(line.ends_with(b"\n")));
+        }
+        starts
+    }
+
+    /// The outcome of checking `landed` whole and in `parts` parts (each of
+    /// at least one byte): the summary or error, and the rows emitted. The
+    /// body is cut by reading it, and at its lines noted as a landing notes
+    /// them; both cuts give the same outcome.
+    fn both_ways(landed: &Landed, parts: usize) -> [(String, Vec<String>); 2] {
         let mut whole = Vec::new();
         let checked = validate_whole(landed, Some("salt"), &mut |b| {
             whole.push(b);
             Flow::Continue(())
         });
-        let whole = outcome(checked, whole);
-        let split = csv_parts(landed, parts, 1, Scan::SideBySide)
+        let whole = outcome(checked, &whole);
+        let read = csv_parts(landed, parts, 1, None)
             .unwrap()
             .expect("the body is cut");
-        assert!(split.count() >= 2);
-        let mut in_parts = Vec::new();
-        let checked = validate_in_parts(landed, Some("salt"), &split, &mut |b| {
-            in_parts.push(b);
-            Flow::Continue(())
-        });
-        [whole, outcome(checked, in_parts)]
+        let by_reading = in_parts(landed, &read);
+        let noted = noted_by_line(landed);
+        let at_noted = csv_parts(landed, parts, 1, Some(&noted))
+            .unwrap()
+            .expect("the body is cut at its noted lines");
+        let at_noted = in_parts(landed, &at_noted);
+        assert_eq!(by_reading.0, at_noted.0);
+        // A rejected body's rows are thrown away, however many each part
+        // checked before the bad row was met.
+        if !by_reading.0.starts_with("error") {
+            assert_eq!(by_reading.1, at_noted.1);
+        }
+        [whole, by_reading]
     }
 
     #[test]
@@ -1071,7 +1088,7 @@ mod tests {
                 &landed(dir.path(), plain.clone().into_bytes(), false),
                 2,
                 1,
-                Scan::SideBySide
+                None
             )
             .unwrap()
             .is_some()
@@ -1086,11 +1103,7 @@ mod tests {
         ];
         for body in odd {
             let landed = landed(dir.path(), body.into_bytes(), true);
-            assert!(
-                csv_parts(&landed, 2, 1, Scan::SideBySide)
-                    .unwrap()
-                    .is_none()
-            );
+            assert!(csv_parts(&landed, 2, 1, None).unwrap().is_none());
             // Read whole, as before.
             assert!(validate(&landed, Some("salt"), &mut |_| Flow::Continue(())).is_ok());
         }
@@ -1103,18 +1116,73 @@ mod tests {
             format!("\n{plain}").into_bytes(),
             None,
         );
-        assert!(
-            csv_parts(&blank_first, 2, 1, Scan::SideBySide)
-                .unwrap()
-                .is_none()
-        );
+        assert!(csv_parts(&blank_first, 2, 1, None).unwrap().is_none());
         // Too short for parts of the size asked.
         let landed = landed(dir.path(), plain.into_bytes(), false);
-        assert!(
-            csv_parts(&landed, 2, landed.bytes, Scan::SideBySide)
-                .unwrap()
-                .is_none()
+        assert!(csv_parts(&landed, 2, landed.bytes, None).unwrap().is_none());
+    }
+
+    /// A file's landing notes where its lines start as its screen reads
+    /// them, and a large body is cut there without being read for it: the
+    /// same rows as read whole, errors on the same lines.
+    #[test]
+    fn a_landed_file_is_cut_at_the_lines_its_screen_noted() {
+        let dir = tempfile::tempdir().unwrap();
+        // About 4 MB: the screen reads it in some thirty runs of lines.
+        let mut rows: Vec<String> = (0..30_000).map(row).collect();
+        rows[21_000] = rows[21_000].replace(";101;", ";999;");
+        let bad = format!("{HEADER}\n{}\n", rows.join("\n")).into_bytes();
+        rows[21_000] = row(21_000);
+        let good = format!("{HEADER}\n{}\n", rows.join("\n")).into_bytes();
+        for (body, said) in [(good, "30000 rows"), (bad, "line 21002")] {
+            let landed = landed(dir.path(), body, true);
+            let noted = landed
+                .line_starts
+                .as_deref()
+                .expect("the landing noted lines");
+            let parts = csv_parts(&landed, 4, 1, Some(noted)).unwrap().unwrap();
+            assert_eq!(parts.count(), 4);
+            let mut whole = Vec::new();
+            let checked = validate_whole(&landed, Some("salt"), &mut |b| {
+                whole.push(b);
+                Flow::Continue(())
+            });
+            let whole = outcome(checked, &whole);
+            let split = in_parts(&landed, &parts);
+            assert_eq!(whole.0, split.0);
+            assert!(split.0.contains(said), "{}", split.0);
+            if said.ends_with("rows") {
+                assert_eq!(whole.1, split.1);
+            }
+        }
+    }
+
+    /// Lines noted of another body than the one read now (a file that grew
+    /// since its landing), or of a body the screen rewrote, are not cut at:
+    /// the body is read for its cut, or whole.
+    #[test]
+    fn lines_noted_of_another_body_are_not_cut_at() {
+        let dir = tempfile::tempdir().unwrap();
+        let rows: Vec<String> = (0..2_000).map(row).collect();
+        let body = format!("{HEADER}\n{}\n", rows.join("\n"));
+        let whole = landed(dir.path(), body.clone().into_bytes(), true);
+        let shorter = landed(
+            dir.path(),
+            body[..body.len() / 2].to_string().into_bytes(),
+            true,
         );
+        let noted_short = noted_by_line(&shorter);
+        let read = csv_parts(&whole, 3, 1, None).unwrap().unwrap();
+        let other = csv_parts(&whole, 3, 1, Some(&noted_short))
+            .unwrap()
+            .unwrap();
+        assert_eq!(format!("{read:?}"), format!("{other:?}"));
+        // A CPR number the screen replaced: the body read is the screened
+        // text under raw/, whose lines stand elsewhere.
+        let with_cpr = body.replacen(";P-5;", ";0101901234;", 1);
+        let rewritten = landed(dir.path(), with_cpr.into_bytes(), true);
+        assert!(rewritten.line_starts.is_none());
+        assert!(whole.line_starts.is_some());
     }
 
     #[test]
@@ -1126,7 +1194,7 @@ mod tests {
             format!("{HEADER}\n{}\n", rows.join("\n")).into_bytes(),
             false,
         );
-        let parts = csv_parts(&landed, 2, 1, Scan::SideBySide).unwrap().unwrap();
+        let parts = csv_parts(&landed, 2, 1, None).unwrap().unwrap();
         let mut emitted = 0;
         let summary = validate_in_parts(&landed, Some("salt"), &parts, &mut |_| {
             emitted += 1;

@@ -11,6 +11,7 @@
 //! lines and cells as a person-level CSV is (`csv_lines`).
 
 mod csv_lines;
+pub mod csv_parts;
 pub mod internships;
 pub mod person_rows;
 

@@ -5,8 +5,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::io::{BufRead, Read};
-use std::ops::Range;
+use std::io::BufRead;
 
 use arrow::array::{Array, ArrayRef, StringArray};
 use arrow::compute::cast;
@@ -213,7 +212,7 @@ pub(crate) fn text(bytes: &[u8]) -> Cow<'_, str> {
     }
 }
 
-fn read_error(extract: &Extract, cause: std::io::Error) -> ValidateError {
+pub(super) fn read_error(extract: &Extract, cause: std::io::Error) -> ValidateError {
     ValidateError::Read {
         input: extract.input.clone(),
         cause,
@@ -270,7 +269,7 @@ fn csv_rows(
 
 /// The header of a CSV body, read from `records`: how many fields it has
 /// and where each of [`COLUMNS`] stands.
-fn csv_columns(
+pub(super) fn csv_columns(
     records: &mut Records<'_>,
     input: &str,
 ) -> Result<(usize, [Option<usize>; 12]), ValidateError> {
@@ -279,7 +278,7 @@ fn csv_columns(
 }
 
 /// `;` or `,`, whichever the header line holds more of.
-fn delimiter_of(header: &[u8]) -> u8 {
+pub(super) fn delimiter_of(header: &[u8]) -> u8 {
     let count = |d: u8| header.iter().filter(|b| **b == d).count();
     if count(b';') > count(b',') {
         b';'
@@ -290,7 +289,7 @@ fn delimiter_of(header: &[u8]) -> u8 {
 
 /// Call `each` with the rows of `records` (after the header), which are
 /// `width` fields wide and hold [`COLUMNS`] at `index`.
-fn csv_records(
+pub(super) fn csv_records(
     records: &mut Records<'_>,
     input: &str,
     width: usize,
@@ -308,222 +307,6 @@ fn csv_records(
         }
     }
     Ok(())
-}
-
-/// The least bytes of a CSV body a part read on a thread of its own is
-/// given (about 30,000 rows): below that, a thread costs more than it saves.
-pub const MIN_PART_BYTES: u64 = 4 << 20;
-
-/// A CSV body cut at line ends into parts whose rows are read side by side
-/// ([`CsvParts::rows`]), each part on a thread of its own.
-#[derive(Debug)]
-pub struct CsvParts {
-    delimiter: u8,
-    width: usize,
-    index: [Option<usize>; 12],
-    /// Each part's bytes of the body and the line its first byte is on.
-    parts: Vec<(Range<u64>, u64)>,
-}
-
-/// What a part of a body holds, as [`scan`] finds it.
-struct Scanned {
-    /// Only lines the fast splitter reads alone: no quote, no carriage
-    /// return but before a line feed.
-    plain: bool,
-    line_feeds: u64,
-}
-
-/// How [`csv_parts`] reads the parts it cuts, to see that they can be cut.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scan {
-    /// A thread per part: the check waits for the cut.
-    SideBySide,
-    /// One after another on the calling thread: the cut runs beside other
-    /// work (a landing's hash), on the core that work leaves free.
-    InTurn,
-}
-
-/// Cut a CSV body into (at most) `wanted` parts of at least `min_bytes`
-/// each, or `None` where it cannot be cut safely: a body that is not CSV,
-/// is too short, or holds a quote or a lone carriage return anywhere (a
-/// quoted field may hold a line feed, which is then no line end; the csv
-/// crate reads such a body from the start, as [`for_each_row`] does).
-pub fn csv_parts(
-    extract: &Extract,
-    wanted: usize,
-    min_bytes: u64,
-    reading: Scan,
-) -> Result<Option<CsvParts>, ValidateError> {
-    use crate::extract::Format;
-    if matches!(
-        extract.format,
-        Format::InternshipsParquet | Format::InternshipsJsonl
-    ) {
-        return Ok(None);
-    }
-    let Some(length) = extract.length() else {
-        return Ok(None);
-    };
-    let count = usize::try_from(length / min_bytes.max(1))
-        .unwrap_or(usize::MAX)
-        .min(wanted);
-    if count < 2 {
-        return Ok(None);
-    }
-    let read = |e| read_error(extract, e);
-    let first = window(extract, 0).map_err(read)?;
-    let Some(header_line) = first
-        .iter()
-        .position(|b| *b == b'\n')
-        .and_then(|end| first.get(..=end))
-    else {
-        return Ok(None);
-    };
-    // A blank first line is skipped, and the header is on a later one: read
-    // such a body from the start.
-    let blank = header_line.iter().all(|b| matches!(b, b'\r' | b'\n'));
-    if blank || !scan(header_line, &mut false).plain {
-        return Ok(None);
-    }
-    let header_end = header_line.len() as u64;
-    let delimiter = delimiter_of(header_line);
-    let mut records = Records::new(Box::new(header_line), delimiter, Some(header_end));
-    let (width, index) = csv_columns(&mut records, &extract.input)?;
-    let mut starts = vec![header_end];
-    let mut last = header_end;
-    for k in 1..count as u64 {
-        let target = header_end + (length - header_end) / count as u64 * k;
-        match line_end_after(extract, target.max(last)).map_err(read)? {
-            Some(start) if start < length && start > last => {
-                starts.push(start);
-                last = start;
-            }
-            _ => return Ok(None),
-        }
-    }
-    let ranges: Vec<Range<u64>> = starts
-        .iter()
-        .zip(starts.iter().skip(1).chain([&length]))
-        .map(|(from, to)| *from..*to)
-        .collect();
-    let scanned = match reading {
-        Scan::SideBySide => {
-            crate::parallel::map_in_order(ranges.clone(), |range| scan_part(extract, range))
-        }
-        Scan::InTurn => ranges
-            .iter()
-            .map(|range| scan_part(extract, range.clone()))
-            .collect(),
-    };
-    let mut parts = Vec::with_capacity(ranges.len());
-    // The header is line 1; its line feed ends it.
-    let mut line = 2;
-    for (range, scanned) in ranges.into_iter().zip(scanned) {
-        let scanned = scanned.map_err(read)?;
-        if !scanned.plain {
-            return Ok(None);
-        }
-        parts.push((range, line));
-        line += scanned.line_feeds;
-    }
-    Ok(Some(CsvParts {
-        delimiter,
-        width,
-        index,
-        parts,
-    }))
-}
-
-/// Up to 1 MiB of the body from byte `at`.
-fn window(extract: &Extract, at: u64) -> std::io::Result<Vec<u8>> {
-    let mut window = Vec::new();
-    extract
-        .range_reader(at..at.saturating_add(1 << 20))?
-        .read_to_end(&mut window)?;
-    Ok(window)
-}
-
-/// Where the line that holds byte `at` of the body ends (just past its line
-/// feed), or `None` if no line feed follows in the next 1 MiB.
-fn line_end_after(extract: &Extract, at: u64) -> std::io::Result<Option<u64>> {
-    Ok(memchr::memchr(b'\n', &window(extract, at)?).map(|p| at + p as u64 + 1))
-}
-
-/// Read a part of the body through [`scan`].
-fn scan_part(extract: &Extract, range: Range<u64>) -> std::io::Result<Scanned> {
-    let mut reader = extract.range_reader(range)?;
-    let mut after_cr = false;
-    let mut total = Scanned {
-        plain: true,
-        line_feeds: 0,
-    };
-    loop {
-        let buffer = reader.fill_buf()?;
-        if buffer.is_empty() {
-            break;
-        }
-        let found = scan(buffer, &mut after_cr);
-        total.plain &= found.plain;
-        total.line_feeds += found.line_feeds;
-        let n = buffer.len();
-        reader.consume(n);
-        if !total.plain {
-            break;
-        }
-    }
-    // A carriage return may end the last part: it ends the body's last line.
-    Ok(total)
-}
-
-/// Whether `bytes` hold only plain lines, and how many line feeds; `after_cr`
-/// says whether the bytes before ended in a carriage return (whose line
-/// feed must come first).
-fn scan(bytes: &[u8], after_cr: &mut bool) -> Scanned {
-    let mut plain = !(*after_cr && bytes.first().is_some_and(|b| *b != b'\n'));
-    for at in memchr::memchr2_iter(b'"', b'\r', bytes) {
-        if bytes[at] == b'"' || bytes.get(at + 1).is_some_and(|b| *b != b'\n') {
-            plain = false;
-            break;
-        }
-    }
-    *after_cr = bytes.last() == Some(&b'\r');
-    Scanned {
-        plain,
-        line_feeds: memchr::memchr_iter(b'\n', bytes).count() as u64,
-    }
-}
-
-impl CsvParts {
-    /// How many parts.
-    pub fn count(&self) -> usize {
-        self.parts.len()
-    }
-
-    /// The bytes part `k` holds.
-    pub fn bytes(&self, k: usize) -> u64 {
-        self.parts
-            .get(k)
-            .map_or(0, |(range, _)| range.end - range.start)
-    }
-
-    /// Call `each` with every row of part `k`, named by its line in the
-    /// whole body, until it says stop.
-    pub fn rows(
-        &self,
-        extract: &Extract,
-        k: usize,
-        each: &mut dyn FnMut(Place, &Cells<'_>) -> Result<Flow, ValidateError>,
-    ) -> Result<(), ValidateError> {
-        let Some((range, line)) = self.parts.get(k) else {
-            return Ok(());
-        };
-        let length = range.end - range.start;
-        let reader = extract
-            .range_reader(range.clone())
-            .map_err(|e| read_error(extract, e))?;
-        let mut records = Records::from_line(reader, self.delimiter, Some(length), *line);
-        csv_records(&mut records, &extract.input, self.width, &self.index, each)
-    }
 }
 
 fn jsonl_rows(
