@@ -255,8 +255,8 @@ impl Drop for StagedCopy {
     }
 }
 
-/// Copy the file `source` to `staged` (within the kernel where it can:
-/// `copy_file_range`).
+/// Copy the file `source` to `staged`, past the page cache where the file
+/// system allows ([`crate::direct_copy`]).
 fn copy_to(
     source: &Path,
     mut staged: tempfile::NamedTempFile,
@@ -268,7 +268,8 @@ fn copy_to(
         cause,
     };
     let mut from = std::fs::File::open(source).map_err(|e| fail(source, e))?;
-    std::io::copy(&mut from, staged.as_file_mut()).map_err(|e| fail(staged.path(), e))?;
+    let path = staged.path().to_path_buf();
+    crate::direct_copy::copy(&mut from, staged.as_file_mut(), &path).map_err(|e| fail(&path, e))?;
     Ok(staged)
 }
 

@@ -26,6 +26,7 @@ pub mod benefit;
 pub mod classify;
 pub mod cli;
 pub mod config;
+pub mod direct_copy;
 pub mod durable;
 pub mod engine;
 pub mod export;
