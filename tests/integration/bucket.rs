@@ -896,3 +896,21 @@ fn a_wrong_secret_reaches_nothing_but_loopback() {
         "only loopback: {addresses:?}"
     );
 }
+
+/// A log "folder" in the bucket that holds no log entry (a first write
+/// stopped before its entry was put, leaving another object there) is a
+/// table not yet written: the pull creates it rather than failing to open it.
+#[test]
+fn a_log_without_an_entry_in_the_bucket_is_a_table_not_yet_written() {
+    let server = S3Server::start();
+    let work = bucket_workdir(&server, "s3://praktik/stray");
+    let stray = work.write("_commit_7c1f.json.tmp", "{\"commitInfo\":{}}\n");
+    put_object(&server, "stray/outcomes/_delta_log", &stray);
+    assert_eq!(
+        objects_in(&server, "stray/outcomes/_delta_log"),
+        ["_commit_7c1f.json.tmp"]
+    );
+    ok(&work, &["pull", "--period", "2019Q3"]);
+    let held = ok(&work, &["query", "SELECT DISTINCT period FROM outcomes"]);
+    assert!(held.contains("2019Q3"), "{held}");
+}
