@@ -148,37 +148,37 @@ pub fn csv_parts(
 }
 
 /// The parts (bytes, first line) from `header_end` to `length`, each from
-/// the first run `noted` that starts at or after its target; `None` if two
-/// targets fall in one run.
+/// the first run `noted` that starts after the part before it and at or
+/// after its target; `None` if no run starts there before the end.
 fn cut_at_noted(
     noted: &LineStarts,
     header_end: u64,
     length: u64,
     targets: impl Iterator<Item = u64>,
 ) -> Option<Vec<Part>> {
+    let mut starts = vec![header_end];
     // The header is line 1; its line feed ends it.
-    let mut starts = vec![(header_end, 2)];
+    let mut lines = vec![2];
     for target in targets {
-        let last = starts.last().map_or(header_end, |(start, _)| *start);
+        let last = starts.last().copied().unwrap_or(header_end);
         let (start, line) = noted.at_or_after(target.max(last + 1))?;
         if start >= length {
             return None;
         }
-        starts.push((start, line));
+        starts.push(start);
+        lines.push(line);
     }
-    Some(
-        starts
-            .iter()
-            .zip(
-                starts
-                    .iter()
-                    .skip(1)
-                    .map(|(start, _)| *start)
-                    .chain([length]),
-            )
-            .map(|((from, line), to)| (*from..to, *line))
-            .collect(),
-    )
+    Some(ranges(&starts, length).into_iter().zip(lines).collect())
+}
+
+/// The bytes from each of `starts` (ascending) to the next, the last to
+/// `length`.
+fn ranges(starts: &[u64], length: u64) -> Vec<Range<u64>> {
+    starts
+        .iter()
+        .zip(starts.iter().skip(1).chain([&length]))
+        .map(|(from, to)| *from..*to)
+        .collect()
 }
 
 /// The parts (bytes, first line) from `header_end` to `length`, each from
@@ -203,11 +203,7 @@ fn cut_by_reading(
             _ => return Ok(None),
         }
     }
-    let ranges: Vec<Range<u64>> = starts
-        .iter()
-        .zip(starts.iter().skip(1).chain([&length]))
-        .map(|(from, to)| *from..*to)
-        .collect();
+    let ranges = ranges(&starts, length);
     let scanned = crate::parallel::map_in_order(ranges.clone(), |range| scan_part(extract, range));
     let mut parts = Vec::with_capacity(ranges.len());
     // The header is line 1; its line feed ends it.
