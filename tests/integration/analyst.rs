@@ -4,7 +4,7 @@
 
 use std::process::Command;
 
-use crate::support::Workdir;
+use crate::support::{Workdir, succeeded};
 
 const BY_PERIOD: &str = "SELECT period, COUNT(*) AS area_rows, SUM(ended) AS ended \
                          FROM outcomes GROUP BY period ORDER BY period";
@@ -105,12 +105,7 @@ fn query_results_go_to_a_file_whole_in_every_format() {
         .current_dir(work.path())
         .output()
         .expect("python3 with duckdb (tests/requirements.txt)");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let theirs = String::from_utf8_lossy(&output.stdout);
+    let theirs = succeeded(&output);
     for row in &rows {
         assert!(
             theirs.contains(&format!(

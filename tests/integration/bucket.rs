@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::support::Workdir;
+use crate::support::{Workdir, succeeded};
 
 const KEY: &str = "praktik-test-key";
 const SECRET: &str = "praktik-test-secret-4711";
@@ -281,11 +281,7 @@ fn the_demo_job_on_a_bucket_writes_the_same_letters_as_on_a_folder() {
         .write_stdin("SELECT COUNT(*) AS n FROM internships;\n")
         .output()
         .unwrap();
-    assert!(
-        shell.status.success(),
-        "{}",
-        String::from_utf8_lossy(&shell.stderr)
-    );
+    succeeded(&shell);
     let counted = folder
         .ok(&[
             "query",
@@ -336,12 +332,7 @@ fn the_demo_job_on_a_bucket_writes_the_same_letters_as_on_a_folder() {
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .output()
         .unwrap();
-    assert!(
-        read.status.success(),
-        "{}",
-        String::from_utf8_lossy(&read.stderr)
-    );
-    let by_python = String::from_utf8_lossy(&read.stdout).to_string();
+    let by_python = succeeded(&read);
     let by_praktik = ok(&bucket, &query);
     assert_eq!(
         by_python.trim(),
@@ -376,11 +367,7 @@ fn four_writers_at_once_lose_no_commit() {
         .collect();
     for writer in writers {
         let output = writer.wait_with_output().unwrap();
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        succeeded(&output);
     }
     let counts = ok(
         &work,
@@ -530,16 +517,7 @@ fn effects_by_sail(store: &str, env: &[(&str, String)]) -> Vec<Effect> {
         cmd.env(name, value);
     }
     let output = cmd.output().expect("python3 runs");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    effects(
-        &String::from_utf8_lossy(&output.stdout),
-        "shown_pct",
-        "area_rank",
-    )
+    effects(&succeeded(&output), "shown_pct", "area_rank")
 }
 
 fn effects(csv: &str, share: &str, rank: &str) -> Vec<Effect> {
@@ -702,11 +680,7 @@ fn store_check_vacuum_and_rebuild_work_on_a_bucket() {
         .args(["store", "check"])
         .output()
         .unwrap();
-    assert!(
-        checked.status.success(),
-        "{}",
-        String::from_utf8_lossy(&checked.stderr)
-    );
+    succeeded(&checked);
     assert!(String::from_utf8_lossy(&checked.stderr).contains("s3://praktik/keep/ is sound"));
 
     // Leftovers: an object no version names, a body the index does not name.

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::support::Workdir;
+use crate::support::{Workdir, succeeded};
 
 /// Each table's rows as Python `deltalake` reads them, by table.
 fn state(work: &Workdir, with_time: bool) -> BTreeMap<String, String> {
@@ -23,12 +23,7 @@ fn state(work: &Workdir, with_time: bool) -> BTreeMap<String, String> {
         command.arg("--with-pulled-at");
     }
     let output = command.output().expect("python3 runs");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let text = String::from_utf8(output.stdout).unwrap();
+    let text = succeeded(&output);
     let mut tables = BTreeMap::new();
     for section in text.split("== ").filter(|s| !s.is_empty()) {
         let name = section.split_whitespace().next().unwrap().to_string();
@@ -131,11 +126,7 @@ fn four_writers_at_once_lose_no_commit() {
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
     for output in &outputs {
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        succeeded(output);
     }
     let (held, _) = work.ok(&[
         "query",
@@ -956,11 +947,7 @@ fn every_file_a_commit_names_is_flushed_to_the_disk_before_the_commit() {
         .current_dir(work.path())
         .output()
         .expect("strace runs (scripts/test installs it)");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    succeeded(&output);
     let calls = std::fs::read_to_string(&trace).unwrap();
     let store = work.path().join("store").canonicalize().unwrap();
     // The first system call that flushes `path` (strace -y names each

@@ -2,7 +2,7 @@
 //! of bad ones, CPR numbers kept out of the store, and the per-type figures
 //! checked against an independent computation.
 
-use crate::support::Workdir;
+use crate::support::{Workdir, succeeded};
 
 const HEADER: &str = "Praktik_id;Person;Kommune;Ydelsesgruppe;Praktiktype;Startdato;Slutdato;Branche;Timer pr. uge;Status 3 mdr;Status 6 mdr;Status 12 mdr";
 
@@ -39,11 +39,7 @@ fn pull_with_salt(work: &Workdir, file: &str) {
         .args(["pull", "--source", &format!("file:{file}")])
         .output()
         .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    succeeded(&output);
 }
 
 fn rows(work: &Workdir) -> String {

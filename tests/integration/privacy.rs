@@ -15,7 +15,7 @@ use arrow::array::{
 };
 use arrow::datatypes::Int32Type;
 
-use crate::support::Workdir;
+use crate::support::{Workdir, succeeded};
 
 const SALT: &str = "test-pepper-4711";
 
@@ -408,11 +408,7 @@ fn no_form_of_a_cpr_number_is_kept_anywhere() {
         .output()
         .unwrap();
     log.push_str(&String::from_utf8_lossy(&output.stderr));
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    succeeded(&output);
     for form in FORMS {
         assert!(!log.contains(form), "a log line holds {form}:\n{log}");
     }
@@ -631,11 +627,7 @@ fn chromium_runs_with_no_secret_in_its_environment() {
         .env("PRAKTIK_PERSON_SALT", SALT)
         .output()
         .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    succeeded(&output);
     let env = work.read("chromium-env.txt");
     assert!(env.contains("HOME="), "the stand-in ran: {env}");
     for secret in ["token-0815-secret", SALT, "JOBINDSATS", "PRAKTIK_"] {

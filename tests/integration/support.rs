@@ -4,6 +4,18 @@ use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 
+/// The stdout of a finished command that had to succeed; its exit status
+/// and stderr are the failure's message if it did not.
+pub fn succeeded(output: &std::process::Output) -> String {
+    assert!(
+        output.status.success(),
+        "{}:\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
 /// A temporary working folder for one test.
 pub struct Workdir {
     pub dir: tempfile::TempDir,
