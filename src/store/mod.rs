@@ -553,7 +553,17 @@ impl std::fmt::Display for Store {
 /// writes 120 Ki-row groups). The files grow ~4 % (a dictionary per group).
 const ROW_GROUP_ROWS: usize = 128 * 1024;
 
-/// Parquet settings: Snappy, row groups of at most [`ROW_GROUP_ROWS`], and
+/// How many values of a column the Parquet writer encodes at a time
+/// (Parquet's default: 1,024). Its work per run (size and page checks, a
+/// call per column) is spread over eight times more values: a 10M-row pull took
+/// 0.27–0.37 s less CPU (16 alternating runs: 9.62–9.77 s against
+/// 9.99–10.09 s), with files 0.04 % smaller and the same query times. A
+/// data page ends after the run that takes it to 20,000 rows: 24,576, not
+/// 20,480.
+const WRITE_BATCH_ROWS: usize = 8192;
+
+/// Parquet settings: Snappy, row groups of at most [`ROW_GROUP_ROWS`],
+/// [`WRITE_BATCH_ROWS`] values encoded at a time, and
 /// no dictionary for the columns whose values are (nearly) all different,
 /// where building one is wasted work. The pseudonymous person key and the
 /// label columns ([`crate::schema::LABEL_TEXT`]) get no statistics: the
@@ -566,7 +576,8 @@ const ROW_GROUP_ROWS: usize = 128 * 1024;
 fn writer_properties() -> WriterProperties {
     let mut builder = WriterProperties::builder()
         .set_compression(Compression::SNAPPY)
-        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS));
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .set_write_batch_size(WRITE_BATCH_ROWS);
     for column in crate::schema::DISTINCT_TEXT {
         builder = builder.set_column_dictionary_enabled(ColumnPath::from(column), false);
     }
