@@ -212,6 +212,13 @@ async fn pull_unrecorded(
         let table = extract.format.table();
         let held = stored.hashes(table);
         if only.as_ref().is_some_and(BTreeSet::is_empty) {
+            // A person-level file that gives no quarter was only counted
+            // (see `write::rows_by_period`): it is still checked whole, so
+            // that a bad file in a folder rejects the pull, as one alone would.
+            let stored_before = held.values().any(|sha| *sha == extract.sha256);
+            if table == INTERNSHIPS && !stored_before {
+                check_only(extract, context)?;
+            }
             continue;
         }
         // An extract stored before is checked without writing; its quarters

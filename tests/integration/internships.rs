@@ -223,6 +223,66 @@ fn parquet_json_lines_and_a_folder_load_too() {
     );
 }
 
+#[test]
+fn in_a_folder_each_quarter_comes_from_one_file_and_a_bad_file_that_gives_none_still_rejects_the_pull()
+ {
+    let work = Workdir::new();
+    std::fs::create_dir(work.path().join("in")).unwrap();
+    let may = danish_csv();
+    // The July file holds two late rows of May too (ids of their own).
+    let july = danish_csv()
+        .replace("-05-2023;", "-07-2023;")
+        .replace("K0", "J0");
+    let late: Vec<String> = may
+        .lines()
+        .skip(1)
+        .take(2)
+        .map(|l| l.replacen('K', "L", 1))
+        .collect();
+    work.write("in/a-may.csv", &may);
+    work.write("in/b-july.csv", format!("{july}{}\n", late.join("\n")));
+    let (_, stderr) = work.ok(&["pull", "--source", "file:in"]);
+    assert!(
+        stderr.contains("left out") && stderr.contains("b-july.csv"),
+        "{stderr}"
+    );
+    let per_quarter = [
+        "query",
+        "SELECT CAST(period AS VARCHAR) AS period, COUNT(*) AS n, MIN(internship_id) AS first FROM internships GROUP BY period ORDER BY period",
+        "--format",
+        "csv",
+    ];
+    let (stored, _) = work.ok(&per_quarter);
+    assert_eq!(
+        stored, "period,n,first\n2023Q2,40,K000\n2023Q3,40,J000\n",
+        "2023Q2 comes from the May file, which holds more of it"
+    );
+
+    // A third file holds fewer rows of the quarter than the May file, so it
+    // gives nothing; a bad row in it still rejects the pull, as alone.
+    let bad: Vec<String> = may
+        .lines()
+        .skip(1)
+        .take(3)
+        .enumerate()
+        .map(|(i, l)| {
+            let l = l.replacen('K', "M", 1);
+            if i == 2 {
+                l.replace(";101;", ";999;")
+            } else {
+                l
+            }
+        })
+        .collect();
+    work.write("in/c-late.csv", format!("{HEADER}\n{}\n", bad.join("\n")));
+    let stderr = work.fails(&["pull", "--source", "file:in"], 1);
+    assert!(
+        stderr.contains("c-late.csv") && stderr.contains("999"),
+        "the bad file and its cell are named: {stderr}"
+    );
+    assert_eq!(work.ok(&per_quarter).0, stored, "the store is as it was");
+}
+
 /// (what is wrong, the extract, what the message must say)
 fn catalogue() -> Vec<(&'static str, String, &'static str)> {
     let good = danish_csv();
