@@ -211,11 +211,11 @@ async fn pull_unrecorded(
     for ((extract, only), checked) in landed.iter().zip(&owned).zip(ahead) {
         let table = extract.format.table();
         let held = stored.hashes(table);
+        let stored_before = held.values().any(|sha| *sha == extract.sha256);
         if only.as_ref().is_some_and(BTreeSet::is_empty) {
             // A person-level file that gives no quarter was only counted
             // (see `write::rows_by_period`): it is still checked whole, so
             // that a bad file in a folder rejects the pull, as one alone would.
-            let stored_before = held.values().any(|sha| *sha == extract.sha256);
             if table == INTERNSHIPS && !stored_before {
                 check_only(extract, context)?;
             }
@@ -223,7 +223,7 @@ async fn pull_unrecorded(
         }
         // An extract stored before is checked without writing; its quarters
         // are unchanged if every one of them still comes from it.
-        if held.values().any(|sha| *sha == extract.sha256) {
+        if stored_before {
             let periods = match (only, extract.extract.period) {
                 (Some(only), _) => only.iter().copied().collect(),
                 // An extract asked for one quarter holds only that quarter

@@ -656,6 +656,7 @@ pub fn validate(
 impl<'a> Checker<'a> {
     /// A checker for `bytes` of `extract`'s body.
     fn new(extract: &'a Landed, salt: Option<&'a str>, bytes: u64) -> Checker<'a> {
+        let batch_rows = batch_rows(bytes);
         Checker {
             extract,
             salt,
@@ -672,8 +673,8 @@ impl<'a> Checker<'a> {
             quarters: Quarters::default(),
             // Room for the rows the body's length suggests, at most a batch:
             // a short extract does not take a whole batch's memory.
-            builders: Builders::new(expected_rows(bytes).min(batch_rows(bytes))),
-            batch_rows: batch_rows(bytes),
+            builders: Builders::new(expected_rows(bytes).min(batch_rows)),
+            batch_rows,
         }
     }
 
