@@ -3,17 +3,19 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
+use std::sync::Arc;
 
 use crate::Error;
 use crate::config::{Config, Secret};
 use crate::extract::Format;
 use crate::guard::DEMO;
-use crate::land::land;
+use crate::land::{Landed, land};
 use crate::period::Period;
 use crate::schema::{INTERNSHIPS, OUTCOMES};
 use crate::store::{REBUILD_FOLDER as FRESH, Store, WriteMetrics};
 
-use super::write::{Context, Pending, check_only, write_extract};
+use super::stream::Streams;
+use super::write::{Context, Pending, check_only, streamed, write_extract};
 use super::{WriteOptions, run_id};
 
 /// What `praktik store rebuild` did.
@@ -94,7 +96,7 @@ pub async fn rebuild(config: &Config, options: &WriteOptions) -> Result<RebuildR
     }
     // The last body to hold a quarter gives it; as in a pull, a body from a
     // real source takes the demo quarters away.
-    let mut owner: BTreeMap<(&str, Period), usize> = BTreeMap::new();
+    let mut owner: BTreeMap<(&'static str, Period), usize> = BTreeMap::new();
     for (i, (body, periods)) in bodies.iter().enumerate() {
         if body.source != DEMO {
             owner.retain(|_, owner| bodies[*owner].0.source != DEMO);
@@ -109,19 +111,31 @@ pub async fn rebuild(config: &Config, options: &WriteOptions) -> Result<RebuildR
         .map_err(files_error(tree.show(FRESH)))?;
     let fresh = store.beside(FRESH)?;
     let mut commits = Vec::new();
+    let bodies: Arc<Vec<Landed>> = Arc::new(bodies.into_iter().map(|(body, _)| body).collect());
     for table in [OUTCOMES, INTERNSHIPS] {
         let mut pending = Pending::new(fresh.begin_write(table).await?);
+        let owned: Vec<BTreeSet<Period>> = (0..bodies.len())
+            .map(|i| {
+                owner
+                    .iter()
+                    .filter(|((t, _), owner)| *t == table && **owner == i)
+                    .map(|((_, p), _)| *p)
+                    .collect()
+            })
+            .collect();
+        let streamed: Vec<bool> = bodies
+            .iter()
+            .zip(&owned)
+            .map(|(body, owned)| !owned.is_empty() && streamed(body))
+            .collect();
+        let mut streams = Streams::start(Arc::clone(&bodies), &streamed, context.person_salt);
         let mut all = Vec::new();
-        for (i, (body, _)) in bodies.iter().enumerate() {
-            let owned: BTreeSet<Period> = owner
-                .iter()
-                .filter(|((t, _), owner)| *t == table && **owner == i)
-                .map(|((_, p), _)| *p)
-                .collect();
+        for (i, (body, owned)) in bodies.iter().zip(owned).enumerate() {
             if owned.is_empty() {
                 continue;
             }
-            write_extract(body, context, &mut pending, Some(&owned)).await?;
+            let stream = streams.take(i);
+            write_extract(body, context, &mut pending, Some(&owned), stream).await?;
             all.extend(owned);
         }
         // A table the store had stays, if empty.

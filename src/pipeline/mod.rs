@@ -2,6 +2,7 @@
 //! and store → engine → report. Holds the store's lock while it writes.
 
 mod maintain;
+mod stream;
 mod write;
 
 use std::collections::btree_map::Entry;
@@ -25,6 +26,7 @@ use crate::source::{Source, Wanted};
 use crate::store::{Store, WriteMetrics};
 
 pub use maintain::{RebuildReport, Vacuumed, rebuild, vacuum};
+use stream::Streams;
 pub use write::check_body;
 #[cfg(feature = "failpoints")]
 use write::failpoint;
@@ -192,6 +194,14 @@ async fn pull_unrecorded(
             !stored_before && !only.as_ref().is_some_and(BTreeSet::is_empty)
         })
         .collect();
+    // The person-level files that will be written are checked one after
+    // another on a thread of their own, each as its write takes it.
+    let streamed: Vec<bool> = landed
+        .iter()
+        .zip(&to_write)
+        .map(|(extract, to_write)| *to_write && write::streamed(extract))
+        .collect();
+    let mut streams = Streams::start(Arc::clone(&landed), &streamed, context.person_salt);
     let ahead = {
         let (landed, jobindsats) = (Arc::clone(&landed), config.jobindsats.clone());
         let salt = context.person_salt.map(str::to_string);
@@ -208,7 +218,9 @@ async fn pull_unrecorded(
     let mut pending: BTreeMap<&'static str, Pending> = BTreeMap::new();
     let mut unchanged = Vec::new();
     let mut stored_again = Vec::new();
-    for ((extract, only), checked) in landed.iter().zip(&owned).zip(ahead) {
+    for (i, ((extract, only), checked)) in landed.iter().zip(&owned).zip(ahead).enumerate() {
+        // Dropped untaken if the extract is not written after all.
+        let stream = streams.take(i);
         let table = extract.format.table();
         let held = stored.hashes(table);
         let stored_before = held.values().any(|sha| *sha == extract.sha256);
@@ -257,7 +269,7 @@ async fn pull_unrecorded(
             .map_err(|_| Error::Internal(format!("the check of {} stopped", extract.input)))?;
         let written = match checked {
             Some(checked) => write_checked(checked?, table_write, only.as_ref()).await?,
-            None => write_extract(extract, context, table_write, only.as_ref()).await?,
+            None => write_extract(extract, context, table_write, only.as_ref(), stream).await?,
         };
         if only.is_none() {
             let held = &table_write.received[before..];

@@ -18,6 +18,8 @@ use crate::validate;
 use crate::validate::internships;
 use crate::validate::person_rows::Flow;
 
+use super::stream::{Stream, Streams};
+
 /// A table's write under way: the quarters it replaces and what it brings.
 pub(super) struct Pending {
     pub(super) write: TableWrite,
@@ -178,32 +180,30 @@ pub(super) fn check_only(extract: &Landed, context: Context<'_>) -> Result<Vec<P
 
 /// Check an extract and stream its rows into the pending write; how many
 /// rows it wrote. Person-level rows are checked on a thread of their own
-/// while the previous batch is encoded.
+/// while the previous batch is encoded: `stream` if its check was started
+/// with others' ([`Streams`]), otherwise alone.
 pub(super) async fn write_extract(
     extract: &Landed,
     context: Context<'_>,
     pending: &mut Pending,
     only: Option<&BTreeSet<Period>>,
+    stream: Option<Stream>,
 ) -> Result<usize, Error> {
     if extract.format.table() != INTERNSHIPS {
         return write_outcomes(outcomes(extract, context)?, pending, only).await;
     }
-    let (sender, mut receiver) = tokio::sync::mpsc::channel::<RecordBatch>(2);
-    let checked = extract.clone();
-    let salt = context.person_salt.map(str::to_string);
-    let checking = tokio::task::spawn_blocking(move || {
-        let mut emit = |batch| match sender.blocking_send(batch) {
-            Ok(()) => Flow::Continue(()),
-            // The writer failed and says why below.
-            Err(_) => Flow::Break(()),
-        };
-        internships::validate(&checked, salt.as_deref(), &mut emit)
-    });
+    let stopped = || Error::Internal(format!("the check of {} stopped", extract.input));
+    let Stream {
+        mut batches,
+        summary,
+    } = stream
+        .or_else(|| Streams::one(extract, context.person_salt))
+        .ok_or_else(stopped)?;
     let mut failed = None;
-    let mut batches = 0usize;
-    while let Some(batch) = receiver.recv().await {
-        batches += 1;
-        if batches == 2 {
+    let mut count = 0usize;
+    while let Some(batch) = batches.recv().await {
+        count += 1;
+        if count == 2 {
             fail::fail_point!("pull-mid-batch", |_| Err(failpoint("pull-mid-batch")));
         }
         let written = match only_periods(batch, only) {
@@ -215,10 +215,8 @@ pub(super) async fn write_extract(
             break;
         }
     }
-    drop(receiver);
-    let summary = checking
-        .await
-        .map_err(|e| Error::Internal(format!("the check of {} stopped: {e}", extract.input)))??;
+    drop(batches);
+    let summary = summary.await.map_err(|_| stopped())??;
     if let Some(e) = failed {
         return Err(e);
     }
@@ -248,10 +246,16 @@ pub(super) enum Checked {
     Internships(Vec<RecordBatch>, internships::Summary),
 }
 
+/// Whether `extract` streams through its check as it is written
+/// ([`write_extract`], [`Streams`]): a person-level file. Every other
+/// extract may be held whole ([`check_ahead`]).
+pub(super) fn streamed(extract: &Landed) -> bool {
+    extract.format.table() == INTERNSHIPS && matches!(extract.body, Body::File(_))
+}
+
 /// Check `extract` whole ahead of writing it, where it may be held whole:
 /// every outcomes extract, and a person-level body already in memory. `None`
-/// for a person-level file, which streams through its check as it is
-/// written ([`write_extract`]).
+/// for a person-level file ([`streamed`]).
 pub(super) fn check_ahead(
     extract: &Landed,
     context: Context<'_>,
@@ -259,7 +263,7 @@ pub(super) fn check_ahead(
     if extract.format.table() != INTERNSHIPS {
         return Some(outcomes(extract, context).map(Checked::Outcomes));
     }
-    if !matches!(extract.body, Body::Bytes(_)) {
+    if streamed(extract) {
         return None;
     }
     let mut batches = Vec::new();

@@ -853,7 +853,7 @@ fn validate_in_parts(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::validate::csv_parts::LineStarts;
 
@@ -891,11 +891,11 @@ mod tests {
         }
     }
 
-    const HEADER: &str = "Praktik_id;Person;Kommune;Ydelsesgruppe;Praktiktype;Startdato;Slutdato;Branche;Timer pr. uge;Status 3 mdr;Status 6 mdr;Status 12 mdr";
+    pub(crate) const HEADER: &str = "Praktik_id;Person;Kommune;Ydelsesgruppe;Praktiktype;Startdato;Slutdato;Branche;Timer pr. uge;Status 3 mdr;Status 6 mdr;Status 12 mdr";
 
     /// Row `n` of a body: an id of its own, one of four quarters, one of
     /// three municipalities.
-    fn row(n: usize) -> String {
+    pub(crate) fn row(n: usize) -> String {
         let municipality = ["101", "147", "Aarhus"][n % 3];
         let end = ["15-12-2019", "2020-03-31", "30-06-2020", "2020-09-01"][n % 4];
         format!(
@@ -903,7 +903,7 @@ mod tests {
         )
     }
 
-    fn landed(dir: &std::path::Path, body: Vec<u8>, in_file: bool) -> Landed {
+    pub(crate) fn landed(dir: &std::path::Path, body: Vec<u8>, in_file: bool) -> Landed {
         use crate::extract::{Body, Extract, Format};
         let body = if in_file {
             let (mut file, path) = tempfile::Builder::new()
