@@ -269,7 +269,8 @@ fn copy_to(
     };
     let mut from = std::fs::File::open(source).map_err(|e| fail(source, e))?;
     let path = staged.path().to_path_buf();
-    crate::direct_copy::copy(&mut from, staged.as_file_mut(), &path).map_err(|e| fail(&path, e))?;
+    crate::direct_copy::copy(source, &mut from, staged.as_file_mut(), &path)
+        .map_err(|e| fail(&path, e))?;
     Ok(staged)
 }
 
