@@ -16,6 +16,7 @@ use crate::durable;
 use crate::extract::{Body, Extract};
 use crate::privacy::screen::Screen;
 use crate::privacy::{self, Layout, ScreenError};
+use crate::read_once::ReadOnce;
 use crate::validate::csv_parts::LineStarts;
 use crate::validate::person_rows::column_of;
 
@@ -318,10 +319,15 @@ fn first_read(
         Body::File(path) if layout != Layout::Parquet => path,
         _ => return screened_whole(),
     };
+    let Some(kept) = kept_before(raw_dir, extract, path) else {
+        return match first_read_once(extract, layout, salt, raw_dir, path)? {
+            Some(read) => Ok(read),
+            None => screened_whole(),
+        };
+    };
     let file = path.clone();
     let hashing = std::thread::spawn(move || hash_file(&file));
-    let kept = kept_before(raw_dir, extract, path)
-        .filter(|kept| same_bytes(kept, extract).unwrap_or(false));
+    let kept = Some(kept).filter(|kept| same_bytes(kept, extract).unwrap_or(false));
     let scanned = kept.is_none().then(|| scan(extract, layout, salt, raw_dir));
     let beside = match (kept, &scanned) {
         (Some(kept), _) => Beside::Kept(kept),
@@ -358,6 +364,41 @@ fn first_read(
         beside,
         line_starts,
     })
+}
+
+/// [`first_read`] of a file no earlier pull kept at its length, screened
+/// and hashed from one read of it ([`ReadOnce`]); `None` if the screen
+/// would replace something (the screened text is hashed as it is written).
+fn first_read_once(
+    extract: &Extract,
+    layout: Layout,
+    salt: Option<&str>,
+    raw_dir: &Path,
+    path: &Path,
+) -> Result<Option<FirstRead>, LandError> {
+    let mut input = ReadOnce::open(path).map_err(|cause| read_error(extract, cause))?;
+    let mut starts = LineStarts::default();
+    let replaced = screen(
+        extract,
+        layout,
+        salt,
+        (&mut input, &mut std::io::sink()),
+        raw_dir,
+        &mut |run, line_feeds| starts.note(run, line_feeds),
+    )?;
+    if replaced > 0 {
+        return Ok(None);
+    }
+    // Copied while the hash takes the last buffers.
+    let beside = StagedCopy::start(extract, path, raw_dir).map_or(Beside::Nothing, Beside::Copying);
+    let (sha256, bytes) = input.finish().map_err(|cause| read_error(extract, cause))?;
+    Ok(Some(FirstRead {
+        sha256,
+        bytes,
+        replaced: 0,
+        beside,
+        line_starts: Some(starts),
+    }))
 }
 
 /// Where `raw_dir` keeps a body of `extract`'s format whose SHA-256 is

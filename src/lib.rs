@@ -41,6 +41,7 @@ pub mod parallel;
 pub mod period;
 pub mod pipeline;
 pub mod privacy;
+pub mod read_once;
 pub mod report;
 pub mod schema;
 pub mod shell;
