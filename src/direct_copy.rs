@@ -155,6 +155,35 @@ mod tests {
         }
     }
 
+    /// Read past the page cache or through it (a file system without
+    /// `O_DIRECT`), a chunk gives the same bytes, a short last one too.
+    #[test]
+    fn a_chunk_reads_the_same_past_the_page_cache_and_through_it() {
+        use std::os::unix::fs::OpenOptionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let source = dir.path().join("source");
+        let n = CHUNK + 3 * ALIGN + 5;
+        std::fs::write(&source, bytes(n)).unwrap();
+        let from = File::open(&source).unwrap();
+        let direct = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_DIRECT)
+            .open(&source)
+            .ok()
+            .filter(|d| same_file(d, &from));
+        let mut space = vec![0u8; CHUNK + ALIGN];
+        let start = space.as_ptr().align_offset(ALIGN);
+        let buffer = &mut space[start..start + CHUNK];
+        for handle in [direct.as_ref(), None] {
+            let mut read = Vec::new();
+            for at in [0, CHUNK as u64, 2 * CHUNK as u64] {
+                let k = fill_at(handle, &from, buffer, at).unwrap();
+                read.extend_from_slice(&buffer[..k]);
+            }
+            assert!(read == bytes(n), "direct: {}", handle.is_some());
+        }
+    }
+
     /// A direct write that fails part-way (the failpoint fails every write
     /// after the first chunk) leaves a copy made the ordinary way, whole.
     #[test]
