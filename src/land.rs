@@ -37,6 +37,9 @@ pub enum LandError {
         #[source]
         cause: std::io::Error,
     },
+    /// The file changed while it was read; nothing of it was kept.
+    #[error("{input} changed while it was being pulled ({path}); pull it again once it is written")]
+    Changed { input: String, path: PathBuf },
     /// What the body holds could not be told; nothing was kept.
     #[error("{input}: rejected before anything of it was kept: {reason}")]
     Unclassified { input: String, reason: String },
@@ -63,6 +66,10 @@ pub struct Landed {
     /// Where the body's lines start, if its landing read them (a text file
     /// the screen passed unchanged): the check cuts a large CSV at them.
     pub line_starts: Option<Arc<LineStarts>>,
+    /// The state of the file the body is read from where it was pulled
+    /// from, as it was before the landing read it ([`Landed::finish`]
+    /// checks that it still is).
+    source: Option<FileState>,
     /// The keeping under `raw/` still under way, if any (shared by the
     /// bodies kept together).
     copying: Arc<Mutex<Copying>>,
@@ -543,6 +550,7 @@ fn land_rewritten_parquet(
         new,
         bytes,
         line_starts: None,
+        source: None,
         copying: Arc::new(Mutex::new(Copying::default())),
     };
     Ok((landed, kept))
@@ -837,6 +845,8 @@ fn stage(
     extract: Extract,
     salt: Option<&str>,
 ) -> Result<(Landed, Option<Staged>), LandError> {
+    // Before the file is first read.
+    let before = source_state(&extract);
     let layout = classify(&extract)?;
     std::fs::create_dir_all(raw_dir).map_err(|e| write_error(&extract, raw_dir, e))?;
     if layout == Layout::Parquet {
@@ -845,7 +855,7 @@ fn stage(
             return land_rewritten_parquet(raw_dir, extract, salt, replaced);
         }
     }
-    let before = source_state(&extract);
+    let source = before.clone();
     let FirstRead {
         sha256,
         bytes,
@@ -913,19 +923,46 @@ fn stage(
         path,
         new,
         bytes,
+        source,
         copying: Arc::new(Mutex::new(copying)),
     };
     Ok((landed, kept))
 }
 
-/// A file's length and modification time, to notice a file that changes
-/// while it is being landed.
-fn source_state(extract: &Extract) -> Option<(u64, std::time::SystemTime)> {
+/// What a file's metadata says of its bytes, to notice a file that changes
+/// while it is being landed: its length and modification time and, on
+/// Unix, which file it is and when its content or metadata last changed
+/// (the change time, which no one can set back) — so that a file rewritten
+/// in place at the same length with its old modification time restored (as
+/// `cp -p` and `rsync -t` leave it), or another file moved to its name, is
+/// noticed too: its copy under `raw/` could hold bytes the screen never read.
+#[derive(Debug, Clone, PartialEq)]
+struct FileState {
+    bytes: u64,
+    modified: std::time::SystemTime,
+    #[cfg(unix)]
+    identity_and_change: (u64, u64, i64, i64),
+}
+
+impl FileState {
+    fn of(path: &Path) -> Option<FileState> {
+        let meta = std::fs::metadata(path).ok()?;
+        Some(FileState {
+            bytes: meta.len(),
+            modified: meta.modified().ok()?,
+            #[cfg(unix)]
+            identity_and_change: {
+                use std::os::unix::fs::MetadataExt;
+                (meta.dev(), meta.ino(), meta.ctime(), meta.ctime_nsec())
+            },
+        })
+    }
+}
+
+/// The state of the file `extract` reads, if it reads a file.
+fn source_state(extract: &Extract) -> Option<FileState> {
     match &extract.body {
-        Body::File(path) => {
-            let meta = std::fs::metadata(path).ok()?;
-            Some((meta.len(), meta.modified().ok()?))
-        }
+        Body::File(path) => FileState::of(path),
         Body::Bytes(_) => None,
     }
 }
@@ -937,19 +974,18 @@ fn copy_file(
     copy: StagedCopy,
     raw_dir: &Path,
     entry: Entry,
-    before: Option<(u64, std::time::SystemTime)>,
+    before: Option<FileState>,
 ) -> Result<(), LandError> {
     let staged = copy.finish(&entry.input)?;
-    let after = std::fs::metadata(source)
-        .ok()
-        .and_then(|m| Some((m.len(), m.modified().ok()?)));
-    if after != before {
-        return Err(LandError::Write {
+    fail::fail_point!("land-before-state-check", |_| Err(LandError::Write {
+        input: entry.input.clone(),
+        path: source.to_path_buf(),
+        cause: std::io::Error::other("failpoint land-before-state-check"),
+    }));
+    if FileState::of(source) != before {
+        return Err(LandError::Changed {
             input: entry.input.clone(),
             path: source.to_path_buf(),
-            cause: std::io::Error::other(
-                "the file changed while it was being pulled; pull it again once it is written",
-            ),
         });
     }
     keep_all(raw_dir, vec![entry.staged(staged)])
@@ -965,7 +1001,9 @@ impl Landed {
     }
 
     /// Wait until the body is kept under `raw/`; a table may refer to it
-    /// only after that.
+    /// only after that. A body read where it was pulled from (a file) must
+    /// also be as it was when it was landed: otherwise the rows checked
+    /// from it may not be those of the body kept.
     pub fn finish(&self) -> Result<(), LandError> {
         let stopped = || {
             write_error(
@@ -975,7 +1013,18 @@ impl Landed {
             )
         };
         let mut copying = self.copying.lock().map_err(|_| stopped())?;
-        copying.wait().unwrap_or_else(|| Err(stopped()))
+        copying.wait().unwrap_or_else(|| Err(stopped()))?;
+        match (&self.extract.body, &self.source) {
+            (Body::File(path), Some(before))
+                if *path != self.path && FileState::of(path).as_ref() != Some(before) =>
+            {
+                Err(LandError::Changed {
+                    input: self.input.clone(),
+                    path: path.clone(),
+                })
+            }
+            _ => Ok(()),
+        }
     }
 }
 
@@ -1214,6 +1263,68 @@ mod tests {
             assert_eq!(std::fs::read(&kept.path).unwrap(), read.as_ref());
             assert!(!String::from_utf8_lossy(&read).contains("010190"));
         }
+    }
+
+    /// A file rewritten in place while it is landed, at the same length and
+    /// with its modification time set back (as `cp -p` or `rsync -t` leave
+    /// it), is not kept: its copy could hold bytes the screen never read.
+    #[test]
+    #[cfg(feature = "failpoints")]
+    fn a_file_rewritten_while_it_is_landed_is_not_kept_even_with_its_old_time() {
+        let _scenario = fail::FailScenario::setup();
+        let dir = tempfile::tempdir().unwrap();
+        let raw = dir.path().join("raw");
+        let source = dir.path().join("people.csv");
+        std::fs::write(&source, internship("P1")).unwrap();
+        let modified = std::fs::metadata(&source).unwrap().modified().unwrap();
+        let rewritten = source.clone();
+        fail::cfg_callback("land-before-state-check", move || {
+            std::fs::write(&rewritten, internship("P2")).unwrap();
+            let file = std::fs::File::options()
+                .write(true)
+                .open(&rewritten)
+                .unwrap();
+            file.set_modified(modified).unwrap();
+        })
+        .unwrap();
+        let landed = land(&raw, from_file(Format::InternshipsCsv, &source), None).unwrap();
+        let refused = landed.finish().unwrap_err();
+        fail::remove("land-before-state-check");
+        assert!(
+            matches!(&refused, LandError::Changed { path, .. } if *path == source),
+            "{refused:?}"
+        );
+        assert!(!landed.path.exists(), "nothing kept");
+        let after = std::fs::metadata(&source).unwrap();
+        assert_eq!(
+            (after.len(), after.modified().unwrap()),
+            (internship("P1").len() as u64, modified),
+            "length and time as before"
+        );
+    }
+
+    /// A file kept under `raw/` and then rewritten, while its rows are still
+    /// checked from it where it was pulled from, is refused when the pull
+    /// waits for its bodies: the rows might not be those kept.
+    #[test]
+    fn a_file_rewritten_after_it_was_kept_is_refused_before_a_table_names_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let source = dir.path().join("people.csv");
+        std::fs::write(&source, internship("P1")).unwrap();
+        let modified = std::fs::metadata(&source).unwrap().modified().unwrap();
+        let raw = dir.path().join("raw");
+        let landed = land(&raw, from_file(Format::InternshipsCsv, &source), None).unwrap();
+        landed.finish().unwrap();
+        assert!(landed.path.exists(), "kept");
+        std::fs::write(&source, internship("P2")).unwrap();
+        let file = std::fs::File::options().write(true).open(&source).unwrap();
+        file.set_modified(modified).unwrap();
+        let refused = landed.finish().unwrap_err();
+        assert!(
+            matches!(&refused, LandError::Changed { path, .. } if *path == source),
+            "{refused:?}"
+        );
+        assert!(refused.to_string().contains("pull it again"), "{refused}");
     }
 
     #[test]
