@@ -275,7 +275,10 @@ fn copy_to(
         path: path.to_path_buf(),
         cause,
     };
-    let mut from = std::fs::File::open(source).map_err(|e| fail(source, e))?;
+    let mut from = std::fs::File::open(source).map_err(|cause| LandError::Read {
+        input: input.to_string(),
+        cause,
+    })?;
     let path = staged.path().to_path_buf();
     crate::direct_copy::copy(source, &mut from, staged.as_file_mut(), &path)
         .map_err(|e| fail(&path, e))?;
@@ -384,15 +387,7 @@ fn first_read_once(
     path: &Path,
 ) -> Result<Option<FirstRead>, LandError> {
     let mut input = ReadOnce::open(path).map_err(|cause| read_error(extract, cause))?;
-    let mut starts = LineStarts::default();
-    let replaced = screen(
-        extract,
-        layout,
-        salt,
-        (&mut input, &mut std::io::sink()),
-        raw_dir,
-        &mut |run, line_feeds| starts.note(run, line_feeds),
-    )?;
+    let (replaced, starts) = scan_from(&mut input, extract, layout, salt, raw_dir)?;
     if replaced > 0 {
         return Ok(None);
     }
@@ -425,12 +420,23 @@ fn scan(
     let mut input = extract
         .reader()
         .map_err(|cause| read_error(extract, cause))?;
+    scan_from(&mut input, extract, layout, salt, raw_dir)
+}
+
+/// [`scan`] of the body as `input` reads it.
+fn scan_from(
+    input: &mut dyn BufRead,
+    extract: &Extract,
+    layout: Layout,
+    salt: Option<&str>,
+    raw_dir: &Path,
+) -> Result<(usize, LineStarts), LandError> {
     let mut starts = LineStarts::default();
     let replaced = screen(
         extract,
         layout,
         salt,
-        (&mut input, &mut std::io::sink()),
+        (input, &mut std::io::sink()),
         raw_dir,
         &mut |run, line_feeds| starts.note(run, line_feeds),
     )?;
