@@ -13,6 +13,7 @@ use crate::land::{Landed, land};
 use crate::period::Period;
 use crate::schema::{INTERNSHIPS, OUTCOMES};
 use crate::store::{REBUILD_FOLDER as FRESH, Store, WriteMetrics};
+use crate::validate::internships;
 
 use super::stream::Streams;
 use super::write::{Context, Pending, check_only, streamed, write_extract};
@@ -33,6 +34,9 @@ pub struct RebuildReport {
 /// is opened and checked again in the order it was stored, the last body to
 /// hold a quarter gives that quarter, and new tables written beside the old
 /// ones take their place; the old ones are kept under `.replaced-TIME/`.
+/// A person-level body is checked once, as it is written (its quarters
+/// counted by end date before); one its check rejects is left out, and the
+/// new tables are written again without it.
 ///
 /// In a bucket the bodies are fetched into a local folder first, and the
 /// tables change place object by object (S3 has no rename): a rebuild cut
@@ -86,72 +90,31 @@ pub async fn rebuild(config: &Config, options: &WriteOptions) -> Result<RebuildR
             .map(|t| t.with_timezone(&chrono::Utc))
             .map_err(|e| Error::Internal(format!("index line of {}: {e}", line.file)))?;
         let landed = land(&raw, extract, context.person_salt)?;
-        match check_only(&landed, context) {
+        match quarters_of(&landed, context) {
             Ok(periods) => bodies.push((landed, periods)),
             Err(e) => {
-                tracing::warn!(input = %landed.input, "rejected again, left out: {e}");
+                left_out(&landed, &e);
                 rejected += 1;
             }
         }
     }
-    // The last body to hold a quarter gives it; as in a pull, a body from a
-    // real source takes the demo quarters away.
-    let mut owner: BTreeMap<(&'static str, Period), usize> = BTreeMap::new();
-    for (i, (body, periods)) in bodies.iter().enumerate() {
-        if body.source != DEMO {
-            owner.retain(|_, owner| bodies[*owner].0.source != DEMO);
-        }
-        for period in periods {
-            owner.insert((body.format.table(), *period), i);
-        }
-    }
     let files_error = |path: String| move |cause| crate::store::StoreError::Upkeep { path, cause };
-    tree.remove_dir(FRESH)
-        .await
-        .map_err(files_error(tree.show(FRESH)))?;
-    let fresh = store.beside(FRESH)?;
-    let mut commits = Vec::new();
-    let bodies: Arc<Vec<Landed>> = Arc::new(bodies.into_iter().map(|(body, _)| body).collect());
-    for table in [OUTCOMES, INTERNSHIPS] {
-        let mut pending = Pending::new(fresh.begin_write(table).await?);
-        let owned: Vec<BTreeSet<Period>> = (0..bodies.len())
-            .map(|i| {
-                owner
-                    .iter()
-                    .filter(|((t, _), owner)| *t == table && **owner == i)
-                    .map(|((_, p), _)| *p)
-                    .collect()
-            })
-            .collect();
-        let streamed: Vec<bool> = bodies
-            .iter()
-            .zip(&owned)
-            .map(|(body, owned)| !owned.is_empty() && streamed(body))
-            .collect();
-        let mut streams = Streams::start(Arc::clone(&bodies), &streamed, context.person_salt);
-        let mut all = Vec::new();
-        for (i, (body, owned)) in bodies.iter().zip(owned).enumerate() {
-            if owned.is_empty() {
-                continue;
+    // A body its check rejects while it is written is left out, and the
+    // fresh tables are written again without it.
+    let (fresh, commits) = loop {
+        tree.remove_dir(FRESH)
+            .await
+            .map_err(files_error(tree.show(FRESH)))?;
+        let fresh = store.beside(FRESH)?;
+        match write_fresh(&store, &fresh, &bodies, context).await? {
+            Fresh::Written(commits) => break (fresh, commits),
+            Fresh::Rejected(i, e) => {
+                let (body, _) = bodies.remove(i);
+                left_out(&body, &e);
+                rejected += 1;
             }
-            let stream = streams.take(i);
-            write_extract(body, context, &mut pending, Some(&owned), stream).await?;
-            all.extend(owned);
         }
-        // A table the store had stays, if empty.
-        if all.is_empty() && !store.exists(table).await? {
-            continue;
-        }
-        all.sort();
-        let metadata = vec![
-            ("praktik.run_id".to_string(), serde_json::json!(run_id())),
-            (
-                "praktik.source".to_string(),
-                serde_json::json!("rebuild from raw/"),
-            ),
-        ];
-        commits.push(pending.write.commit(&all, &all, metadata).await?);
-    }
+    };
     // Swap: the old tables aside, the new ones in their place.
     let replaced = format!(".replaced-{}", chrono::Utc::now().format("%Y%m%dT%H%M%SZ"));
     for table in [OUTCOMES, INTERNSHIPS] {
@@ -185,6 +148,107 @@ pub async fn rebuild(config: &Config, options: &WriteOptions) -> Result<RebuildR
         commits,
         replaced: tree.show(&replaced),
     })
+}
+
+/// The quarters a body gives. A person-level body's are counted by its end
+/// dates ([`internships::rows_by_end_quarter`]): it is checked whole as it
+/// is written ([`write_fresh`]). One that gives none (its check would reject
+/// it, and says why) and an outcomes body (small) are checked whole here.
+fn quarters_of(body: &Landed, context: Context<'_>) -> Result<Vec<Period>, Error> {
+    if body.format.table() != INTERNSHIPS {
+        return check_only(body, context);
+    }
+    let periods: Vec<Period> = internships::rows_by_end_quarter(body)?
+        .into_keys()
+        .collect();
+    if periods.is_empty() {
+        return check_only(body, context);
+    }
+    Ok(periods)
+}
+
+/// Say that a body rejected again is left out, and why.
+fn left_out(body: &Landed, error: &Error) {
+    match error {
+        Error::Validate(why) => {
+            tracing::warn!(input = %body.input, "rejected again, left out: {why}");
+        }
+        other => tracing::warn!(input = %body.input, "rejected again, left out: {other}"),
+    }
+}
+
+/// What writing the fresh tables came to.
+enum Fresh {
+    Written(Vec<WriteMetrics>),
+    /// The check of the body at this place rejected it, and why.
+    Rejected(usize, Error),
+}
+
+/// Write the tables anew in `fresh` from `bodies` (each with the quarters
+/// it gives, in the order stored): the last body to hold a quarter gives
+/// it; as in a pull, a body from a real source takes the demo quarters
+/// away.
+async fn write_fresh(
+    store: &Store,
+    fresh: &Store,
+    bodies: &[(Landed, Vec<Period>)],
+    context: Context<'_>,
+) -> Result<Fresh, Error> {
+    let mut owner: BTreeMap<(&'static str, Period), usize> = BTreeMap::new();
+    for (i, (body, periods)) in bodies.iter().enumerate() {
+        if body.source != DEMO {
+            owner.retain(|_, owner| bodies[*owner].0.source != DEMO);
+        }
+        for period in periods {
+            owner.insert((body.format.table(), *period), i);
+        }
+    }
+    let mut commits = Vec::new();
+    let bodies: Arc<Vec<Landed>> = Arc::new(bodies.iter().map(|(body, _)| body.clone()).collect());
+    for table in [OUTCOMES, INTERNSHIPS] {
+        let mut pending = Pending::new(fresh.begin_write(table).await?);
+        let owned: Vec<BTreeSet<Period>> = (0..bodies.len())
+            .map(|i| {
+                owner
+                    .iter()
+                    .filter(|((t, _), owner)| *t == table && **owner == i)
+                    .map(|((_, p), _)| *p)
+                    .collect()
+            })
+            .collect();
+        let streamed: Vec<bool> = bodies
+            .iter()
+            .zip(&owned)
+            .map(|(body, owned)| !owned.is_empty() && streamed(body))
+            .collect();
+        let mut streams = Streams::start(Arc::clone(&bodies), &streamed, context.person_salt);
+        let mut all = Vec::new();
+        for (i, (body, owned)) in bodies.iter().zip(owned).enumerate() {
+            if owned.is_empty() {
+                continue;
+            }
+            let stream = streams.take(i);
+            match write_extract(body, context, &mut pending, Some(&owned), stream).await {
+                Ok(_) => all.extend(owned),
+                Err(e @ Error::Validate(_)) => return Ok(Fresh::Rejected(i, e)),
+                Err(e) => return Err(e),
+            }
+        }
+        // A table the store had stays, if empty.
+        if all.is_empty() && !store.exists(table).await? {
+            continue;
+        }
+        all.sort();
+        let metadata = vec![
+            ("praktik.run_id".to_string(), serde_json::json!(run_id())),
+            (
+                "praktik.source".to_string(),
+                serde_json::json!("rebuild from raw/"),
+            ),
+        ];
+        commits.push(pending.write.commit(&all, &all, metadata).await?);
+    }
+    Ok(Fresh::Written(commits))
 }
 
 /// `praktik store vacuum`: remove what no version and no index line needs,

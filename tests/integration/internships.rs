@@ -283,6 +283,55 @@ fn in_a_folder_each_quarter_comes_from_one_file_and_a_bad_file_that_gives_none_s
     assert_eq!(work.ok(&per_quarter).0, stored, "the store is as it was");
 }
 
+/// A rebuild leaves out a body its check rejects again — here one whose
+/// index line now says it was pulled before its statuses could be known —
+/// and the quarter it gave comes from the body before it again.
+#[test]
+fn a_rebuild_leaves_out_a_body_rejected_again_and_its_quarter_goes_back_to_the_one_before() {
+    let work = Workdir::new();
+    let may = danish_csv();
+    work.write("may.csv", &may);
+    work.ok(&["pull", "--source", "file:may.csv"]);
+    work.write("again.csv", may.replace("K0", "N0"));
+    work.ok(&["pull", "--source", "file:again.csv"]);
+    let per_quarter = [
+        "query",
+        "SELECT CAST(period AS VARCHAR) AS period, COUNT(*) AS n, MIN(internship_id) AS first FROM internships GROUP BY period ORDER BY period",
+        "--format",
+        "csv",
+    ];
+    assert_eq!(work.ok(&per_quarter).0, "period,n,first\n2023Q2,40,N000\n");
+
+    let index = work.path().join("store/raw/index.jsonl");
+    let lines: Vec<String> = std::fs::read_to_string(&index)
+        .unwrap()
+        .lines()
+        .map(|line| {
+            let mut entry: serde_json::Value = serde_json::from_str(line).unwrap();
+            if entry["input"]
+                .as_str()
+                .is_some_and(|i| i.ends_with("again.csv"))
+            {
+                entry["pulled_at"] = "2000-01-01T00:00:00+00:00".into();
+            }
+            entry.to_string()
+        })
+        .collect();
+    std::fs::write(&index, format!("{}\n", lines.join("\n"))).unwrap();
+    let (_, said) = work.ok(&["store", "rebuild"]);
+    assert!(
+        said.contains("2 bodies read from raw/, 1 rejected again")
+            && said.contains("again.csv")
+            && said.contains("cannot be known before"),
+        "{said}"
+    );
+    assert_eq!(
+        work.ok(&per_quarter).0,
+        "period,n,first\n2023Q2,40,K000\n",
+        "2023Q2 from may.csv again"
+    );
+}
+
 /// (what is wrong, the extract, what the message must say)
 fn catalogue() -> Vec<(&'static str, String, &'static str)> {
     let good = danish_csv();
