@@ -53,18 +53,22 @@ impl Streams {
             }));
             ends.push((i, batches, summary));
         }
+        if ends.is_empty() {
+            return Streams { streams };
+        }
         let salt = salt.map(str::to_string);
         std::thread::spawn(move || {
             for (i, batches, summary) in ends {
-                if summary.is_closed() {
+                // A file not there has its summary dropped: "the check stopped".
+                let Some(extract) = landed.get(i).filter(|_| !summary.is_closed()) else {
                     continue;
-                }
+                };
                 let mut emit = |batch| match batches.blocking_send(batch) {
                     Ok(()) => Flow::Continue(()),
                     // The write stopped and says why.
                     Err(_) => Flow::Break(()),
                 };
-                let checked = internships::validate(&landed[i], salt.as_deref(), &mut emit);
+                let checked = internships::validate(extract, salt.as_deref(), &mut emit);
                 let _ = summary.send(checked);
             }
         });
