@@ -1014,3 +1014,48 @@ fn a_log_folder_without_an_entry_is_a_table_not_yet_written() {
         work.ok(&["store", "check"]);
     }
 }
+
+/// A file written to while it is pulled — here after it was landed and kept
+/// under `raw/`, with the same bytes and its old modification time put back
+/// — fails the pull before anything is committed: the rows checked from it
+/// might not be those kept.
+#[test]
+#[cfg(feature = "failpoints")]
+fn a_file_written_to_during_its_pull_is_refused_and_the_store_is_unchanged() {
+    let work = Workdir::new();
+    work.write("q3.csv", crate::support::demo_csv("2019Q3"));
+    work.ok(&["pull", "--source", "file:q3.csv"]);
+    let before = state(&work, true);
+    let text = crate::support::demo_csv("2019Q3").replace("2019Q3", "2019Q4");
+    let source = work.write("q4.csv", &text);
+    let modified = std::fs::metadata(&source).unwrap().modified().unwrap();
+    let pull = work
+        .praktik_process()
+        .args(["pull", "--source", "file:q4.csv"])
+        .env("FAILPOINTS", "pull-after-landing=sleep(3000)")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Once the body is kept (its index line written), the file is written
+    // to while the pull waits at the failpoint.
+    let index = work.path().join("store/raw/index.jsonl");
+    let started = Instant::now();
+    while !std::fs::read_to_string(&index).is_ok_and(|i| i.contains("q4.csv")) {
+        assert!(started.elapsed() < Duration::from_secs(30), "never kept");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::fs::write(&source, &text).unwrap();
+    let file = std::fs::File::options().write(true).open(&source).unwrap();
+    file.set_modified(modified).unwrap();
+    let output = pull.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("q4.csv changed while it was being pulled")
+            && stderr.contains("pull it again"),
+        "{stderr}"
+    );
+    assert_same(&state(&work, true), &before, "nothing committed");
+    work.ok(&["pull", "--source", "file:q4.csv"]);
+}

@@ -44,6 +44,18 @@ impl Workdir {
         cmd
     }
 
+    /// [`Workdir::praktik`] as a process to start and wait for.
+    pub fn praktik_process(&self) -> std::process::Command {
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("praktik"));
+        cmd.current_dir(self.path());
+        for (name, _) in std::env::vars() {
+            if name.starts_with("PRAKTIK_") {
+                cmd.env_remove(name);
+            }
+        }
+        cmd
+    }
+
     /// Run praktik with `args`, expect success, return (stdout, stderr).
     pub fn ok(&self, args: &[&str]) -> (String, String) {
         let output = self.praktik().args(args).output().expect("praktik runs");
