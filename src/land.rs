@@ -965,6 +965,18 @@ impl FileState {
     }
 }
 
+/// [`LandError::Changed`] unless the file at `path` (of `input`) is still
+/// as it was `before`.
+fn unchanged_since(before: Option<&FileState>, path: &Path, input: &str) -> Result<(), LandError> {
+    if FileState::of(path).as_ref() == before {
+        return Ok(());
+    }
+    Err(LandError::Changed {
+        input: input.to_string(),
+        path: path.to_path_buf(),
+    })
+}
+
 /// The state of the file `extract` reads, if it reads a file.
 fn source_state(extract: &Extract) -> Option<FileState> {
     match &extract.body {
@@ -988,12 +1000,7 @@ fn copy_file(
         path: source.to_path_buf(),
         cause: std::io::Error::other("failpoint land-before-state-check"),
     }));
-    if FileState::of(source) != before {
-        return Err(LandError::Changed {
-            input: entry.input.clone(),
-            path: source.to_path_buf(),
-        });
-    }
+    unchanged_since(before.as_ref(), source, &entry.input)?;
     keep_all(raw_dir, vec![entry.staged(staged)])
 }
 
@@ -1021,13 +1028,8 @@ impl Landed {
         let mut copying = self.copying.lock().map_err(|_| stopped())?;
         copying.wait().unwrap_or_else(|| Err(stopped()))?;
         match (&self.extract.body, &self.source) {
-            (Body::File(path), Some(before))
-                if *path != self.path && FileState::of(path).as_ref() != Some(before) =>
-            {
-                Err(LandError::Changed {
-                    input: self.input.clone(),
-                    path: path.clone(),
-                })
+            (Body::File(path), Some(before)) if *path != self.path => {
+                unchanged_since(Some(before), path, &self.input)
             }
             _ => Ok(()),
         }

@@ -183,16 +183,19 @@ async fn pull_unrecorded(
     // and a checking thread may hold them past an error: the store's lock
     // is let go only after they are kept.
     let _kept_first = KeptBeforeUnlock(Arc::clone(&landed));
-    let to_write: Vec<bool> = landed
+    let stored_before: Vec<bool> = landed
         .iter()
-        .zip(&owned)
-        .map(|(extract, only)| {
-            let stored_before = stored
+        .map(|extract| {
+            stored
                 .hashes(extract.format.table())
                 .values()
-                .any(|sha| *sha == extract.sha256);
-            !stored_before && !only.as_ref().is_some_and(BTreeSet::is_empty)
+                .any(|sha| *sha == extract.sha256)
         })
+        .collect();
+    let to_write: Vec<bool> = stored_before
+        .iter()
+        .zip(&owned)
+        .map(|(before, only)| !before && !only.as_ref().is_some_and(BTreeSet::is_empty))
         .collect();
     // The person-level files that will be written are checked one after
     // another on a thread of their own, each as its write takes it.
@@ -223,7 +226,7 @@ async fn pull_unrecorded(
         let stream = streams.take(i);
         let table = extract.format.table();
         let held = stored.hashes(table);
-        let stored_before = held.values().any(|sha| *sha == extract.sha256);
+        let stored_before = stored_before[i];
         if only.as_ref().is_some_and(BTreeSet::is_empty) {
             // A person-level file that gives no quarter was only counted
             // (see `write::rows_by_period`): it is still checked whole, so
