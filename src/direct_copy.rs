@@ -22,22 +22,47 @@ const CHUNK: usize = 4 << 20;
 /// the page size, a multiple of every disk's logical block.
 const ALIGN: usize = 4096;
 
+/// Why a copy failed: reading the file copied, or writing the copy.
+#[derive(Debug)]
+pub enum CopyError {
+    Read(std::io::Error),
+    Write(std::io::Error),
+}
+
 /// Copy all of `from` (from its start), the file at `source`, into `to`,
 /// an empty file at `path`; how many bytes.
-pub fn copy(source: &Path, from: &mut File, to: &mut File, path: &Path) -> std::io::Result<u64> {
+pub fn copy(source: &Path, from: &mut File, to: &mut File, path: &Path) -> Result<u64, CopyError> {
     #[cfg(target_os = "linux")]
     match direct(source, from, to, path) {
         Ok(copied) => return Ok(copied),
         Err(cause) => {
-            tracing::debug!(path = %path.display(), %cause, "copying through the page cache instead");
-            from.rewind()?;
-            to.set_len(0)?;
-            to.rewind()?;
+            tracing::debug!(path = %path.display(), ?cause, "copying through the page cache instead");
+            from.rewind().map_err(CopyError::Read)?;
+            to.set_len(0).map_err(CopyError::Write)?;
+            to.rewind().map_err(CopyError::Write)?;
         }
     }
     #[cfg(not(target_os = "linux"))]
     let _ = (source, path);
-    std::io::copy(from, to)
+    ordinary(from, to)
+}
+
+/// [`copy`] through the page cache, a buffer at a time.
+fn ordinary(from: &mut File, to: &mut File) -> Result<u64, CopyError> {
+    use std::io::{Read, Write};
+    let mut buffer = vec![0u8; 256 << 10];
+    let mut copied = 0u64;
+    loop {
+        let n = match from.read(&mut buffer) {
+            Ok(0) => return Ok(copied),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(CopyError::Read(e)),
+        };
+        let read = buffer.get(..n).unwrap_or_default();
+        to.write_all(read).map_err(CopyError::Write)?;
+        copied += n as u64;
+    }
 }
 
 /// [`copy`] with the whole blocks written through a second handle on
@@ -45,12 +70,13 @@ pub fn copy(source: &Path, from: &mut File, to: &mut File, path: &Path) -> std::
 /// through `to`; read through a handle on `source` opened so too, if the
 /// file system allows.
 #[cfg(target_os = "linux")]
-fn direct(source: &Path, from: &File, to: &File, path: &Path) -> std::io::Result<u64> {
+fn direct(source: &Path, from: &File, to: &File, path: &Path) -> Result<u64, CopyError> {
     use std::os::unix::fs::{FileExt, OpenOptionsExt};
     let direct = std::fs::OpenOptions::new()
         .write(true)
         .custom_flags(libc::O_DIRECT)
-        .open(path)?;
+        .open(path)
+        .map_err(CopyError::Write)?;
     let direct_from = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_DIRECT)
@@ -61,16 +87,19 @@ fn direct(source: &Path, from: &File, to: &File, path: &Path) -> std::io::Result
     let start = space.as_ptr().align_offset(ALIGN);
     let buffer = space
         .get_mut(start..start + CHUNK)
-        .ok_or_else(|| std::io::Error::other("no aligned buffer"))?;
+        .ok_or_else(|| CopyError::Write(std::io::Error::other("no aligned buffer")))?;
     let mut at = 0u64;
     loop {
-        let n = fill_at(direct_from.as_ref(), from, buffer, at)?;
+        let n = fill_at(direct_from.as_ref(), from, buffer, at).map_err(CopyError::Read)?;
         let whole = n / ALIGN * ALIGN;
-        fail::fail_point!("direct-copy", at > 0, |_| Err(std::io::Error::other(
-            "injected by the failpoint direct-copy"
+        fail::fail_point!("direct-copy", at > 0, |_| Err(CopyError::Write(
+            std::io::Error::other("injected by the failpoint direct-copy")
         )));
-        direct.write_all_at(&buffer[..whole], at)?;
-        to.write_all_at(&buffer[whole..n], at + whole as u64)?;
+        direct
+            .write_all_at(&buffer[..whole], at)
+            .map_err(CopyError::Write)?;
+        to.write_all_at(&buffer[whole..n], at + whole as u64)
+            .map_err(CopyError::Write)?;
         at += n as u64;
         if n < CHUNK {
             return Ok(at);
@@ -183,6 +212,23 @@ mod tests {
             }
             assert!(read == bytes(n), "direct: {}", handle.is_some());
         }
+    }
+
+    /// A file that cannot be read is told as such, not as a failed write,
+    /// whether the read past the page cache or the ordinary one fails.
+    #[test]
+    fn a_source_that_cannot_be_read_is_a_read_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let source = dir.path().join("a folder");
+        std::fs::create_dir(&source).unwrap();
+        let mut from = File::open(&source).unwrap();
+        let mut to = tempfile::NamedTempFile::new_in(dir.path()).unwrap();
+        let path = to.path().to_path_buf();
+        let copied = copy(&source, &mut from, to.as_file_mut(), &path);
+        assert!(matches!(copied, Err(CopyError::Read(_))), "{copied:?}");
+        let mut from = File::open(&source).unwrap();
+        let copied = ordinary(&mut from, to.as_file_mut());
+        assert!(matches!(copied, Err(CopyError::Read(_))), "{copied:?}");
     }
 
     /// A direct write that fails part-way (the failpoint fails every write

@@ -270,18 +270,23 @@ fn copy_to(
     mut staged: tempfile::NamedTempFile,
     input: &str,
 ) -> Result<tempfile::NamedTempFile, LandError> {
-    let fail = |path: &Path, cause| LandError::Write {
+    use crate::direct_copy::CopyError;
+    let unreadable = |cause| LandError::Read {
         input: input.to_string(),
-        path: path.to_path_buf(),
         cause,
     };
-    let mut from = std::fs::File::open(source).map_err(|cause| LandError::Read {
-        input: input.to_string(),
-        cause,
-    })?;
+    let mut from = std::fs::File::open(source).map_err(unreadable)?;
     let path = staged.path().to_path_buf();
-    crate::direct_copy::copy(source, &mut from, staged.as_file_mut(), &path)
-        .map_err(|e| fail(&path, e))?;
+    crate::direct_copy::copy(source, &mut from, staged.as_file_mut(), &path).map_err(
+        |e| match e {
+            CopyError::Read(cause) => unreadable(cause),
+            CopyError::Write(cause) => LandError::Write {
+                input: input.to_string(),
+                path: path.clone(),
+                cause,
+            },
+        },
+    )?;
     Ok(staged)
 }
 
@@ -1040,6 +1045,20 @@ impl Landed {
 mod tests {
     use super::*;
     use crate::extract::Format;
+
+    /// A body whose file cannot be read when it is copied under `raw/` is
+    /// told as a file that cannot be read (it was told as a store folder
+    /// that cannot be written), and names the input.
+    #[test]
+    fn a_copy_whose_source_cannot_be_read_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let source = dir.path().join("export");
+        std::fs::create_dir(&source).unwrap();
+        let staged = tempfile::NamedTempFile::new_in(dir.path()).unwrap();
+        let err = copy_to(&source, staged, "file:export").unwrap_err();
+        assert!(matches!(err, LandError::Read { .. }), "{err:?}");
+        assert!(err.to_string().contains("cannot read file:export"), "{err}");
+    }
 
     /// An outcomes CSV of one row with this share.
     fn outcomes(share: &str) -> Vec<u8> {
