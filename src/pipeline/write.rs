@@ -150,7 +150,8 @@ pub(super) fn authority(
 
 /// How many rows an extract holds in each quarter. A person-level extract's
 /// rows are counted by their end dates alone
-/// ([`internships::rows_by_end_quarter`]): it is checked whole when it is
+/// ([`internships::rows_by_end_quarter`], in one part: the files are
+/// counted side by side): it is checked whole when it is
 /// written, or, if it gives no quarter, by [`check_only`]. An outcomes
 /// extract (small) is checked whole here.
 pub(super) fn rows_by_period(
@@ -158,7 +159,7 @@ pub(super) fn rows_by_period(
     context: Context<'_>,
 ) -> Result<BTreeMap<Period, usize>, Error> {
     if extract.format.table() == INTERNSHIPS {
-        return Ok(internships::rows_by_end_quarter(extract)?);
+        return Ok(internships::rows_by_end_quarter(extract, 1)?);
     }
     let mut incoming = Incoming::default();
     count_outcomes(&outcomes(extract, context)?.batch, &mut incoming)?;

@@ -115,16 +115,45 @@ fn quarter_of(end: NaiveDate) -> Option<Period> {
 /// `rows_by_period` of [`validate`] at a fraction of its cost (no cell but
 /// the end date is parsed, and nothing is built). A row whose end date does
 /// not read is not counted: the check that writes the extract rejects it.
-pub fn rows_by_end_quarter(extract: &Extract) -> Result<BTreeMap<Period, usize>, ValidateError> {
-    let mut counts = BTreeMap::new();
-    for_each_row(extract, &mut |_, cells| {
-        // The end date, cell 6 as [`Checker::row`] reads it.
+/// A large CSV body is counted in up to `parts` parts side by side, as its
+/// check reads it (a caller that counts several bodies at once asks for 1).
+pub fn rows_by_end_quarter(
+    extract: &Extract,
+    parts: usize,
+) -> Result<BTreeMap<Period, usize>, ValidateError> {
+    count_by_end_quarter(extract, parts, MIN_PART_BYTES)
+}
+
+/// [`rows_by_end_quarter`] with parts of at least `min_bytes`.
+fn count_by_end_quarter(
+    extract: &Extract,
+    parts: usize,
+    min_bytes: u64,
+) -> Result<BTreeMap<Period, usize>, ValidateError> {
+    // The end date, cell 6 as [`Checker::row`] reads it.
+    let count = |counts: &mut BTreeMap<Period, usize>, cells: &Cells<'_>| {
         if let Some(period) = parsed(cells, 6, date).and_then(quarter_of) {
             *counts.entry(period).or_default() += 1;
         }
         Ok(ControlFlow::Continue(()))
-    })?;
-    Ok(counts)
+    };
+    let mut total = BTreeMap::new();
+    match csv_parts(extract, parts.min(MAX_PARTS), min_bytes, None)? {
+        Some(cut) => {
+            let counted = crate::parallel::map_in_order((0..cut.count()).collect(), |k| {
+                let mut counts = BTreeMap::new();
+                cut.rows(extract, k, &mut |_, cells| count(&mut counts, cells))
+                    .map(|()| counts)
+            });
+            for counts in counted {
+                for (period, n) in counts? {
+                    *total.entry(period).or_default() += n;
+                }
+            }
+        }
+        None => for_each_row(extract, &mut |_, cells| count(&mut total, cells))?,
+    }
+    Ok(total)
 }
 
 /// Days since 1970-01-01 (Arrow's `Date32`): the date's day number since
@@ -1306,7 +1335,9 @@ pub(crate) mod tests {
             // Counted by their end dates alone, the rows of a body that
             // passes fall in the quarters its check gives them.
             if let Ok(summary) = validate_whole(&landed, Some("salt"), &mut |_| Flow::Continue(())) {
-                proptest::prop_assert_eq!(rows_by_end_quarter(&landed).unwrap(), summary.rows_by_period);
+                proptest::prop_assert_eq!(&rows_by_end_quarter(&landed, 1).unwrap(), &summary.rows_by_period);
+                // In parts too, where the body can be cut.
+                proptest::prop_assert_eq!(count_by_end_quarter(&landed, parts, 1).unwrap(), summary.rows_by_period);
             }
         }
     }
@@ -1355,12 +1386,20 @@ pub(crate) mod tests {
         let bytes = format!("{HEADER}\n{}\n", body.join("\n")).into_bytes();
         let landed = landed(dir.path(), bytes, true);
         let q = |p: &str| p.parse::<Period>().unwrap();
+        let expected = BTreeMap::from([(q("2019Q4"), 1), (q("2020Q1"), 2), (q("2020Q3"), 1)]);
         assert_eq!(
-            rows_by_end_quarter(&landed).unwrap(),
-            BTreeMap::from([(q("2019Q4"), 1), (q("2020Q1"), 2), (q("2020Q3"), 1)]),
+            rows_by_end_quarter(&landed, 1).unwrap(),
+            expected,
             "a date that is no date, an empty one and one before 1990 are not counted; \
              a row the check rejects for another cell is"
         );
+        for parts in [2, 3, 7] {
+            assert_eq!(
+                count_by_end_quarter(&landed, parts, 1).unwrap(),
+                expected,
+                "in {parts} parts"
+            );
+        }
     }
 
     #[test]
