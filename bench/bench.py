@@ -263,7 +263,7 @@ def main():
     lines = [
         "# Benchmark results",
         "",
-        f"Machine: {machine()}. {subprocess.run([PRAKTIK, '--version'], capture_output=True, text=True).stdout.strip()} (dist profile: release + thin LTO; {layout}), "
+        f"Machine: {machine()}. {subprocess.run([PRAKTIK, '--version'], capture_output=True, text=True).stdout.strip()} (dist profile: level 3 + thin LTO; {layout}), "
         f"DuckDB CLI {subprocess.run([DUCKDB, '--version'], capture_output=True, text=True).stdout.split()[0]} (native binary from PyPI's duckdb-cli). Median wall seconds of {args.runs} runs after a warm-up, whole process; peak RSS.",
         "",
         "| rows | task | praktik s | praktik MiB | DuckDB s | DuckDB MiB | praktik / DuckDB |",
