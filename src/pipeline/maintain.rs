@@ -152,8 +152,9 @@ pub async fn rebuild(config: &Config, options: &WriteOptions) -> Result<RebuildR
 
 /// The quarters a body gives. A person-level body's are counted by its end
 /// dates ([`internships::rows_by_end_quarter`], a part per core): it is
-/// checked whole as it is written ([`write_fresh`]). One that gives none (its check would reject
-/// it, and says why) and an outcomes body (small) are checked whole here.
+/// checked whole as it is written ([`write_fresh`]). One that gives none
+/// (its check would reject it, and says why) and an outcomes body (small)
+/// are checked whole here.
 fn quarters_of(body: &Landed, context: Context<'_>) -> Result<Vec<Period>, Error> {
     if body.format.table() != INTERNSHIPS {
         return check_only(body, context);

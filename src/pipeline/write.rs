@@ -151,9 +151,9 @@ pub(super) fn authority(
 /// How many rows an extract holds in each quarter. A person-level extract's
 /// rows are counted by their end dates alone
 /// ([`internships::rows_by_end_quarter`], in one part: the files are
-/// counted side by side): it is checked whole when it is
-/// written, or, if it gives no quarter, by [`check_only`]. An outcomes
-/// extract (small) is checked whole here.
+/// counted side by side): it is checked whole when it is written, or, if
+/// it gives no quarter, by [`check_only`]. An outcomes extract (small) is
+/// checked whole here.
 pub(super) fn rows_by_period(
     extract: &Landed,
     context: Context<'_>,
