@@ -650,9 +650,13 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
                             commit.periods.len()
                         );
                     }
+                    let bodies = match report.bodies {
+                        1 => "1 body".to_string(),
+                        n => format!("{n} bodies"),
+                    };
                     eprintln!(
-                        "praktik: {} bodies read from raw/, {} rejected again and left out; the old tables are under {}",
-                        report.bodies, report.rejected, report.replaced
+                        "praktik: {bodies} read from raw/, {} rejected again and left out; the old tables are under {}",
+                        report.rejected, report.replaced
                     );
                 }
             }

@@ -332,6 +332,40 @@ fn a_rebuild_leaves_out_a_body_rejected_again_and_its_quarter_goes_back_to_the_o
     );
 }
 
+/// A rebuild of a body large enough to be counted in parts (over twice
+/// the 4 MiB a part is given) gives each quarter the rows the pull gave it.
+#[test]
+fn a_large_body_rebuilt_gives_the_quarters_and_rows_it_was_pulled_with() {
+    let work = Workdir::new();
+    work.ok(&[
+        "demo",
+        "generate",
+        "--rows",
+        "100000",
+        "--out",
+        "people.csv",
+    ]);
+    let size = std::fs::metadata(work.path().join("people.csv"))
+        .unwrap()
+        .len();
+    assert!(size > 8 << 20, "{size} bytes: too few for two parts");
+    work.ok(&["pull", "--source", "file:people.csv"]);
+    let per_quarter = [
+        "query",
+        "SELECT CAST(period AS VARCHAR) AS period, COUNT(*) AS n, MIN(internship_id) AS first, MAX(internship_id) AS last FROM internships GROUP BY period ORDER BY period",
+        "--format",
+        "csv",
+    ];
+    let pulled = work.ok(&per_quarter).0;
+    assert!(pulled.lines().count() > 10, "{pulled}");
+    let (_, said) = work.ok(&["store", "rebuild"]);
+    assert!(
+        said.contains("1 body read from raw/, 0 rejected again"),
+        "{said}"
+    );
+    assert_eq!(work.ok(&per_quarter).0, pulled);
+}
+
 /// (what is wrong, the extract, what the message must say)
 fn catalogue() -> Vec<(&'static str, String, &'static str)> {
     let good = danish_csv();
