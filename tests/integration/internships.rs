@@ -31,6 +31,14 @@ fn danish_csv() -> String {
     text
 }
 
+/// Each quarter's rows and its first id.
+const PER_QUARTER: [&str; 4] = [
+    "query",
+    "SELECT CAST(period AS VARCHAR) AS period, COUNT(*) AS n, MIN(internship_id) AS first FROM internships GROUP BY period ORDER BY period",
+    "--format",
+    "csv",
+];
+
 /// Pull `file` with a salt for CPR numbers; it must pass.
 fn pull_with_salt(work: &Workdir, file: &str) {
     let output = work
@@ -246,13 +254,7 @@ fn in_a_folder_each_quarter_comes_from_one_file_and_a_bad_file_that_gives_none_s
         stderr.contains("left out") && stderr.contains("b-july.csv"),
         "{stderr}"
     );
-    let per_quarter = [
-        "query",
-        "SELECT CAST(period AS VARCHAR) AS period, COUNT(*) AS n, MIN(internship_id) AS first FROM internships GROUP BY period ORDER BY period",
-        "--format",
-        "csv",
-    ];
-    let (stored, _) = work.ok(&per_quarter);
+    let (stored, _) = work.ok(&PER_QUARTER);
     assert_eq!(
         stored, "period,n,first\n2023Q2,40,K000\n2023Q3,40,J000\n",
         "2023Q2 comes from the May file, which holds more of it"
@@ -280,7 +282,7 @@ fn in_a_folder_each_quarter_comes_from_one_file_and_a_bad_file_that_gives_none_s
         stderr.contains("c-late.csv") && stderr.contains("999"),
         "the bad file and its cell are named: {stderr}"
     );
-    assert_eq!(work.ok(&per_quarter).0, stored, "the store is as it was");
+    assert_eq!(work.ok(&PER_QUARTER).0, stored, "the store is as it was");
 }
 
 /// A rebuild leaves out a body its check rejects again — here one whose
@@ -294,13 +296,7 @@ fn a_rebuild_leaves_out_a_body_rejected_again_and_its_quarter_goes_back_to_the_o
     work.ok(&["pull", "--source", "file:may.csv"]);
     work.write("again.csv", may.replace("K0", "N0"));
     work.ok(&["pull", "--source", "file:again.csv"]);
-    let per_quarter = [
-        "query",
-        "SELECT CAST(period AS VARCHAR) AS period, COUNT(*) AS n, MIN(internship_id) AS first FROM internships GROUP BY period ORDER BY period",
-        "--format",
-        "csv",
-    ];
-    assert_eq!(work.ok(&per_quarter).0, "period,n,first\n2023Q2,40,N000\n");
+    assert_eq!(work.ok(&PER_QUARTER).0, "period,n,first\n2023Q2,40,N000\n");
 
     let index = work.path().join("store/raw/index.jsonl");
     let lines: Vec<String> = std::fs::read_to_string(&index)
@@ -326,7 +322,7 @@ fn a_rebuild_leaves_out_a_body_rejected_again_and_its_quarter_goes_back_to_the_o
         "{said}"
     );
     assert_eq!(
-        work.ok(&per_quarter).0,
+        work.ok(&PER_QUARTER).0,
         "period,n,first\n2023Q2,40,K000\n",
         "2023Q2 from may.csv again"
     );
@@ -350,20 +346,14 @@ fn a_large_body_rebuilt_gives_the_quarters_and_rows_it_was_pulled_with() {
         .len();
     assert!(size > 8 << 20, "{size} bytes: too few for two parts");
     work.ok(&["pull", "--source", "file:people.csv"]);
-    let per_quarter = [
-        "query",
-        "SELECT CAST(period AS VARCHAR) AS period, COUNT(*) AS n, MIN(internship_id) AS first, MAX(internship_id) AS last FROM internships GROUP BY period ORDER BY period",
-        "--format",
-        "csv",
-    ];
-    let pulled = work.ok(&per_quarter).0;
+    let pulled = work.ok(&PER_QUARTER).0;
     assert!(pulled.lines().count() > 10, "{pulled}");
     let (_, said) = work.ok(&["store", "rebuild"]);
     assert!(
         said.contains("1 body read from raw/, 0 rejected again"),
         "{said}"
     );
-    assert_eq!(work.ok(&per_quarter).0, pulled);
+    assert_eq!(work.ok(&PER_QUARTER).0, pulled);
 }
 
 /// (what is wrong, the extract, what the message must say)
