@@ -7,9 +7,10 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 
 /// The provenance columns every table ends with: where the row came from.
 fn provenance_fields() -> [Field; 3] {
+    let [source, extract_sha256] = PROVENANCE_TEXT;
     [
-        Field::new("source", DataType::Utf8, false),
-        Field::new("extract_sha256", DataType::Utf8, false),
+        Field::new(source, DataType::Utf8, false),
+        Field::new(extract_sha256, DataType::Utf8, false),
         Field::new(
             "pulled_at",
             DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
@@ -37,6 +38,16 @@ pub const LABEL_TEXT: [&str; 6] = [
     "status_6m",
     "status_12m",
 ];
+
+/// The provenance columns of text: the source and the SHA-256 of the body a
+/// row came from, one value in all the rows of a data file. Each row of
+/// them still costs the Parquet writer a look-up in the column's
+/// dictionary, and two comparisons more if the column has statistics:
+/// without them a 10M-row pull took 0.1 s less of the processor and
+/// 0.14–0.20 s less time. The store writes them without (see
+/// `store::writer_properties`): no query of ours filters on them, and an
+/// analyst's filter on them reads a column of one value a file.
+pub const PROVENANCE_TEXT: [&str; 2] = ["source", "extract_sha256"];
 
 /// The pseudonymous key of a person in `internships`.
 pub const PERSON_KEY: &str = "person_key";
