@@ -223,13 +223,15 @@ async fn write_fresh(
             .map(|(body, owned)| !owned.is_empty() && streamed(body))
             .collect();
         let mut streams = Streams::start(Arc::clone(&bodies), &streamed, context.person_salt);
+        let last = owned.iter().rposition(|owned| !owned.is_empty());
         let mut all = Vec::new();
         for (i, (body, owned)) in bodies.iter().zip(owned).enumerate() {
             if owned.is_empty() {
                 continue;
             }
             let stream = streams.take(i);
-            match write_extract(body, context, &mut pending, Some(&owned), stream).await {
+            let last = last == Some(i);
+            match write_extract(body, context, &mut pending, Some(&owned), stream, last).await {
                 Ok(_) => all.extend(owned),
                 Err(e @ Error::Validate(_)) => return Ok(Fresh::Rejected(i, e)),
                 Err(e) => return Err(e),

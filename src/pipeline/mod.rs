@@ -205,6 +205,14 @@ async fn pull_unrecorded(
         .map(|(extract, to_write)| *to_write && write::streamed(extract))
         .collect();
     let mut streams = Streams::start(Arc::clone(&landed), &streamed, context.person_salt);
+    // The last extract each table may take (its files are finished while
+    // its check ends).
+    let last_of_table: BTreeMap<&str, usize> = to_write
+        .iter()
+        .enumerate()
+        .filter(|(_, to_write)| **to_write)
+        .map(|(i, _)| (landed[i].format.table(), i))
+        .collect();
     let ahead = {
         let (landed, jobindsats) = (Arc::clone(&landed), config.jobindsats.clone());
         let salt = context.person_salt.map(str::to_string);
@@ -272,7 +280,10 @@ async fn pull_unrecorded(
             .map_err(|_| Error::Internal(format!("the check of {} stopped", extract.input)))?;
         let written = match checked {
             Some(checked) => write_checked(checked?, table_write, only.as_ref()).await?,
-            None => write_extract(extract, context, table_write, only.as_ref(), stream).await?,
+            None => {
+                let last = last_of_table.get(table) == Some(&i);
+                write_extract(extract, context, table_write, only.as_ref(), stream, last).await?
+            }
         };
         if only.is_none() {
             let held = &table_write.received[before..];

@@ -63,12 +63,22 @@ impl Streams {
                 let Some(extract) = landed.get(i).filter(|_| !summary.is_closed()) else {
                     continue;
                 };
-                let mut emit = |batch| match batches.blocking_send(batch) {
-                    Ok(()) => Flow::Continue(()),
-                    // The write stopped and says why.
-                    Err(_) => Flow::Break(()),
-                };
-                let checked = internships::validate(extract, salt.as_deref(), &mut emit);
+                // Let go once the last batch is handed on: the write then
+                // finishes its files while the check compares the ids.
+                let batches = std::cell::RefCell::new(Some(batches));
+                let mut emit =
+                    |batch| match batches.borrow().as_ref().map(|b| b.blocking_send(batch)) {
+                        Some(Ok(())) => Flow::Continue(()),
+                        // The write stopped and says why.
+                        _ => Flow::Break(()),
+                    };
+                let mut all_emitted = || drop(batches.borrow_mut().take());
+                let checked = internships::validate_telling_end(
+                    extract,
+                    salt.as_deref(),
+                    &mut emit,
+                    &mut all_emitted,
+                );
                 let _ = summary.send(checked);
             }
         });
@@ -147,6 +157,30 @@ mod tests {
             assert_eq!((taken + left, held), (30_000, 30_000));
             let (left, held) = rest(second);
             assert_eq!((next + left, held), (30_000, 30_000));
+        });
+    }
+
+    #[test]
+    fn a_stream_ends_after_its_last_batch_even_when_a_repeated_id_rejects_it_after() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut rows: Vec<String> = (0..30_000).map(row).collect();
+        rows.push(row(5));
+        let body = format!("{HEADER}\n{}\n", rows.join("\n")).into_bytes();
+        let files = Arc::new(vec![landed(dir.path(), body, true)]);
+        within_a_minute(move || {
+            let mut streams = Streams::start(files, &[true], Some("salt"));
+            let mut stream = streams.take(0).unwrap();
+            let mut taken = 0;
+            while let Some(batch) = stream.batches.blocking_recv() {
+                taken += batch.num_rows();
+            }
+            // Every row was handed on; the ids were compared after.
+            assert_eq!(taken, 30_001);
+            let refused = stream.summary.blocking_recv().unwrap().unwrap_err();
+            assert!(
+                matches!(refused, ValidateError::DuplicateId { .. }),
+                "{refused}"
+            );
         });
     }
 

@@ -182,13 +182,17 @@ pub(super) fn check_only(extract: &Landed, context: Context<'_>) -> Result<Vec<P
 /// Check an extract and stream its rows into the pending write; how many
 /// rows it wrote. Person-level rows are checked on a thread of their own
 /// while the previous batch is encoded: `stream` if its check was started
-/// with others' ([`Streams`]), otherwise alone.
+/// with others' ([`Streams`]), otherwise alone. If the extract is the last
+/// the write takes (`last`), its files are finished and flushed to the
+/// disk while the check compares the ids for a repeat, its last step (at
+/// 10M rows, ~0.1 s of sorting against ~0.05 s of waiting on the disk).
 pub(super) async fn write_extract(
     extract: &Landed,
     context: Context<'_>,
     pending: &mut Pending,
     only: Option<&BTreeSet<Period>>,
     stream: Option<Stream>,
+    last: bool,
 ) -> Result<usize, Error> {
     if extract.format.table() != INTERNSHIPS {
         return write_outcomes(outcomes(extract, context)?, pending, only).await;
@@ -217,9 +221,18 @@ pub(super) async fn write_extract(
         }
     }
     drop(batches);
-    let summary = summary.await.map_err(|_| stopped())??;
+    let (summary, finished) = if last && failed.is_none() {
+        let (summary, finished) = tokio::join!(summary, pending.write.finish_files());
+        (summary, Some(finished))
+    } else {
+        (summary.await, None)
+    };
+    let summary = summary.map_err(|_| stopped())??;
     if let Some(e) = failed {
         return Err(e);
+    }
+    if let Some(finished) = finished {
+        finished?;
     }
     Ok(received(summary, pending, only))
 }

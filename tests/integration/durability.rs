@@ -211,6 +211,12 @@ fn a_fault_at_any_step_leaves_each_table_before_or_after_and_the_next_pull_compl
         ("land-before-index=return", "failpoint"),
         ("pull-mid-batch=return", "failpoint"),
         ("store-before-commit=return", "failpoint"),
+        // The person-level table's files fail to finish while its check
+        // compares the ids (the last extract's files are finished then).
+        (
+            "store-finish-files=return(enospc)",
+            "No space left on device",
+        ),
         // The second table's files fail to finish while the first's are done.
         (
             "store-finish-files=1*off->return(enospc)",
