@@ -30,6 +30,8 @@ pub struct CsvParts {
     width: usize,
     index: [Option<usize>; 12],
     parts: Vec<Part>,
+    /// The body's line feeds.
+    line_feeds: u64,
 }
 
 /// A part's bytes of the body and the line its first byte is on.
@@ -136,14 +138,16 @@ pub fn csv_parts(
         Some(noted) => noted
             .plain
             .then(|| cut_at_noted(noted, header_end, length, targets))
-            .flatten(),
+            .flatten()
+            .map(|parts| (parts, noted.line_feeds)),
         None => cut_by_reading(extract, header_end, length, targets)?,
     };
-    Ok(parts.map(|parts| CsvParts {
+    Ok(parts.map(|(parts, line_feeds)| CsvParts {
         delimiter,
         width,
         index,
         parts,
+        line_feeds,
     }))
 }
 
@@ -183,14 +187,14 @@ fn ranges(starts: &[u64], length: u64) -> Vec<Range<u64>> {
 
 /// The parts (bytes, first line) from `header_end` to `length`, each from
 /// the line end after its target, read side by side to see that every line
-/// is plain and to count them; `None` if a line is not plain or two targets
-/// fall in one line.
+/// is plain and to count them, and the body's line feeds; `None` if a line
+/// is not plain or two targets fall in one line.
 fn cut_by_reading(
     extract: &Extract,
     header_end: u64,
     length: u64,
     targets: impl Iterator<Item = u64>,
-) -> Result<Option<Vec<Part>>, ValidateError> {
+) -> Result<Option<(Vec<Part>, u64)>, ValidateError> {
     let read = |e| read_error(extract, e);
     let mut starts = vec![header_end];
     let mut last = header_end;
@@ -216,7 +220,8 @@ fn cut_by_reading(
         parts.push((range, line));
         line += scanned.line_feeds;
     }
-    Ok(Some(parts))
+    // The header's line feed, and each part's.
+    Ok(Some((parts, line - 1)))
 }
 
 /// Up to 1 MiB of the body from byte `at`.
@@ -284,6 +289,24 @@ fn plain(bytes: &[u8], after_cr: &mut bool) -> bool {
 }
 
 impl CsvParts {
+    /// The cut as line starts noted in a read of the whole body: given
+    /// them, [`csv_parts`] asked for as many parts cuts the body alike
+    /// without reading it again (the header's line and each part's first
+    /// are the runs).
+    pub fn line_starts(&self) -> LineStarts {
+        let mut starts = vec![(0, 1)];
+        starts.extend(self.parts.iter().map(|(range, line)| (range.start, *line)));
+        let bytes = self.parts.last().map_or(0, |(range, _)| range.end);
+        LineStarts {
+            starts,
+            bytes,
+            line_feeds: self.line_feeds,
+            plain: true,
+            // Nothing is noted after the end.
+            after_cr: false,
+        }
+    }
+
     /// How many parts.
     pub fn count(&self) -> usize {
         self.parts.len()
@@ -339,6 +362,44 @@ mod tests {
         assert_eq!(starts.at_or_after(5), Some((6, 4)));
         assert_eq!(starts.at_or_after(7), None);
         assert!(starts.plain);
+    }
+
+    #[test]
+    fn a_cut_handed_on_as_line_starts_cuts_the_body_alike() {
+        use crate::extract::{Body, Extract, Format};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.csv");
+        use crate::validate::internships::tests::{HEADER, row};
+        let rows: Vec<String> = (0..5_000).map(row).collect();
+        let body = format!("{HEADER}\n{}\n", rows.join("\n"));
+        std::fs::write(&path, &body).unwrap();
+        let extract = Extract::with_body(
+            "file",
+            "x.csv".into(),
+            Format::InternshipsCsv,
+            Body::File(path.clone()),
+            None,
+        );
+        let line_feeds = body.matches('\n').count() as u64;
+        for wanted in [2, 3, 4] {
+            let read = csv_parts(&extract, wanted, 1, None).unwrap().unwrap();
+            assert_eq!(read.line_feeds, line_feeds);
+            let starts = read.line_starts();
+            let handed = csv_parts(&extract, wanted, 1, Some(&starts))
+                .unwrap()
+                .unwrap();
+            assert_eq!(handed.parts, read.parts, "{wanted}");
+            assert_eq!(handed.line_feeds, line_feeds);
+        }
+        // Handed the cut, it does not read the body for it: a quote that
+        // appears later (at the same length) is not seen there.
+        let starts = csv_parts(&extract, 2, 1, None)
+            .unwrap()
+            .unwrap()
+            .line_starts();
+        std::fs::write(&path, body.replacen("Fleksjob", "Fleks\"ob", 1)).unwrap();
+        assert!(csv_parts(&extract, 2, 1, None).unwrap().is_none());
+        assert!(csv_parts(&extract, 2, 1, Some(&starts)).unwrap().is_some());
     }
 
     #[test]

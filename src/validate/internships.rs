@@ -16,7 +16,7 @@ use chrono::{Datelike, Months, NaiveDate};
 
 use super::Place;
 use super::ValidateError;
-use super::csv_parts::{CsvParts, MIN_PART_BYTES, csv_parts};
+use super::csv_parts::{CsvParts, LineStarts, MIN_PART_BYTES, csv_parts};
 use super::person_rows::{COLUMNS, Cells, Flow, for_each_row};
 use crate::area::{Area, AreaKind, Areas};
 use crate::benefit::BenefitGroup;
@@ -121,15 +121,25 @@ pub fn rows_by_end_quarter(
     extract: &Extract,
     parts: usize,
 ) -> Result<BTreeMap<Period, usize>, ValidateError> {
+    count_by_end_quarter(extract, parts, MIN_PART_BYTES).map(|(rows, _)| rows)
+}
+
+/// [`rows_by_end_quarter`], and the cut the body was counted in (if it was
+/// cut) as line starts, so that the body's check asking for as many parts
+/// cuts it alike without reading it again ([`super::csv_parts::CsvParts::line_starts`]).
+pub fn rows_and_cut_by_end_quarter(
+    extract: &Extract,
+    parts: usize,
+) -> Result<(BTreeMap<Period, usize>, Option<LineStarts>), ValidateError> {
     count_by_end_quarter(extract, parts, MIN_PART_BYTES)
 }
 
-/// [`rows_by_end_quarter`] with parts of at least `min_bytes`.
+/// [`rows_and_cut_by_end_quarter`] with parts of at least `min_bytes`.
 fn count_by_end_quarter(
     extract: &Extract,
     parts: usize,
     min_bytes: u64,
-) -> Result<BTreeMap<Period, usize>, ValidateError> {
+) -> Result<(BTreeMap<Period, usize>, Option<LineStarts>), ValidateError> {
     // The end date, cell 6 as [`Checker::row`] reads it.
     let count = |counts: &mut BTreeMap<Period, usize>, cells: &Cells<'_>| {
         if let Some(period) = parsed(cells, 6, date).and_then(quarter_of) {
@@ -150,10 +160,13 @@ fn count_by_end_quarter(
                     *total.entry(period).or_default() += n;
                 }
             }
+            Ok((total, Some(cut.line_starts())))
         }
-        None => for_each_row(extract, &mut |_, cells| count(&mut total, cells))?,
+        None => {
+            for_each_row(extract, &mut |_, cells| count(&mut total, cells))?;
+            Ok((total, None))
+        }
     }
-    Ok(total)
 }
 
 /// Days since 1970-01-01 (Arrow's `Date32`): the date's day number since
@@ -1403,7 +1416,7 @@ pub(crate) mod tests {
             if let Ok(summary) = validate_whole(&landed, Some("salt"), &mut |_| Flow::Continue(()), &mut || {}) {
                 proptest::prop_assert_eq!(&rows_by_end_quarter(&landed, 1).unwrap(), &summary.rows_by_period);
                 // In parts too, where the body can be cut.
-                proptest::prop_assert_eq!(count_by_end_quarter(&landed, parts, 1).unwrap(), summary.rows_by_period);
+                proptest::prop_assert_eq!(count_by_end_quarter(&landed, parts, 1).unwrap().0, summary.rows_by_period);
             }
         }
     }
@@ -1460,11 +1473,9 @@ pub(crate) mod tests {
              a row the check rejects for another cell is"
         );
         for parts in [2, 3, 7] {
-            assert_eq!(
-                count_by_end_quarter(&landed, parts, 1).unwrap(),
-                expected,
-                "in {parts} parts"
-            );
+            let (counted, cut) = count_by_end_quarter(&landed, parts, 1).unwrap();
+            assert_eq!(counted, expected, "in {parts} parts");
+            assert!(cut.is_some(), "the cut is handed on");
         }
     }
 
