@@ -35,6 +35,8 @@ def duckdb_cli():
 
 
 DUCKDB = duckdb_cli()
+# The second peer: Polars, a process per task (bench/polars_peer.py).
+POLARS = [sys.executable, HERE / "polars_peer.py"]
 
 
 def duck_query_script(files, sql_file, params):
@@ -190,24 +192,25 @@ def main():
     # What each side pays before any work: process start-up (and Python's import of DuckDB).
     ours = timed([PRAKTIK, "--version"], args.runs)
     theirs = timed([DUCKDB, "-c", "SELECT 1"], args.runs)
-    results.append((0, "start-up only (praktik --version / duckdb -c 'SELECT 1')", ours, theirs))
-    print(f"start-up praktik {ours[0]:7.2f} s {ours[1]:7.0f} MiB   DuckDB {theirs[0]:7.2f} s {theirs[1]:7.0f} MiB", flush=True)
+    polars = timed(POLARS + ["start-up"], args.runs)
+    results.append((0, "start-up only (praktik --version / duckdb -c 'SELECT 1' / Python importing Polars)", ours, theirs, polars))
+    print(f"start-up praktik {ours[0]:7.2f} s {ours[1]:7.0f} MiB   DuckDB {theirs[0]:7.2f} s {theirs[1]:7.0f} MiB   Polars {polars[0]:7.2f} s {polars[1]:7.0f} MiB", flush=True)
     # The council briefing on the demo store: every query, the charts, HTML and Markdown.
     demo = WORK / "demo"
     if not (demo / "store" / "outcomes").exists():
         demo.mkdir(exist_ok=True)
         run([PRAKTIK, "pull"], cwd=demo)
     ours = timed([PRAKTIK, "report", "briefing", "--format", "html,md"], args.runs, cwd=demo)
-    results.append((0, "demo store: praktik report briefing --format html,md (target < 0.3 s)", ours, None))
+    results.append((0, "demo store: praktik report briefing --format html,md (target < 0.3 s)", ours, None, None))
     print(f"briefing praktik {ours[0]:7.3f} s {ours[1]:7.0f} MiB", flush=True)
     # The whole demo job on a fresh folder: generate, land, check, commit, three reports.
     fresh = WORK / "demo-run"
     wipe = lambda: shutil.rmtree(fresh, ignore_errors=True) or fresh.mkdir()
     ours = timed([PRAKTIK, "run"], args.runs, before=wipe, cwd=fresh)
-    results.append((0, "demo job: praktik run in an empty folder (target < 0.3 s)", ours, None))
+    results.append((0, "demo job: praktik run in an empty folder (target < 0.3 s)", ours, None, None))
     print(f"demo run praktik {ours[0]:7.3f} s {ours[1]:7.0f} MiB", flush=True)
     ours = timed([PRAKTIK, "query", "SELECT period, count(*) FROM outcomes GROUP BY period"], args.runs, cwd=demo)
-    results.append((0, "demo store: praktik query, a GROUP BY over all quarters (target < 30 ms)", ours, None))
+    results.append((0, "demo store: praktik query, a GROUP BY over all quarters (target < 30 ms)", ours, None, None))
     print(f"demo query praktik {ours[0]:7.3f} s {ours[1]:7.0f} MiB", flush=True)
     for rows in args.rows:
         data = csv_of(rows)
@@ -222,21 +225,23 @@ def main():
             f"decimal_separator = ',', dateformat = '%d-%m-%Y')) TO '{parquet}' (FORMAT parquet)"
         )
         theirs = timed([DUCKDB, "-c", copy], args.runs)
-        results.append((rows, "ingest: Danish CSV → store (praktik, validated) / Parquet (DuckDB)", ours, theirs))
-        print(f"ingest   praktik {ours[0]:7.2f} s {ours[1]:7.0f} MiB   DuckDB {theirs[0]:7.2f} s {theirs[1]:7.0f} MiB", flush=True)
+        polars = timed(POLARS + ["ingest", data, WORK / f"polars-{rows}.parquet"], args.runs)
+        results.append((rows, "ingest: Danish CSV → store (praktik, validated) / Parquet (DuckDB, Polars)", ours, theirs, polars))
+        print(f"ingest   praktik {ours[0]:7.2f} s {ours[1]:7.0f} MiB   DuckDB {theirs[0]:7.2f} s {theirs[1]:7.0f} MiB   Polars {polars[0]:7.2f} s {polars[1]:7.0f} MiB", flush=True)
         # The same rows as a folder of quarterly files.
         folder = quarter_files(data)
         ours = timed([PRAKTIK, "--store", store, "pull", "--source", f"file:{folder}"], args.runs, before=wipe)
         copy_folder = copy.replace(f"read_csv('{data}'", f"read_csv('{folder}/*.csv'")
         theirs = timed([DUCKDB, "-c", copy_folder], args.runs)
-        results.append((rows, "ingest: the same rows as a file per quarter (a folder)", ours, theirs))
-        print(f"folder   praktik {ours[0]:7.2f} s {ours[1]:7.0f} MiB   DuckDB {theirs[0]:7.2f} s {theirs[1]:7.0f} MiB", flush=True)
+        polars = timed(POLARS + ["ingest", f"{folder}/*.csv", WORK / f"polars-{rows}.parquet"], args.runs)
+        results.append((rows, "ingest: the same rows as a file per quarter (a folder)", ours, theirs, polars))
+        print(f"folder   praktik {ours[0]:7.2f} s {ours[1]:7.0f} MiB   DuckDB {theirs[0]:7.2f} s {theirs[1]:7.0f} MiB   Polars {polars[0]:7.2f} s {polars[1]:7.0f} MiB", flush=True)
         wipe()
         run([PRAKTIK, "--store", store, "pull", "--source", f"file:{data}"])
         # The scheduled run pulls the same file again: unchanged, it should cost about its hash.
         ours = timed([PRAKTIK, "--store", store, "pull", "--source", f"file:{data}"], args.runs)
         theirs = timed(["sha256sum", data], args.runs)
-        results.append((rows, "re-pull of the unchanged CSV (praktik) / `sha256sum` of it (in the DuckDB columns)", ours, theirs))
+        results.append((rows, "re-pull of the unchanged CSV (praktik) / `sha256sum` of it (in the DuckDB columns)", ours, theirs, None))
         print(f"re-pull  praktik {ours[0]:7.2f} s {ours[1]:7.0f} MiB   sha256sum {theirs[0]:7.2f} s", flush=True)
 
         files = WORK / f"files-{rows}.json"
@@ -248,35 +253,39 @@ def main():
             script = WORK / f"duck-{name}-{rows}.sql"
             script.write_text(duck_query_script(store_files, sql, params))
             theirs_cmd = [DUCKDB, "-f", script]
+            polars_cmd = POLARS + ["query", files, sql] + params
             a = normalised(run(ours_cmd, capture=True)[2])
-            b = normalised(run(theirs_cmd, capture=True)[2])
-            if a != b:
-                sys.exit(f"{name}: praktik and DuckDB disagree\npraktik {a[1][:3]}\nDuckDB  {b[1][:3]}")
+            for peer, cmd in (("DuckDB", theirs_cmd), ("Polars", polars_cmd)):
+                b = normalised(run(cmd, capture=True)[2])
+                if a != b:
+                    sys.exit(f"{name}: praktik and {peer} disagree\npraktik {a[0]} {a[1][:3]}\n{peer} {b[0]} {b[1][:3]}")
             ours = timed(ours_cmd, args.runs)
             theirs = timed(theirs_cmd, args.runs)
-            results.append((rows, title, ours, theirs))
-            print(f"{name:24} praktik {ours[0]:7.2f} s {ours[1]:7.0f} MiB   DuckDB {theirs[0]:7.2f} s {theirs[1]:7.0f} MiB   (same {len(a[1])} rows)", flush=True)
+            polars = timed(polars_cmd, args.runs)
+            results.append((rows, title, ours, theirs, polars))
+            print(f"{name:24} praktik {ours[0]:7.2f} s {ours[1]:7.0f} MiB   DuckDB {theirs[0]:7.2f} s {theirs[1]:7.0f} MiB   "
+                  f"Polars {polars[0]:7.2f} s {polars[1]:7.0f} MiB   (same {len(a[1])} rows)", flush=True)
         floor = timed([sys.executable, HERE / "duck.py", "floor", files], args.runs)
-        results.append((rows, "floor: pyarrow reads the needed columns", None, floor))
+        results.append((rows, "floor: pyarrow reads the needed columns", None, floor, None))
         print(f"floor    pyarrow {floor[0]:7.2f} s {floor[1]:7.0f} MiB", flush=True)
 
     lines = [
         "# Benchmark results",
         "",
         f"Machine: {machine()}. {subprocess.run([PRAKTIK, '--version'], capture_output=True, text=True).stdout.strip()} (dist profile: level 3 + thin LTO; {layout}), "
-        f"DuckDB CLI {subprocess.run([DUCKDB, '--version'], capture_output=True, text=True).stdout.split()[0]} (native binary from PyPI's duckdb-cli). Median wall seconds of {args.runs} runs after a warm-up, whole process; peak RSS.",
+        f"DuckDB CLI {subprocess.run([DUCKDB, '--version'], capture_output=True, text=True).stdout.split()[0]} (native binary from PyPI's duckdb-cli), "
+        f"Polars {subprocess.run(POLARS + ['start-up'], capture_output=True, text=True).stdout.strip()} (Python; its time includes Python's start-up and the import, the start-up row). "
+        f"Median wall seconds of {args.runs} runs after a warm-up, whole process; peak RSS.",
         "",
-        "| rows | task | praktik s | praktik MiB | DuckDB s | DuckDB MiB | praktik / DuckDB |",
-        "| ---: | --- | ---: | ---: | ---: | ---: | ---: |",
+        "| rows | task | praktik s | praktik MiB | DuckDB s | DuckDB MiB | praktik / DuckDB | Polars s | Polars MiB | praktik / Polars |",
+        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
-    for rows, title, ours, theirs in results:
+    figures = lambda f, places=2: (f"{f[0]:.{places}f}", f"{f[1]:.0f}") if f else ("–", "–")
+    ratio = lambda a, b: f"{a[0] / b[0]:.2f}×" if a and b else "–"
+    for rows, title, ours, theirs, polars in results:
         rows = f"{rows:,}" if rows else "–"
-        if ours is None:
-            lines.append(f"| {rows} | {title} | – | – | {theirs[0]:.2f} | {theirs[1]:.0f} | – |")
-        elif theirs is None:
-            lines.append(f"| {rows} | {title} | {ours[0]:.3f} | {ours[1]:.0f} | – | – | – |")
-        else:
-            lines.append(f"| {rows} | {title} | {ours[0]:.2f} | {ours[1]:.0f} | {theirs[0]:.2f} | {theirs[1]:.0f} | {ours[0] / theirs[0]:.2f}× |")
+        cells = [*figures(ours, 2 if theirs else 3), *figures(theirs), ratio(ours, theirs), *figures(polars), ratio(ours, polars)]
+        lines.append(f"| {rows} | {title} | " + " | ".join(cells) + " |")
     lines += growth(results)
     (HERE / "RESULTS.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
@@ -292,7 +301,7 @@ def growth(results):
         "",
         "## Growth with the rows",
         "",
-        "Median wall seconds, praktik / DuckDB (the same runs as above).",
+        "Median wall seconds, praktik / DuckDB / Polars (the same runs as above).",
         "",
         "| task | " + " | ".join(f"{s:,} rows" for s in sizes) + " |",
         "| --- |" + " ---: |" * len(sizes),
@@ -301,8 +310,8 @@ def growth(results):
     for title in [t for rows, t, *_ in results if rows == sizes[0]]:
         cells = []
         for size in sizes:
-            hit = [(o, t) for rows, tt, o, t in results if rows == size and tt == title]
-            cells.append(f"{second(hit[0][0])} / {second(hit[0][1])}" if hit else "–")
+            hit = [peers for rows, tt, *peers in results if rows == size and tt == title]
+            cells.append(" / ".join(second(f) for f in hit[0]) if hit else "–")
         lines.append(f"| {title} | " + " | ".join(cells) + " |")
     return lines
 

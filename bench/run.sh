@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One command: build praktik with the `dist` profile (release + thin LTO), install the Python readers, run the
-# benchmark against DuckDB, and write bench/RESULTS.md.
+# benchmark against DuckDB and Polars, and write bench/RESULTS.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --profile dist
