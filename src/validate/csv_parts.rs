@@ -366,20 +366,15 @@ mod tests {
 
     #[test]
     fn a_cut_handed_on_as_line_starts_cuts_the_body_alike() {
-        use crate::extract::{Body, Extract, Format};
+        use crate::extract::Body;
+        use crate::validate::internships::tests::{HEADER, landed, row};
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("x.csv");
-        use crate::validate::internships::tests::{HEADER, row};
         let rows: Vec<String> = (0..5_000).map(row).collect();
         let body = format!("{HEADER}\n{}\n", rows.join("\n"));
-        std::fs::write(&path, &body).unwrap();
-        let extract = Extract::with_body(
-            "file",
-            "x.csv".into(),
-            Format::InternshipsCsv,
-            Body::File(path.clone()),
-            None,
-        );
+        let extract = landed(dir.path(), body.clone().into_bytes(), true);
+        let Body::File(path) = &extract.body else {
+            panic!("landed from a file")
+        };
         let line_feeds = body.matches('\n').count() as u64;
         for wanted in [2, 3, 4] {
             let read = csv_parts(&extract, wanted, 1, None).unwrap().unwrap();
@@ -397,7 +392,7 @@ mod tests {
             .unwrap()
             .unwrap()
             .line_starts();
-        std::fs::write(&path, body.replacen("Fleksjob", "Fleks\"ob", 1)).unwrap();
+        std::fs::write(path, body.replacen("Fleksjob", "Fleks\"ob", 1)).unwrap();
         assert!(csv_parts(&extract, 2, 1, None).unwrap().is_none());
         assert!(csv_parts(&extract, 2, 1, Some(&starts)).unwrap().is_some());
     }

@@ -1027,15 +1027,20 @@ pub(crate) mod tests {
         }
     }
 
-    /// The outcome of checking `landed` in `parts`.
-    fn in_parts(landed: &Landed, parts: &CsvParts) -> (String, Vec<String>) {
-        assert!(parts.count() >= 2);
+    /// A check's function of `validate_whole` or `validate_in_parts`: what
+    /// it hands each batch to, and what it tells the end to.
+    type Check<'a> = dyn FnOnce(
+            &mut dyn FnMut(RecordBatch) -> Flow,
+            &mut dyn FnMut(),
+        ) -> Result<Summary, ValidateError>
+        + 'a;
+
+    /// The outcome of `check`, which must tell the end of its batches
+    /// after the last and only when it passes (see [`told_once`]).
+    fn told(check: Box<Check<'_>>) -> (String, Vec<String>) {
         let mut batches = Vec::new();
         let ended = std::cell::Cell::new(0);
-        let checked = validate_in_parts(
-            landed,
-            Some("salt"),
-            parts,
+        let checked = check(
             &mut |b| {
                 assert_eq!(ended.get(), 0, "a batch after the end was told");
                 batches.push(b);
@@ -1045,6 +1050,14 @@ pub(crate) mod tests {
         );
         told_once(&checked, ended.get());
         outcome(checked, &batches)
+    }
+
+    /// The outcome of checking `landed` in `parts`.
+    fn in_parts(landed: &Landed, parts: &CsvParts) -> (String, Vec<String>) {
+        assert!(parts.count() >= 2);
+        told(Box::new(|emit, end| {
+            validate_in_parts(landed, Some("salt"), parts, emit, end)
+        }))
     }
 
     /// Where the lines of `landed`'s body start, noted a line at a time (a
@@ -1065,20 +1078,9 @@ pub(crate) mod tests {
     /// body is cut by reading it, and at its lines noted as a landing notes
     /// them; both cuts give the same outcome.
     fn both_ways(landed: &Landed, parts: usize) -> [(String, Vec<String>); 2] {
-        let mut whole = Vec::new();
-        let ended = std::cell::Cell::new(0);
-        let checked = validate_whole(
-            landed,
-            Some("salt"),
-            &mut |b| {
-                assert_eq!(ended.get(), 0, "a batch after the end was told");
-                whole.push(b);
-                Flow::Continue(())
-            },
-            &mut || ended.set(ended.get() + 1),
-        );
-        told_once(&checked, ended.get());
-        let whole = outcome(checked, &whole);
+        let whole = told(Box::new(|emit, end| {
+            validate_whole(landed, Some("salt"), emit, end)
+        }));
         let read = csv_parts(landed, parts, 1, None)
             .unwrap()
             .expect("the body is cut");
