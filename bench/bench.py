@@ -120,15 +120,24 @@ def quarter_files(data):
 
 def timed(cmd, runs, before=None, cwd=WORK):
     """Median wall and peak RSS over `runs` after one warm-up."""
-    walls, rss = [], []
+    return alternated([(cmd, before)], runs, cwd=cwd)[0]
+
+
+def alternated(tasks, runs, cwd=WORK):
+    """Each (command, before) of `tasks` run in turn, a round at a time, one
+    warm-up round and `runs` timed ones, so that a slow spell of the machine
+    falls on every side alike: the median wall and the peak RSS of each."""
+    walls = [[] for _ in tasks]
+    rss = [[] for _ in tasks]
     for i in range(runs + 1):
-        if before:
-            before()
-        wall, peak, _ = run(cmd, cwd=cwd)
-        if i > 0:
-            walls.append(wall)
-            rss.append(peak)
-    return statistics.median(walls), max(rss)
+        for k, (cmd, before) in enumerate(tasks):
+            if before:
+                before()
+            wall, peak, _ = run(cmd, cwd=cwd)
+            if i > 0:
+                walls[k].append(wall)
+                rss[k].append(peak)
+    return [(statistics.median(w), max(r)) for w, r in zip(walls, rss)]
 
 
 def normalised(text):
@@ -190,9 +199,8 @@ def main():
     print(f"symbol order: {layout}", flush=True)
     results = []
     # What each side pays before any work: process start-up (and Python's import of DuckDB).
-    ours = timed([PRAKTIK, "--version"], args.runs)
-    theirs = timed([DUCKDB, "-c", "SELECT 1"], args.runs)
-    polars = timed(POLARS + ["start-up"], args.runs)
+    ours, theirs, polars = alternated(
+        [([PRAKTIK, "--version"], None), ([DUCKDB, "-c", "SELECT 1"], None), (POLARS + ["start-up"], None)], args.runs)
     results.append((0, "start-up only (praktik --version / duckdb -c 'SELECT 1' / Python importing Polars)", ours, theirs, polars))
     print(f"start-up praktik {ours[0]:7.2f} s {ours[1]:7.0f} MiB   DuckDB {theirs[0]:7.2f} s {theirs[1]:7.0f} MiB   Polars {polars[0]:7.2f} s {polars[1]:7.0f} MiB", flush=True)
     # The council briefing on the demo store: every query, the charts, HTML and Markdown.
@@ -218,29 +226,33 @@ def main():
 
         store = WORK / f"store-{rows}"
         wipe = lambda: shutil.rmtree(store, ignore_errors=True)
-        ours = timed([PRAKTIK, "--store", store, "pull", "--source", f"file:{data}"], args.runs, before=wipe)
         parquet = WORK / f"duck-{rows}.parquet"
         copy = (
             f"COPY (SELECT * FROM read_csv('{data}', delim = ';', header = true, "
             f"decimal_separator = ',', dateformat = '%d-%m-%Y')) TO '{parquet}' (FORMAT parquet)"
         )
-        theirs = timed([DUCKDB, "-c", copy], args.runs)
-        polars = timed(POLARS + ["ingest", data, WORK / f"polars-{rows}.parquet"], args.runs)
+        ours, theirs, polars = alternated([
+            ([PRAKTIK, "--store", store, "pull", "--source", f"file:{data}"], wipe),
+            ([DUCKDB, "-c", copy], None),
+            (POLARS + ["ingest", data, WORK / f"polars-{rows}.parquet"], None),
+        ], args.runs)
         results.append((rows, "ingest: Danish CSV → store (praktik, validated) / Parquet (DuckDB, Polars)", ours, theirs, polars))
         print(f"ingest   praktik {ours[0]:7.2f} s {ours[1]:7.0f} MiB   DuckDB {theirs[0]:7.2f} s {theirs[1]:7.0f} MiB   Polars {polars[0]:7.2f} s {polars[1]:7.0f} MiB", flush=True)
         # The same rows as a folder of quarterly files.
         folder = quarter_files(data)
-        ours = timed([PRAKTIK, "--store", store, "pull", "--source", f"file:{folder}"], args.runs, before=wipe)
         copy_folder = copy.replace(f"read_csv('{data}'", f"read_csv('{folder}/*.csv'")
-        theirs = timed([DUCKDB, "-c", copy_folder], args.runs)
-        polars = timed(POLARS + ["ingest", f"{folder}/*.csv", WORK / f"polars-{rows}.parquet"], args.runs)
+        ours, theirs, polars = alternated([
+            ([PRAKTIK, "--store", store, "pull", "--source", f"file:{folder}"], wipe),
+            ([DUCKDB, "-c", copy_folder], None),
+            (POLARS + ["ingest", f"{folder}/*.csv", WORK / f"polars-{rows}.parquet"], None),
+        ], args.runs)
         results.append((rows, "ingest: the same rows as a file per quarter (a folder)", ours, theirs, polars))
         print(f"folder   praktik {ours[0]:7.2f} s {ours[1]:7.0f} MiB   DuckDB {theirs[0]:7.2f} s {theirs[1]:7.0f} MiB   Polars {polars[0]:7.2f} s {polars[1]:7.0f} MiB", flush=True)
         wipe()
         run([PRAKTIK, "--store", store, "pull", "--source", f"file:{data}"])
         # The scheduled run pulls the same file again: unchanged, it should cost about its hash.
-        ours = timed([PRAKTIK, "--store", store, "pull", "--source", f"file:{data}"], args.runs)
-        theirs = timed(["sha256sum", data], args.runs)
+        ours, theirs = alternated(
+            [([PRAKTIK, "--store", store, "pull", "--source", f"file:{data}"], None), (["sha256sum", data], None)], args.runs)
         results.append((rows, "re-pull of the unchanged CSV (praktik) / `sha256sum` of it (in the DuckDB columns)", ours, theirs, None))
         print(f"re-pull  praktik {ours[0]:7.2f} s {ours[1]:7.0f} MiB   sha256sum {theirs[0]:7.2f} s", flush=True)
 
@@ -259,9 +271,7 @@ def main():
                 b = normalised(run(cmd, capture=True)[2])
                 if a != b:
                     sys.exit(f"{name}: praktik and {peer} disagree\npraktik {a[0]} {a[1][:3]}\n{peer} {b[0]} {b[1][:3]}")
-            ours = timed(ours_cmd, args.runs)
-            theirs = timed(theirs_cmd, args.runs)
-            polars = timed(polars_cmd, args.runs)
+            ours, theirs, polars = alternated([(ours_cmd, None), (theirs_cmd, None), (polars_cmd, None)], args.runs)
             results.append((rows, title, ours, theirs, polars))
             print(f"{name:24} praktik {ours[0]:7.2f} s {ours[1]:7.0f} MiB   DuckDB {theirs[0]:7.2f} s {theirs[1]:7.0f} MiB   "
                   f"Polars {polars[0]:7.2f} s {polars[1]:7.0f} MiB   (same {len(a[1])} rows)", flush=True)
@@ -275,7 +285,7 @@ def main():
         f"Machine: {machine()}. {subprocess.run([PRAKTIK, '--version'], capture_output=True, text=True).stdout.strip()} (dist profile: level 3 + thin LTO; {layout}), "
         f"DuckDB CLI {subprocess.run([DUCKDB, '--version'], capture_output=True, text=True).stdout.split()[0]} (native binary from PyPI's duckdb-cli), "
         f"Polars {subprocess.run(POLARS + ['start-up'], capture_output=True, text=True).stdout.strip()} (Python; its time includes Python's start-up and the import, the start-up row). "
-        f"Median wall seconds of {args.runs} runs after a warm-up, whole process; peak RSS.",
+        f"Median wall seconds of {args.runs} runs after a warm-up, the sides of a task in turn; whole process; peak RSS.",
         "",
         "| rows | task | praktik s | praktik MiB | DuckDB s | DuckDB MiB | praktik / DuckDB | Polars s | Polars MiB | praktik / Polars |",
         "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
