@@ -1280,17 +1280,9 @@ pub(crate) mod tests {
                 .expect("the landing noted lines");
             let parts = csv_parts(&landed, 4, 1, Some(noted)).unwrap().unwrap();
             assert_eq!(parts.count(), 4);
-            let mut whole = Vec::new();
-            let checked = validate_whole(
-                &landed,
-                Some("salt"),
-                &mut |b| {
-                    whole.push(b);
-                    Flow::Continue(())
-                },
-                &mut || {},
-            );
-            let whole = outcome(checked, &whole);
+            let whole = told(Box::new(|emit, end| {
+                validate_whole(&landed, Some("salt"), emit, end)
+            }));
             let split = in_parts(&landed, &parts);
             assert_eq!(whole.0, split.0);
             assert!(split.0.contains(said), "{}", split.0);
