@@ -101,16 +101,12 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::validate::internships::tests::{HEADER, landed, row};
+    use crate::validate::internships::tests::{csv_body, landed, row};
 
     /// A person-level file of 30,000 rows (several batches), ids from `first`.
     fn file(dir: &std::path::Path, first: usize) -> Landed {
         let rows: Vec<String> = (first..first + 30_000).map(row).collect();
-        landed(
-            dir,
-            format!("{HEADER}\n{}\n", rows.join("\n")).into_bytes(),
-            true,
-        )
+        landed(dir, csv_body(&rows).into_bytes(), true)
     }
 
     /// `f` on a thread of its own; the test fails if it takes a minute (a
@@ -165,7 +161,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut rows: Vec<String> = (0..30_000).map(row).collect();
         rows.push(row(5));
-        let body = format!("{HEADER}\n{}\n", rows.join("\n")).into_bytes();
+        let body = csv_body(&rows).into_bytes();
         let files = Arc::new(vec![landed(dir.path(), body, true)]);
         within_a_minute(move || {
             let mut streams = Streams::start(files, &[true], Some("salt"));

@@ -367,10 +367,10 @@ mod tests {
     #[test]
     fn a_cut_handed_on_as_line_starts_cuts_the_body_alike() {
         use crate::extract::Body;
-        use crate::validate::internships::tests::{HEADER, landed, row};
+        use crate::validate::internships::tests::{csv_body, landed, row};
         let dir = tempfile::tempdir().unwrap();
         let rows: Vec<String> = (0..5_000).map(row).collect();
-        let body = format!("{HEADER}\n{}\n", rows.join("\n"));
+        let body = csv_body(&rows);
         let extract = landed(dir.path(), body.clone().into_bytes(), true);
         let Body::File(path) = &extract.body else {
             panic!("landed from a file")

@@ -966,6 +966,11 @@ pub(crate) mod tests {
         )
     }
 
+    /// A body of `rows` under the header, each line ended.
+    pub(crate) fn csv_body(rows: &[String]) -> String {
+        format!("{HEADER}\n{}\n", rows.join("\n"))
+    }
+
     pub(crate) fn landed(dir: &std::path::Path, body: Vec<u8>, in_file: bool) -> Landed {
         use crate::extract::{Body, Extract, Format};
         let body = if in_file {
@@ -1182,17 +1187,9 @@ pub(crate) mod tests {
         let mut rows: Vec<String> = (0..3_000).map(row).collect();
         // Line 2,702 (in the last part) and line 1,602 (in the second).
         rows[2_700] = rows[2_700].replace(";101;", ";999;");
-        let late = landed(
-            dir.path(),
-            format!("{HEADER}\n{}\n", rows.join("\n")).into_bytes(),
-            true,
-        );
+        let late = landed(dir.path(), csv_body(&rows).into_bytes(), true);
         rows[1_600] = rows[1_600].replace(";147;", ";998;");
-        let early = landed(
-            dir.path(),
-            format!("{HEADER}\n{}\n", rows.join("\n")).into_bytes(),
-            true,
-        );
+        let early = landed(dir.path(), csv_body(&rows).into_bytes(), true);
         for (landed, line, value) in [(&late, 2_702, "999"), (&early, 1_602, "998")] {
             let [whole, split] = both_ways(landed, 3);
             assert_eq!(whole.0, split.0);
@@ -1202,11 +1199,7 @@ pub(crate) mod tests {
         // An id that repeats in another part.
         rows[1_600] = row(1_600);
         rows[2_700] = row(5);
-        let repeated = landed(
-            dir.path(),
-            format!("{HEADER}\n{}\n", rows.join("\n")).into_bytes(),
-            false,
-        );
+        let repeated = landed(dir.path(), csv_body(&rows).into_bytes(), false);
         let [whole, split] = both_ways(&repeated, 4);
         assert_eq!(whole.0, split.0);
         assert!(
@@ -1220,7 +1213,7 @@ pub(crate) mod tests {
     fn a_body_with_a_quote_or_a_lone_carriage_return_is_read_whole() {
         let dir = tempfile::tempdir().unwrap();
         let rows: Vec<String> = (0..1_000).map(row).collect();
-        let plain = format!("{HEADER}\n{}\n", rows.join("\n"));
+        let plain = csv_body(&rows);
         assert!(
             csv_parts(
                 &landed(dir.path(), plain.clone().into_bytes(), false),
@@ -1269,9 +1262,9 @@ pub(crate) mod tests {
         // About 4 MB: the screen reads it in some thirty runs of lines.
         let mut rows: Vec<String> = (0..30_000).map(row).collect();
         rows[21_000] = rows[21_000].replace(";101;", ";999;");
-        let bad = format!("{HEADER}\n{}\n", rows.join("\n")).into_bytes();
+        let bad = csv_body(&rows).into_bytes();
         rows[21_000] = row(21_000);
-        let good = format!("{HEADER}\n{}\n", rows.join("\n")).into_bytes();
+        let good = csv_body(&rows).into_bytes();
         for (body, said) in [(good, "30000 rows"), (bad, "line 21002")] {
             let landed = landed(dir.path(), body, true);
             let noted = landed
@@ -1299,7 +1292,7 @@ pub(crate) mod tests {
     fn lines_noted_of_another_body_are_not_cut_at() {
         let dir = tempfile::tempdir().unwrap();
         let rows: Vec<String> = (0..2_000).map(row).collect();
-        let body = format!("{HEADER}\n{}\n", rows.join("\n"));
+        let body = csv_body(&rows);
         let whole = landed(dir.path(), body.clone().into_bytes(), true);
         let shorter = landed(
             dir.path(),
@@ -1324,11 +1317,7 @@ pub(crate) mod tests {
     fn a_writer_that_stops_stops_every_part() {
         let dir = tempfile::tempdir().unwrap();
         let rows: Vec<String> = (0..(BATCH_ROWS * 5)).map(row).collect();
-        let landed = landed(
-            dir.path(),
-            format!("{HEADER}\n{}\n", rows.join("\n")).into_bytes(),
-            false,
-        );
+        let landed = landed(dir.path(), csv_body(&rows).into_bytes(), false);
         let parts = csv_parts(&landed, 2, 1, None).unwrap().unwrap();
         let mut emitted = 0;
         let mut told = false;
@@ -1419,7 +1408,7 @@ pub(crate) mod tests {
     fn a_file_of_a_few_mb_reaches_the_writer_in_several_batches() {
         let dir = tempfile::tempdir().unwrap();
         let rows: Vec<String> = (0..30_000).map(row).collect();
-        let bytes = format!("{HEADER}\n{}\n", rows.join("\n")).into_bytes();
+        let bytes = csv_body(&rows).into_bytes();
         assert!(
             bytes.len() < 2 * MIN_PART_BYTES as usize,
             "checked as one part"
